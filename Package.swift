@@ -1,0 +1,65 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// C libraries come from Debian (libpq-dev, libnats-dev, libcurl4-openssl-dev) through
+// system-library targets; each is imported by exactly one folder of `Shared`.
+let package = Package(
+    name: "ssmd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Shared", targets: ["Shared"]),
+        .executable(name: "series-fetcher", targets: ["series-fetcher"]),
+        .executable(name: "market-fetcher", targets: ["market-fetcher"]),
+        .executable(name: "db-writer", targets: ["db-writer"]),
+        .executable(name: "kalshi-sim", targets: ["kalshi-sim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CNATS", path: "Sources/CNATS", pkgConfig: "libnats",
+                       providers: [.apt(["libnats-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(
+            name: "Shared",
+            dependencies: [
+                "CLibPQ", "CNATS", "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "KalshiSimulator",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "series-fetcher", dependencies: ["Shared"]),
+        .executableTarget(name: "market-fetcher", dependencies: ["Shared"]),
+        .executableTarget(name: "db-writer", dependencies: ["Shared"]),
+        .executableTarget(
+            name: "kalshi-sim",
+            dependencies: [
+                "KalshiSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        // Starts real nats-server / PostgreSQL processes for tests (no mocks).
+        .target(name: "TestSupport", dependencies: ["Shared"], path: "Tests/TestSupport"),
+        .testTarget(name: "SharedTests", dependencies: ["Shared"]),
+        .testTarget(name: "MessagingTests", dependencies: ["Shared", "TestSupport"]),
+        .testTarget(name: "StorageTests", dependencies: ["Shared", "TestSupport"]),
+        .testTarget(name: "KalshiSimulatorTests", dependencies: ["KalshiSimulator"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Shared", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
