@@ -1,0 +1,169 @@
+import Foundation
+
+/// JSON payloads on ssmd subjects. Every payload carries `schema` (bumped on an incompatible
+/// change) and `kind`, plus the original, unencoded tickers and tags — subject tokens are for
+/// routing only. Field names follow the exchange's snake_case.
+public enum MessageKind: String, Sendable, Codable {
+    case work, series, catalog, event, market
+}
+
+public protocol SSMDMessage: Codable, Sendable {
+    static var kind: MessageKind { get }
+}
+
+public enum MessageSchema {
+    public static let version = 1
+}
+
+/// "Sync series X": one per tracked series per cycle, on `ssmd.work.<routing tag>`.
+public struct WorkItem: SSMDMessage, Equatable {
+    public static let kind = MessageKind.work
+    public var schema = MessageSchema.version
+    public var kind = MessageKind.work
+    public var seriesTicker: String
+    public var category: String
+    public var tags: [String]
+    /// The one tag this series is routed (and its markets published) under.
+    public var routingTag: String
+    public var isGame: Bool
+    public var schedule: String
+    public var cycleId: String
+    public var issuedAt: Timestamp
+
+    public init(seriesTicker: String, category: String, tags: [String], routingTag: String, isGame: Bool,
+                schedule: String, cycleId: String, issuedAt: Timestamp) {
+        self.seriesTicker = seriesTicker; self.category = category; self.tags = tags
+        self.routingTag = routingTag; self.isGame = isGame; self.schedule = schedule
+        self.cycleId = cycleId; self.issuedAt = issuedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case schema, kind, seriesTicker = "series_ticker", category, tags, routingTag = "routing_tag"
+        case isGame = "is_game", schedule, cycleId = "cycle_id", issuedAt = "issued_at"
+    }
+}
+
+/// Series metadata as tracked by ssmd, on `ssmd.series.<series>`.
+public struct SeriesMessage: SSMDMessage, Equatable {
+    public static let kind = MessageKind.series
+    public var schema = MessageSchema.version
+    public var kind = MessageKind.series
+    public var fetchedAt: Timestamp
+    public var isGame: Bool
+    public var series: Series
+
+    public init(fetchedAt: Timestamp, isGame: Bool, series: Series) {
+        self.fetchedAt = fetchedAt; self.isGame = isGame; self.series = series
+    }
+
+    enum CodingKeys: String, CodingKey { case schema, kind, fetchedAt = "fetched_at", isGame = "is_game", series }
+}
+
+/// The complete list of a category's tracked series after a complete fetch, on
+/// `ssmd.catalog.<category>`; series of the category missing from it are deactivated.
+public struct CatalogMessage: SSMDMessage, Equatable {
+    public static let kind = MessageKind.catalog
+    public var schema = MessageSchema.version
+    public var kind = MessageKind.catalog
+    public var fetchedAt: Timestamp
+    public var category: String
+    public var seriesTickers: [String]
+
+    public init(fetchedAt: Timestamp, category: String, seriesTickers: [String]) {
+        self.fetchedAt = fetchedAt; self.category = category; self.seriesTickers = seriesTickers
+    }
+
+    enum CodingKeys: String, CodingKey { case schema, kind, fetchedAt = "fetched_at", category, seriesTickers = "series_tickers" }
+}
+
+/// An event (without nested markets), on `ssmd.event.<series>.<event>`.
+public struct EventMessage: SSMDMessage, Equatable {
+    public static let kind = MessageKind.event
+    public var schema = MessageSchema.version
+    public var kind = MessageKind.event
+    public var fetchedAt: Timestamp
+    public var event: Event
+
+    public init(fetchedAt: Timestamp, event: Event) { self.fetchedAt = fetchedAt; self.event = event }
+
+    enum CodingKeys: String, CodingKey { case schema, kind, fetchedAt = "fetched_at", event }
+}
+
+/// A market as the exchange last described it, on `ssmd.market.<tag>.<series>.<market>`.
+public struct MarketMessage: SSMDMessage, Equatable {
+    public static let kind = MessageKind.market
+    public var schema = MessageSchema.version
+    public var kind = MessageKind.market
+    public var fetchedAt: Timestamp
+    public var tag: String
+    public var seriesTicker: String
+    public var market: Market
+
+    public init(fetchedAt: Timestamp, tag: String, seriesTicker: String, market: Market) {
+        self.fetchedAt = fetchedAt; self.tag = tag; self.seriesTicker = seriesTicker; self.market = market
+    }
+
+    enum CodingKeys: String, CodingKey { case schema, kind, fetchedAt = "fetched_at", tag, seriesTicker = "series_ticker", market }
+}
+
+extension Timestamp {
+    /// In payloads a timestamp is RFC 3339 text, like the exchange's own.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let s = try? c.decode(String.self) {
+            guard let t = Timestamp(iso8601: s) else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "not an RFC 3339 time: \(s.prefix(40))")
+            }
+            self = t
+        } else {
+            self.init(microsecondsSinceEpoch: try c.decode(Int64.self))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(iso8601)
+    }
+}
+
+/// Why a payload could not be read; goes with the message to the dead-letter subject.
+public struct MessageDecodingError: Error, Sendable, CustomStringConvertible {
+    public var subject: String
+    public var reason: String
+    public var description: String { "undecodable message on \(subject): \(reason)" }
+}
+
+/// The fields every payload shares, read first to route and version-check.
+public struct MessageHeader: Decodable, Sendable {
+    public var schema: Int?
+    public var kind: String?
+}
+
+public enum MessageCodec {
+    public static func encode<M: SSMDMessage>(_ message: M) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(message))
+    }
+
+    /// Decodes and checks the schema version and kind, with the bad field's path on failure.
+    public static func decode<M: SSMDMessage>(_ type: M.Type, from bytes: [UInt8], subject: String) throws -> M {
+        let data = Data(bytes)
+        let header: MessageHeader
+        do { header = try JSONDecoder().decode(MessageHeader.self, from: data) } catch {
+            throw MessageDecodingError(subject: subject, reason: "not a JSON object")
+        }
+        guard let schema = header.schema else { throw MessageDecodingError(subject: subject, reason: "missing schema") }
+        guard schema == MessageSchema.version else {
+            throw MessageDecodingError(subject: subject, reason: "unsupported schema \(schema) (this build reads \(MessageSchema.version))")
+        }
+        guard header.kind == M.kind.rawValue else {
+            throw MessageDecodingError(subject: subject, reason: "kind \(header.kind ?? "nil") where \(M.kind.rawValue) was expected")
+        }
+        do {
+            return try JSONDecoder().decode(M.self, from: data)
+        } catch let e as DecodingError {
+            throw MessageDecodingError(subject: subject, reason: "\(e.fieldPath.isEmpty ? "<root>" : e.fieldPath): \(e.reason)")
+        }
+    }
+}
