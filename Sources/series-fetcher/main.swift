@@ -1,1 +1,107 @@
-print("todo")
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import Shared
+
+/// series-fetcher: each cycle reads the exchange's categories, tags, sports and series,
+/// keeps the tracked ones and publishes one work item per series to `ssmd.work.<tag>`.
+struct SeriesFetcherCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "series-fetcher",
+        abstract: "Publish series metadata and one work item per tracked series, every interval.")
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var exchange: ExchangeOptions
+    @Option(name: .customLong("schedule"), help: "Schedule name, used in cycle ids and reports (SSMD_SCHEDULE). Default all")
+    var schedule: String?
+    @Option(name: .customLong("tag"), help: "Tag to cover; repeatable (SSMD_TAG, comma-separated). None and no --category: everything")
+    var tags: [String] = []
+    @Option(name: .customLong("category"), help: "Whole category to cover; repeatable (SSMD_CATEGORY)")
+    var categories: [String] = []
+    @Flag(name: .customLong("games-only"), help: "Keep only game series in every category (SSMD_GAMES_ONLY)")
+    var gamesOnly = false
+    @Option(name: .customLong("interval"), help: "Time between cycle starts (SSMD_INTERVAL). Default 5m")
+    var interval: String?
+    @Flag(name: .customLong("once"), help: "Run one cycle and exit: 0 if every category synced, 1 otherwise")
+    var once = false
+}
+
+struct SeriesFetcherService: Service {
+    let schedule: String
+    let selection: SeriesSelection
+    let interval: Duration
+    let once: Bool
+    let nats: NATSOptions
+    let exchange: ExchangeOptions.Resolved
+    let logger: Logger
+
+    func run() async throws {
+        let connection = try NATSConnection(options: nats, logger: logger)
+        defer { connection.close() }
+        let js = try connection.jetStream()
+        let topology = Topology()
+        try await retryUntilReady(logger: logger, what: "NATS JetStream provisioning") {
+            try await Offload.run { try topology.provision(js) }
+        }
+        let budget = LocalRequestBudget(tokensPerSecond: exchange.tokensPerSecond, burstSeconds: exchange.burstSeconds)
+        let client = ExchangeClient(config: exchange.client, budget: budget, logger: logger)
+        let syncer = SeriesSyncer(client: client, js: js, topology: topology, logger: logger)
+
+        while !Task.isShuttingDownGracefully {
+            let started = ContinuousClock.now
+            do {
+                let report = try await syncer.runCycle(schedule: schedule, selection: selection)
+                logger.info("cycle complete", metadata: [
+                    "cycle": "\(report.cycleId)", "categories": "\(report.categories)", "categories_failed": "\(report.categoriesFailed)",
+                    "series_listed": "\(report.seriesListed)", "series_tracked": "\(report.seriesTracked)",
+                    "work_items": "\(report.workItems)", "requests": "\(report.requests)",
+                    "duration_s": "\((ContinuousClock.now - started).seconds)"])
+                if once {
+                    if report.categoriesFailed > 0 { throw CycleIncomplete(failed: report.categoriesFailed) }
+                    return
+                }
+            } catch let e as CycleIncomplete {
+                throw e
+            } catch {
+                logger.error("cycle failed; next cycle will retry", metadata: ["error": "\(error)"])
+                if once { throw error }
+            }
+            let next = started + interval
+            let wait = next - ContinuousClock.now
+            if wait > .zero, !(await sleepUnlessShuttingDown(wait)) { break }
+        }
+    }
+}
+
+struct CycleIncomplete: Error, CustomStringConvertible {
+    var failed: Int
+    var description: String { "\(failed) categories could not be fetched" }
+}
+
+@main
+enum SeriesFetcherMain {
+    static func main() async {
+        do {
+            let cmd = try SeriesFetcherCommand.parse()
+            let r = SettingsResolver()
+            let common = try cmd.common.resolve(connectionName: "series-fetcher")
+            let exchange = try cmd.exchange.resolve(r)
+            let selection = SeriesSelection(tags: r.list("tag", cmd.tags), categories: r.list("category", cmd.categories),
+                                            gamesOnly: try r.bool("games-only", cmd.gamesOnly ? true : nil, default: false))
+            let interval = try r.duration("interval", cmd.interval, default: .seconds(300), min: .seconds(1))
+            let schedule = r.string("schedule", cmd.schedule, default: "all") ?? "all"
+            StructuredLogHandler.bootstrap(level: common.logLevel, format: common.logFormat)
+            var logger = Logger(label: "series-fetcher")
+            logger[metadataKey: "schedule"] = "\(schedule)"
+            logger.info("starting", metadata: [
+                "nats": "\(common.nats.urls.map(Redaction.url))", "exchange": "\(exchange.client.baseURL)",
+                "tags": "\(selection.tags)", "categories": "\(selection.categories)", "games_only": "\(selection.gamesOnly)",
+                "interval_s": "\(interval.seconds)", "once": "\(cmd.once)", "rate_tokens_per_s": "\(exchange.tokensPerSecond)"])
+            let service = SeriesFetcherService(schedule: schedule, selection: selection, interval: interval, once: cmd.once,
+                                               nats: common.nats, exchange: exchange, logger: logger)
+            try await DaemonMain.run(services: [service], logger: logger, shutdownTimeout: common.shutdownTimeout)
+        } catch {
+            DaemonMain.exit(SeriesFetcherCommand.self, error: error, program: "series-fetcher")
+        }
+    }
+}

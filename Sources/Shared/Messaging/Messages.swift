@@ -167,3 +167,62 @@ public enum MessageCodec {
         }
     }
 }
+
+/// A message set aside on `ssmd.dlq.<stage>` with the reason it could not be processed.
+/// The original payload travels verbatim (as UTF-8 text when it is, else base64).
+public struct DeadLetter: Codable, Sendable, Equatable {
+    public var schema = MessageSchema.version
+    public var kind = "dead_letter"
+    public var stage: String
+    public var reason: String
+    public var subject: String
+    public var deliveries: UInt64
+    public var failedAt: Timestamp
+    public var payload: String?
+    public var payloadBase64: String?
+
+    public init(stage: String, reason: String, subject: String, deliveries: UInt64, failedAt: Timestamp, payload: [UInt8]) {
+        self.stage = stage; self.reason = reason; self.subject = subject
+        self.deliveries = deliveries; self.failedAt = failedAt
+        if let text = String(validating: payload, as: UTF8.self) { self.payload = text }
+        else { self.payloadBase64 = Data(payload).base64EncodedString() }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case schema, kind, stage, reason, subject, deliveries, failedAt = "failed_at", payload, payloadBase64 = "payload_base64"
+    }
+
+    public func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? Array(encoder.encode(self))) ?? Array("{\"kind\":\"dead_letter\"}".utf8)
+    }
+}
+
+/// What one series-fetcher cycle did, kept in the state KV bucket under `cycle.<schedule>`
+/// (the dashboard's "last completed cycle per schedule").
+public struct CycleReport: Codable, Sendable, Equatable {
+    public var schedule: String
+    public var cycleId: String
+    public var startedAt: Timestamp
+    public var finishedAt: Timestamp
+    public var categories: Int
+    public var categoriesFailed: Int
+    public var seriesListed: Int
+    public var seriesTracked: Int
+    public var workItems: Int
+    public var requests: Int
+
+    public init(schedule: String, cycleId: String, startedAt: Timestamp, finishedAt: Timestamp, categories: Int,
+                categoriesFailed: Int, seriesListed: Int, seriesTracked: Int, workItems: Int, requests: Int) {
+        self.schedule = schedule; self.cycleId = cycleId; self.startedAt = startedAt; self.finishedAt = finishedAt
+        self.categories = categories; self.categoriesFailed = categoriesFailed; self.seriesListed = seriesListed
+        self.seriesTracked = seriesTracked; self.workItems = workItems; self.requests = requests
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case schedule, cycleId = "cycle_id", startedAt = "started_at", finishedAt = "finished_at", categories
+        case categoriesFailed = "categories_failed", seriesListed = "series_listed", seriesTracked = "series_tracked"
+        case workItems = "work_items", requests
+    }
+}

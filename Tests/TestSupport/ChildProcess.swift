@@ -1,0 +1,124 @@
+import Foundation
+
+/// A program the tests run as a real separate process (a daemon, the simulator), with its
+/// output in a log file that is printed when a test fails. Stopped by PID, never left behind.
+public final class ChildProcess: @unchecked Sendable {
+    public let name: String
+    public let logURL: URL
+    private let process = Process()
+    private let lock = NSLock()
+
+    public init(name: String, executable: URL, arguments: [String], environment: [String: String] = [:], logDirectory: URL) throws {
+        self.name = name
+        self.logURL = logDirectory.appendingPathComponent("\(name).log")
+        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let log = try FileHandle(forWritingTo: logURL)
+        process.executableURL = executable
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+    public var exitCode: Int32? { process.isRunning ? nil : process.terminationStatus }
+
+    public func signal(_ sig: Int32) {
+        if process.isRunning { kill(process.processIdentifier, sig) }
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited within `grace`. Returns the exit status.
+    @discardableResult
+    public func stop(grace: Duration = .seconds(10)) -> Int32 {
+        lock.lock(); defer { lock.unlock() }
+        guard process.isRunning else { return process.terminationStatus }
+        kill(process.processIdentifier, SIGTERM)
+        if !waitForExit(timeout: grace) {
+            kill(process.processIdentifier, SIGKILL)
+            _ = waitForExit(timeout: .seconds(5))
+        }
+        return process.terminationStatus
+    }
+
+    public func killHard() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        _ = waitForExit(timeout: .seconds(5))
+    }
+
+    public func waitForExit(timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline { return false }
+            usleep(20_000)
+        }
+        return true
+    }
+
+    public var output: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+/// Where the package's built executables are.
+public enum BuiltProducts {
+    public static var directory: URL {
+        if let dir = ProcessInfo.processInfo.environment["SSMD_BIN_DIR"] { return URL(fileURLWithPath: dir) }
+        let fm = FileManager.default
+        var candidates: [URL] = []
+        if let first = CommandLine.arguments.first { candidates.append(URL(fileURLWithPath: first).deletingLastPathComponent()) }
+        let root = packageRoot
+        for config in ["debug", "release"] {
+            candidates.append(root.appendingPathComponent(".build/\(config)"))
+        }
+        var url = URL(fileURLWithPath: CommandLine.arguments.first ?? "")
+        for _ in 0..<4 {
+            url.deleteLastPathComponent()
+            candidates.append(url)
+        }
+        for c in candidates where fm.isExecutableFile(atPath: c.appendingPathComponent("series-fetcher").path) { return c }
+        return root.appendingPathComponent(".build/debug")
+    }
+
+    public static func executable(_ name: String) -> URL { directory.appendingPathComponent(name) }
+
+    public static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+}
+
+/// A fresh directory for one test's logs and data, kept under `.build/test-artifacts` when
+/// `SSMD_KEEP_ARTIFACTS` is set (CI uploads it), otherwise removed by `cleanup()`.
+public final class TestDirectory: @unchecked Sendable {
+    public let url: URL
+    public init(_ name: String) throws {
+        let base = BuiltProducts.packageRoot.appendingPathComponent(".build/test-artifacts")
+        url = base.appendingPathComponent("\(name)-\(getpid())-\(UInt32.random(in: 0..<UInt32.max))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    public func cleanup() {
+        if ProcessInfo.processInfo.environment["SSMD_KEEP_ARTIFACTS"] == nil {
+            try? FileManager.default.removeItem(at: url)
+        }
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+public func eventually(timeout: Duration, every: Duration = .milliseconds(200), _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try condition() { return true }
+        usleep(UInt32(every.components.attoseconds / 1_000_000_000_000) + UInt32(every.components.seconds) * 1_000_000)
+    }
+    return try condition()
+}
