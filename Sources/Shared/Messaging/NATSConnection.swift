@@ -1,0 +1,401 @@
+import CNATS
+import Foundation
+import Logging
+import Synchronization
+
+/// How to reach NATS. Defaults suit a daemon: reconnect forever, keep retrying the first
+/// connect in the background.
+public struct NATSOptions: Sendable {
+    public var urls: [String]
+    /// Connection name shown in the server's `/connz`.
+    public var name: String
+    public var user: String?
+    public var password: String?
+    public var token: String?
+    /// A `.creds` file (JWT + NKey seed).
+    public var credentialsFile: String?
+    public var tlsCAFile: String?
+    public var tlsCertFile: String?
+    public var tlsKeyFile: String?
+    public var tlsRequired: Bool
+    /// -1 = forever.
+    public var maxReconnectAttempts: Int
+    public var reconnectWait: Duration
+    public var connectTimeout: Duration
+    /// When the first connect fails, keep retrying in the background (the initializer
+    /// returns a not-yet-connected connection) instead of throwing.
+    public var retryOnFailedConnect: Bool
+    /// Bytes buffered for publishing while reconnecting.
+    public var reconnectBufferSize: Int
+    /// Client PING interval (detects a dead server on an idle connection).
+    public var pingInterval: Duration
+
+    public init(urls: [String], name: String) {
+        self.urls = urls
+        self.name = name
+        self.user = nil
+        self.password = nil
+        self.token = nil
+        self.credentialsFile = nil
+        self.tlsCAFile = nil
+        self.tlsCertFile = nil
+        self.tlsKeyFile = nil
+        self.tlsRequired = false
+        self.maxReconnectAttempts = -1
+        self.reconnectWait = .milliseconds(500)
+        self.connectTimeout = .seconds(2)
+        self.retryOnFailedConnect = true
+        self.reconnectBufferSize = 8 * 1024 * 1024
+        self.pingInterval = .seconds(20)
+    }
+
+    /// The URLs with any `user:password@` part removed — safe to log.
+    public var redactedURLs: [String] { urls.map(NATSOptions.redact(url:)) }
+
+    static func redact(url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else {
+            if let at = url.lastIndex(of: "@") { return "***@" + url[url.index(after: at)...] }
+            return url
+        }
+        let rest = url[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        guard let at = authority.lastIndex(of: "@") else { return url }
+        return String(url[..<schemeEnd.upperBound]) + "***@" + String(rest[rest.index(after: at)...])
+    }
+
+    /// Strings that must never appear in an error or a log line.
+    var secrets: [String] {
+        var s: [String] = []
+        if let p = password, !p.isEmpty { s.append(p) }
+        if let t = token, !t.isEmpty { s.append(t) }
+        for url in urls {
+            // user-info embedded in URLs
+            guard let schemeEnd = url.range(of: "://") else { continue }
+            let rest = url[schemeEnd.upperBound...]
+            let authority = rest[..<(rest.firstIndex(of: "/") ?? rest.endIndex)]
+            guard let at = authority.lastIndex(of: "@") else { continue }
+            let info = authority[..<at]
+            if let colon = info.firstIndex(of: ":") {
+                let pw = String(info[info.index(after: colon)...])
+                if !pw.isEmpty { s.append(pw) }
+            } else if !info.isEmpty {
+                s.append(String(info)) // token-only URL
+            }
+        }
+        return s
+    }
+
+    func scrub(_ text: String) -> String {
+        var out = text
+        for secret in secrets where secret.count >= 1 {
+            out = out.replacingOccurrences(of: secret, with: "***")
+        }
+        return out
+    }
+}
+
+/// An object held only to keep it alive (never used across threads).
+final class KeptAlive: @unchecked Sendable {
+    let object: AnyObject
+    init(_ object: AnyObject) { self.object = object }
+}
+
+/// State the C callbacks reach through their `void *closure`.
+final class NATSConnectionEvents: @unchecked Sendable {
+    let logger: Logger
+    let name: String
+    /// Counts of events, for tests and health reporting.
+    let disconnects = Atomic<Int>(0)
+    let reconnects = Atomic<Int>(0)
+
+    init(logger: Logger, name: String) {
+        self.logger = logger
+        self.name = name
+    }
+
+    static func from(_ closure: UnsafeMutableRawPointer?) -> NATSConnectionEvents? {
+        guard let closure else { return nil }
+        return Unmanaged<NATSConnectionEvents>.fromOpaque(closure).takeUnretainedValue()
+    }
+
+    static func connectedURL(_ nc: OpaquePointer?) -> String {
+        guard let nc else { return "?" }
+        var buf = [CChar](repeating: 0, count: 512)
+        if natsConnection_GetConnectedUrl(nc, &buf, 512) == NATS_OK {
+            let url = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            return url.isEmpty ? "?" : NATSOptions.redact(url: url)
+        }
+        return "?"
+    }
+}
+
+private let onDisconnected: natsConnectionHandler = { _, closure in
+    guard let ev = NATSConnectionEvents.from(closure) else { return }
+    ev.disconnects.add(1, ordering: .relaxed)
+    ev.logger.warning("NATS disconnected", metadata: ["nats.connection": "\(ev.name)"])
+}
+
+private let onReconnected: natsConnectionHandler = { nc, closure in
+    guard let ev = NATSConnectionEvents.from(closure) else { return }
+    ev.reconnects.add(1, ordering: .relaxed)
+    ev.logger.notice("NATS reconnected", metadata: [
+        "nats.connection": "\(ev.name)", "nats.url": "\(NATSConnectionEvents.connectedURL(nc))",
+    ])
+}
+
+private let onConnected: natsConnectionHandler = { nc, closure in
+    guard let ev = NATSConnectionEvents.from(closure) else { return }
+    ev.logger.notice("NATS connected (after retrying)", metadata: [
+        "nats.connection": "\(ev.name)", "nats.url": "\(NATSConnectionEvents.connectedURL(nc))",
+    ])
+}
+
+/// cnats runs connection callbacks in order on one thread and "closed" is the last one,
+/// so it drops the callbacks' reference to the box as its very last action.
+private let onClosed: natsConnectionHandler = { _, closure in
+    guard let closure else { return }
+    let box = Unmanaged<NATSConnectionEvents>.fromOpaque(closure)
+    let ev = box.takeUnretainedValue()
+    ev.logger.info("NATS connection closed", metadata: ["nats.connection": "\(ev.name)"])
+    box.release()
+}
+
+private let onAsyncError: natsErrHandler = { _, sub, err, closure in
+    guard let ev = NATSConnectionEvents.from(closure) else { return }
+    var subject = ""
+    if let sub, let p = natsSubscription_GetSubject(sub) { subject = String(cString: p) }
+    ev.logger.error("NATS asynchronous error", metadata: [
+        "nats.connection": "\(ev.name)", "nats.subject": "\(subject)",
+        "nats.status": "\(String(cString: natsStatus_GetText(err)))",
+    ])
+}
+
+/// One connection to NATS (thread-safe: cnats serialises internally). Owns the C handle
+/// and destroys it exactly once; the callback box is released only after that.
+public final class NATSConnection: @unchecked Sendable {
+    let handle: OpaquePointer
+    let options: NATSOptions
+    let logger: Logger
+    private let events: NATSConnectionEvents
+    private let closed = Atomic<Bool>(false)
+    /// Objects reachable from C callbacks; released only after the handle is destroyed
+    /// (stored properties are released after `deinit` has run).
+    private let keptAlive = Mutex<[KeptAlive]>([])
+
+    public init(options: NATSOptions, logger: Logger) throws {
+        try NATSLibrary.ensureOpen()
+        self.options = options
+        self.logger = logger
+        let where_ = options.redactedURLs.joined(separator: ",")
+        guard !options.urls.isEmpty else { throw NATSError.connection("no NATS URL configured") }
+
+        let events = NATSConnectionEvents(logger: logger, name: options.name)
+        let ptr = Unmanaged.passRetained(events).toOpaque()
+
+        var opts: OpaquePointer?
+        var s = natsOptions_Create(&opts)
+        guard s == NATS_OK, let opts else {
+            Unmanaged<NATSConnectionEvents>.fromOpaque(ptr).release()
+            throw NATSError.connection("creating options for \(where_): \(String(cString: natsStatus_GetText(s)))")
+        }
+        defer { natsOptions_Destroy(opts) }
+
+        func step(_ st: natsStatus, _ what: String) throws {
+            if st != NATS_OK {
+                throw NATSError.connection("\(what) for \(where_): \(options.scrub(NATSStatus.lastErrorText(st)))")
+            }
+        }
+        do {
+            try options.urls.withCStringArray { arr in
+                try step(natsOptions_SetServers(opts, arr, Int32(options.urls.count)), "setting servers")
+            }
+            try step(natsOptions_SetName(opts, options.name), "setting name")
+            try step(natsOptions_SetNoRandomize(opts, false), "setting randomize")
+            try step(natsOptions_SetAllowReconnect(opts, true), "enabling reconnect")
+            try step(natsOptions_SetMaxReconnect(opts, Int32(clamping: options.maxReconnectAttempts)), "setting max reconnect")
+            try step(natsOptions_SetReconnectWait(opts, options.reconnectWait.natsMilliseconds()), "setting reconnect wait")
+            try step(natsOptions_SetTimeout(opts, options.connectTimeout.natsMilliseconds()), "setting connect timeout")
+            try step(natsOptions_SetReconnectBufSize(opts, Int32(clamping: options.reconnectBufferSize)), "setting reconnect buffer")
+            try step(natsOptions_SetPingInterval(opts, options.pingInterval.natsMilliseconds()), "setting ping interval")
+            try step(natsOptions_SetMaxPingsOut(opts, 3), "setting max pings out")
+            if let user = options.user {
+                try step(natsOptions_SetUserInfo(opts, user, options.password), "setting user")
+            }
+            if let token = options.token {
+                try step(natsOptions_SetToken(opts, token), "setting token")
+            }
+            if let creds = options.credentialsFile {
+                try step(natsOptions_SetUserCredentialsFromFiles(opts, creds, nil), "loading credentials file \(creds)")
+            }
+            if options.tlsRequired || options.tlsCAFile != nil || options.tlsCertFile != nil {
+                try step(natsOptions_SetSecure(opts, true), "enabling TLS")
+            }
+            if let ca = options.tlsCAFile {
+                try step(natsOptions_LoadCATrustedCertificates(opts, ca), "loading CA file \(ca)")
+            }
+            if let cert = options.tlsCertFile {
+                try step(natsOptions_LoadCertificatesChain(opts, cert, options.tlsKeyFile), "loading certificate \(cert)")
+            }
+            try step(natsOptions_SetDisconnectedCB(opts, onDisconnected, ptr), "setting disconnected callback")
+            try step(natsOptions_SetReconnectedCB(opts, onReconnected, ptr), "setting reconnected callback")
+            try step(natsOptions_SetClosedCB(opts, onClosed, ptr), "setting closed callback")
+            try step(natsOptions_SetErrorHandler(opts, onAsyncError, ptr), "setting error handler")
+            // With a connected callback the first connect does not block: cnats returns
+            // NATS_NOT_YET_CONNECTED and keeps trying in the background.
+            try step(natsOptions_SetRetryOnFailedConnect(opts, options.retryOnFailedConnect,
+                                                         options.retryOnFailedConnect ? onConnected : nil, ptr),
+                     "setting retry on failed connect")
+        } catch {
+            Unmanaged<NATSConnectionEvents>.fromOpaque(ptr).release()
+            throw error
+        }
+
+        var nc: OpaquePointer?
+        s = natsConnection_Connect(&nc, opts)
+        if s == NATS_NOT_YET_CONNECTED, let nc {
+            logger.warning("NATS not reachable yet; retrying in the background", metadata: [
+                "nats.connection": "\(options.name)", "nats.urls": "\(where_)",
+            ])
+            self.handle = nc
+        } else if s == NATS_OK, let nc {
+            self.handle = nc
+        } else {
+            let text = options.scrub(NATSStatus.lastErrorText(s))
+            if let nc { natsConnection_Destroy(nc) }
+            // The callbacks' reference is not released here: cnats might still invoke
+            // one; a failed connect leaks this small box instead of risking a crash.
+            throw NATSError.connection("connecting to \(where_) as '\(options.name)': \(text)")
+        }
+        self.events = events
+        if s == NATS_OK {
+            logger.info("NATS connected", metadata: [
+                "nats.connection": "\(options.name)", "nats.url": "\(NATSConnectionEvents.connectedURL(handle))",
+            ])
+        }
+    }
+
+    deinit {
+        // The callbacks' reference to `events` is dropped by the closed callback.
+        natsConnection_Close(handle)
+        natsConnection_Destroy(handle)
+    }
+
+    public var isConnected: Bool { natsConnection_Status(handle) == NATS_CONN_STATUS_CONNECTED }
+
+    public var isClosed: Bool { natsConnection_IsClosed(handle) }
+
+    public var status: String {
+        switch natsConnection_Status(handle) {
+        case NATS_CONN_STATUS_DISCONNECTED: return "DISCONNECTED"
+        case NATS_CONN_STATUS_CONNECTING: return "CONNECTING"
+        case NATS_CONN_STATUS_CONNECTED: return "CONNECTED"
+        case NATS_CONN_STATUS_CLOSED: return "CLOSED"
+        case NATS_CONN_STATUS_RECONNECTING: return "RECONNECTING"
+        case NATS_CONN_STATUS_DRAINING_SUBS: return "DRAINING_SUBS"
+        case NATS_CONN_STATUS_DRAINING_PUBS: return "DRAINING_PUBS"
+        default: return "UNKNOWN"
+        }
+    }
+
+    /// The server URL currently connected to (user-info removed), or nil.
+    public var connectedURL: String? {
+        let u = NATSConnectionEvents.connectedURL(handle)
+        return u == "?" ? nil : u
+    }
+
+    /// How many times the connection was lost / re-established since it was opened.
+    public var disconnectCount: Int { events.disconnects.load(ordering: .relaxed) }
+    public var reconnectCount: Int { events.reconnects.load(ordering: .relaxed) }
+
+    /// Core NATS publish (no acknowledgment; buffered while reconnecting).
+    public func publish(subject: String, data: [UInt8]) throws {
+        let s = data.withUnsafeBytes { buf in
+            natsConnection_Publish(handle, subject, buf.baseAddress, Int32(buf.count))
+        }
+        try NATSStatus.check(s, "publish to \(subject)")
+    }
+
+    /// Core NATS publish with headers.
+    public func publish(subject: String, data: [UInt8], headers: [String: String]) throws {
+        let msg = try NATSMessageBuilder.make(subject: subject, data: data, headers: headers)
+        defer { natsMsg_Destroy(msg) }
+        try NATSStatus.check(natsConnection_PublishMsg(handle, msg), "publish to \(subject)")
+    }
+
+    /// Round-trip to the server: everything published before has been processed by it.
+    public func flush(timeout: Duration) throws {
+        try NATSStatus.check(natsConnection_FlushTimeout(handle, timeout.natsMilliseconds()), "flush")
+    }
+
+    /// A JetStream context whose API requests wait up to `timeout`.
+    public func jetStream(timeout: Duration = .seconds(5)) throws -> JetStream {
+        try JetStream(connection: self, timeout: timeout)
+    }
+
+    func retainUntilDestroyed(_ object: AnyObject) {
+        let box = KeptAlive(object)
+        keptAlive.withLock { $0.append(box) }
+    }
+
+    /// Closes the connection (idempotent). Subscriptions and JetStream contexts made from
+    /// it fail with `NATSError.closed` afterwards; the handle is freed when the last
+    /// reference goes.
+    public func close() {
+        if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
+        natsConnection_Close(handle)
+    }
+}
+
+extension Array where Element == String {
+    /// Calls `body` with a C `const char **` array of these strings.
+    func withCStringArray<R>(_ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>) throws -> R) rethrows -> R {
+        let dup: [UnsafeMutablePointer<CChar>?] = self.map { strdup($0) }
+        defer { dup.forEach { free($0) } }
+        var ptrs: [UnsafePointer<CChar>?] = dup.map { $0.map { UnsafePointer($0) } }
+        ptrs.append(nil)
+        return try ptrs.withUnsafeMutableBufferPointer { try body($0.baseAddress!) }
+    }
+}
+
+/// Builds `natsMsg` values (caller destroys unless ownership moves to cnats).
+enum NATSMessageBuilder {
+    static func make(subject: String, data: [UInt8], headers: [String: String]) throws -> OpaquePointer {
+        var msg: OpaquePointer?
+        let s = data.withUnsafeBytes { buf in
+            natsMsg_Create(&msg, subject, nil, buf.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(buf.count))
+        }
+        guard s == NATS_OK, let msg else { throw NATSStatus.error(s, "creating message for \(subject)") }
+        for (k, v) in headers {
+            let hs = natsMsgHeader_Set(msg, k, v)
+            if hs != NATS_OK {
+                natsMsg_Destroy(msg)
+                throw NATSStatus.error(hs, "setting header \(k) on message for \(subject)")
+            }
+        }
+        return msg
+    }
+
+    /// All headers of a received message (first value of each key).
+    static func headers(of msg: OpaquePointer) -> [String: String] {
+        var keys: UnsafeMutablePointer<UnsafePointer<CChar>?>?
+        var count: Int32 = 0
+        guard natsMsgHeader_Keys(msg, &keys, &count) == NATS_OK, let keys else { return [:] }
+        defer { free(keys) }
+        var out: [String: String] = [:]
+        for i in 0..<Int(count) {
+            guard let kp = keys[i] else { continue }
+            var vp: UnsafePointer<CChar>?
+            if natsMsgHeader_Get(msg, kp, &vp) == NATS_OK, let vp {
+                out[String(cString: kp)] = String(cString: vp)
+            }
+        }
+        return out
+    }
+
+    static func data(of msg: OpaquePointer) -> [UInt8] {
+        let n = Int(natsMsg_GetDataLength(msg))
+        guard n > 0, let p = natsMsg_GetData(msg) else { return [] }
+        return p.withMemoryRebound(to: UInt8.self, capacity: n) { Array(UnsafeBufferPointer(start: $0, count: n)) }
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import Shared
+import Testing
+
+@Suite("JetStream provisioning")
+struct ProvisioningTests {
+    static let workStream = StreamSpec(name: "WORK", subjects: ["ssmd.work.>"], retention: .workQueue,
+                                       duplicateWindow: .seconds(60))
+    static let consumer = ConsumerSpec(durableName: "pool-sports", filterSubject: "ssmd.work.sports",
+                                       ackWait: .seconds(30), maxAckPending: 100, maxDeliver: 5,
+                                       backoff: nil, description: "sports pool")
+
+    @Test func ensureIsIdempotentAndUpdates() async throws {
+        try await withNATS { f in
+            try f.js.ensureStream(Self.workStream)
+            try f.js.ensureStream(Self.workStream)
+            try f.js.ensureConsumer(stream: "WORK", Self.consumer)
+            try f.js.ensureConsumer(stream: "WORK", Self.consumer)
+            #expect(try f.js.consumerNames(stream: "WORK") == ["pool-sports"])
+            let info = try f.js.streamInfo(name: "WORK")
+            #expect(info.consumerCount == 1)
+            #expect(info.messages == 0)
+
+            // A changed spec is applied in place.
+            var changed = Self.consumer
+            changed.maxAckPending = 7
+            changed.ackWait = .seconds(12)
+            try f.js.ensureConsumer(stream: "WORK", changed)
+            let ci = try f.js.consumerInfo(stream: "WORK", name: "pool-sports")
+            #expect(ci.maxAckPending == 7)
+            #expect(ci.ackWait == .seconds(12))
+            #expect(ci.filterSubject == "ssmd.work.sports")
+
+            var stream = Self.workStream
+            stream.maxBytes = 10_000_000
+            stream.subjects = ["ssmd.work.>", "ssmd.extra.>"]
+            try f.js.ensureStream(stream)
+            #expect(Set(try f.js.streamInfo(name: "WORK").subjectPatterns) == ["ssmd.work.>", "ssmd.extra.>"])
+
+            // Retention of an existing stream cannot change: a clear error.
+            var wrong = stream
+            wrong.retention = .limits
+            #expect(throws: NATSError.self) { try f.js.ensureStream(wrong) }
+
+            try f.js.deleteConsumer(stream: "WORK", name: "pool-sports")
+            #expect(try f.js.consumerNames(stream: "WORK").isEmpty)
+            #expect(throws: NATSError.self) { try f.js.consumerInfo(stream: "WORK", name: "pool-sports") }
+        }
+    }
+
+    @Test func concurrentProvisioningFromTwoConnections() async throws {
+        try await withNATS { f in
+            let c1 = try f.connect(name: "p1")
+            let c2 = try f.connect(name: "p2")
+            defer { c1.close(); c2.close() }
+            let contexts = [try c1.jetStream(), try c2.jetStream()]
+            let secmaster = StreamSpec(name: "SECMASTER", subjects: ["ssmd.series.>", "ssmd.event.>", "ssmd.market.>"],
+                                       maxMsgsPerSubject: 1, duplicateWindow: .seconds(120))
+            for round in 0..<3 {
+                try concurrently(4) { i in
+                    let js = contexts[i % 2]
+                    try js.ensureStream(Self.workStream)
+                    try js.ensureStream(secmaster)
+                    try js.ensureConsumer(stream: "WORK", Self.consumer)
+                    try js.ensureConsumer(stream: "SECMASTER", ConsumerSpec(durableName: "db-writer", ackWait: .seconds(60),
+                                                                            maxAckPending: 10_000))
+                    _ = try js.ensureKeyValue(KeyValueSpec(bucket: "ratebudget", history: 1, ttl: .seconds(3600)))
+                }
+                _ = round
+            }
+            #expect(try f.js.consumerNames(stream: "WORK") == ["pool-sports"])
+            #expect(try f.js.consumerNames(stream: "SECMASTER") == ["db-writer"])
+            #expect(try f.js.streamInfo(name: "SECMASTER").consumerCount == 1)
+        }
+    }
+
+    @Test func missingThingsAreNotFound() async throws {
+        try await withNATS { f in
+            #expect(throws: NATSError.self) { try f.js.streamInfo(name: "NOPE") }
+            try f.js.ensureStream(Self.workStream)
+            do {
+                _ = try f.js.pullSubscribe(stream: "WORK", consumer: "nobody")
+                Issue.record("expected an error")
+            } catch let e as NATSError {
+                guard case .notFound = e else { Issue.record("expected notFound, got \(e)"); return }
+                #expect(e.description.contains("nobody"))
+            }
+            #expect(throws: NATSError.self) { try f.js.keyValue(bucket: "absent") }
+        }
+    }
+}
