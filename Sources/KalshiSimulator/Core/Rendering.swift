@@ -1,0 +1,202 @@
+/// The market's trading state at an instant: quotes, sizes and volumes. Prices move every
+/// 15 simulated minutes; none of this moves `updated_time`.
+public struct MarketQuote: Sendable, Equatable {
+    public var yesBid: Int64, yesAsk: Int64, noBid: Int64, noAsk: Int64
+    public var yesBidSize: Int64, yesAskSize: Int64
+    public var lastPrice: Int64
+    public var previousYesBid: Int64, previousYesAsk: Int64, previousPrice: Int64
+    public var volume: Int64, volume24h: Int64, openInterest: Int64
+}
+
+public enum MarketRendering {
+    static let priceBucketSeconds: Int64 = 900
+
+    /// Midpoint price at `t` (ten-thousandths of a dollar), a pure function of the market.
+    static func mid(_ m: MarketRecord, seed: UInt64, at t: Int64) -> Int64 {
+        let bucket = UInt64(bitPattern: SimTime.floorDiv(t, priceBucketSeconds))
+        let wiggle = Int64(SimRandom.mix(seed, bucket) % 7) - 3
+        let tick: Int64 = m.priceLevelStructure == "deci_cent" ? 10 : 100
+        return min(9900, max(100, m.basePrice + wiggle * 100)) / tick * tick
+    }
+
+    static func volume(_ m: MarketRecord, at t: Int64) -> Int64 {
+        let tl = m.timeline
+        if t <= tl.openTs || m.baseVolume == 0 { return 0 }
+        let span = max(1, tl.effectiveCloseTs - tl.openTs)
+        let elapsed = min(t, tl.effectiveCloseTs) - tl.openTs
+        return m.baseVolume * elapsed / span / 100 * 100
+    }
+
+    public static func quote(_ m: MarketRecord, status: MarketStatus, at t: Int64) -> MarketQuote {
+        let seed = stableHash(m.ticker)
+        let tl = m.timeline
+        let vol = volume(m, at: t)
+        let vol24 = vol - volume(m, at: t - 86_400)
+        var q = MarketQuote(yesBid: 0, yesAsk: 0, noBid: 10_000, noAsk: 10_000, yesBidSize: 0, yesAskSize: 0,
+                            lastPrice: 0, previousYesBid: 0, previousYesAsk: 0, previousPrice: 0,
+                            volume: vol, volume24h: vol24, openInterest: status == .finalized ? 0 : vol * 37 / 100 / 100 * 100)
+        let spread: Int64 = m.priceLevelStructure == "deci_cent" ? 50 : 100
+        func fill(_ at: Int64) -> (Int64, Int64, Int64) {
+            let mm = mid(m, seed: seed, at: at)
+            return (mm - spread, mm + spread, mm)
+        }
+        switch status {
+        case .initialized:
+            break
+        case .active, .inactive:
+            let (b, a, mm) = fill(t)
+            q.yesBid = b; q.yesAsk = a; q.noBid = 10_000 - a; q.noAsk = 10_000 - b
+            q.yesBidSize = Int64(SimRandom.mix(seed, UInt64(bitPattern: t / priceBucketSeconds)) % 900 + 1) * 100
+            q.yesAskSize = Int64(SimRandom.mix(seed &+ 1, UInt64(bitPattern: t / priceBucketSeconds)) % 900 + 1) * 100
+            q.lastPrice = vol > 0 ? mm : 0
+        default:
+            // Book is cancelled at close; the last trade stays.
+            q.lastPrice = vol > 0 ? mid(m, seed: seed, at: tl.effectiveCloseTs - 1) : 0
+        }
+        let dayAgo = t - 86_400
+        if dayAgo >= tl.openTs, dayAgo < tl.effectiveCloseTs {
+            let (b, a, mm) = fill(dayAgo)
+            q.previousYesBid = b; q.previousYesAsk = a
+            q.previousPrice = volume(m, at: dayAgo) > 0 ? mm : 0
+        }
+        return q
+    }
+
+    /// The members of a market object that never change, without braces.
+    static func staticJSON(_ m: MarketRecord, eventTicker: String) -> [UInt8] {
+        var w = JSONWriter(capacity: 1024)
+        w.key("ticker"); w.string(m.ticker)
+        w.comma(); w.key("event_ticker"); w.string(eventTicker)
+        w.comma(); w.key("market_type"); w.string(m.marketType)
+        w.comma(); w.key("title"); w.string(m.title)
+        w.comma(); w.key("subtitle"); w.raw("\"\"")
+        w.comma(); w.key("yes_sub_title"); w.string(m.yesSubTitle)
+        w.comma(); w.key("no_sub_title"); w.string(m.noSubTitle)
+        w.comma(); w.key("created_time"); w.time(m.timeline.createdTs)
+        w.comma(); w.key("open_time"); w.time(m.timeline.openTs)
+        w.comma(); w.key("expected_expiration_time"); w.time(m.expectedExpirationTs)
+        w.comma(); w.key("expiration_time"); w.time(m.latestExpirationTs)
+        w.comma(); w.key("latest_expiration_time"); w.time(m.latestExpirationTs)
+        w.comma(); w.key("settlement_timer_seconds"); w.int(m.timeline.settlementTimerSeconds)
+        w.comma(); w.key("notional_value_dollars"); w.raw("\"1.0000\"")
+        w.comma(); w.key("can_close_early"); w.bool(m.canCloseEarly)
+        w.comma(); w.key("rules_primary"); w.string(m.rulesPrimary)
+        w.comma(); w.key("price_level_structure"); w.string(m.priceLevelStructure)
+        w.comma(); w.key("price_ranges")
+        if m.priceLevelStructure == "deci_cent" {
+            w.raw("[{\"start\":\"0.0000\",\"end\":\"1.0000\",\"step\":\"0.0010\"}]")
+        } else {
+            w.raw("[{\"start\":\"0.0000\",\"end\":\"1.0000\",\"step\":\"0.0100\"}]")
+        }
+        w.comma(); w.key("liquidity_dollars"); w.raw("\"0.0000\"")
+        w.rawString(m.extraJSON)
+        return w.bytes
+    }
+
+    /// Appends the full market object as seen at `t`.
+    public static func append(_ m: MarketRecord, at t: Int64, to w: inout JSONWriter) {
+        let tl = m.timeline
+        let status = tl.status(at: t)
+        let q = quote(m, status: status, at: t)
+        w.bytes.append(0x7B)
+        w.raw(m.staticJSON)
+        w.comma(); w.key("status"); w.rawString(status.rawValue.quotedJSON)
+        w.comma(); w.key("close_time"); w.time(tl.shownCloseTs(at: t))
+        w.comma(); w.key("updated_time"); w.time(tl.updatedTs(at: t))
+        w.comma(); w.key("yes_bid_dollars"); w.dollars(q.yesBid)
+        w.comma(); w.key("yes_ask_dollars"); w.dollars(q.yesAsk)
+        w.comma(); w.key("no_bid_dollars"); w.dollars(q.noBid)
+        w.comma(); w.key("no_ask_dollars"); w.dollars(q.noAsk)
+        w.comma(); w.key("yes_bid_size_fp"); w.count(q.yesBidSize)
+        w.comma(); w.key("yes_ask_size_fp"); w.count(q.yesAskSize)
+        w.comma(); w.key("last_price_dollars"); w.dollars(q.lastPrice)
+        w.comma(); w.key("previous_yes_bid_dollars"); w.dollars(q.previousYesBid)
+        w.comma(); w.key("previous_yes_ask_dollars"); w.dollars(q.previousYesAsk)
+        w.comma(); w.key("previous_price_dollars"); w.dollars(q.previousPrice)
+        w.comma(); w.key("volume_fp"); w.count(q.volume)
+        w.comma(); w.key("volume_24h_fp"); w.count(q.volume24h)
+        w.comma(); w.key("open_interest_fp"); w.count(q.openInterest)
+        let determined = status >= .determined
+        w.comma(); w.key("result")
+        w.raw(determined ? (m.resultYes ? "\"yes\"" : "\"no\"") : "\"\"")
+        w.comma(); w.key("expiration_value"); w.string(determined ? m.expirationValue : "")
+        w.comma(); w.key("rules_secondary")
+        w.string(tl.metadataChangeTs.map { $0 <= t } == true ? "Updated: see the rulebook for the revised settlement terms." : m.rulesSecondary)
+        if determined {
+            w.comma(); w.key("settlement_value_dollars"); w.raw(m.resultYes ? "\"1.0000\"" : "\"0.0000\"")
+        }
+        if let s = tl.settlementTs(at: t) {
+            w.comma(); w.key("settlement_ts"); w.time(s)
+        }
+        w.bytes.append(0x7D)
+    }
+
+    public static func json(_ m: MarketRecord, at t: Int64) -> String {
+        var w = JSONWriter()
+        append(m, at: t, to: &w)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+}
+
+extension String {
+    var quotedJSON: String { "\"\(self)\"" }
+}
+
+public enum EntityRendering {
+    public static func appendSeries(_ s: SeriesRecord, volume: Int64?, includeProductMetadata: Bool, at t: Int64, to w: inout JSONWriter) {
+        w.raw("{")
+        w.key("ticker"); w.string(s.ticker)
+        w.comma(); w.key("frequency"); w.string(s.frequency)
+        w.comma(); w.key("title"); w.string(s.title)
+        w.comma(); w.key("category"); w.string(s.category)
+        w.comma(); w.key("tags"); w.stringArray(s.tags)
+        w.comma(); w.key("settlement_sources"); appendSources(s.settlementSources, to: &w)
+        w.comma(); w.key("contract_url"); w.string(s.contractURL)
+        w.comma(); w.key("contract_terms_url"); w.string(s.contractTermsURL)
+        w.comma(); w.key("fee_type"); w.string(s.feeType)
+        w.comma(); w.key("fee_multiplier"); w.double(s.feeMultiplier)
+        w.comma(); w.key("additional_prohibitions"); w.stringArray(s.additionalProhibitions)
+        if includeProductMetadata {
+            w.comma(); w.key("product_metadata")
+            if let c = s.competition {
+                w.raw("{\"competition\":"); w.string(c)
+                w.raw(",\"scope\":"); w.optionalString(s.scope)
+                w.raw("}")
+            } else { w.raw("null") }
+        }
+        if let v = volume { w.comma(); w.key("volume_fp"); w.count(v) }
+        w.comma(); w.key("last_updated_ts"); w.time(s.lastUpdatedTs(at: t))
+        w.raw("}")
+    }
+
+    static func appendSources(_ sources: [SettlementSource], to w: inout JSONWriter) {
+        w.raw("[")
+        for (i, src) in sources.enumerated() {
+            if i > 0 { w.comma() }
+            w.raw("{\"name\":"); w.string(src.name)
+            w.raw(",\"url\":"); w.string(src.url)
+            w.raw("}")
+        }
+        w.raw("]")
+    }
+
+    /// An event object; `nestedMarkets` adds a `markets` member.
+    public static func appendEvent(_ e: EventRecord, series s: SeriesRecord, at t: Int64, to w: inout JSONWriter,
+                                   nestedMarkets: (inout JSONWriter) -> Void) {
+        w.raw("{")
+        w.key("event_ticker"); w.string(e.ticker)
+        w.comma(); w.key("series_ticker"); w.string(s.ticker)
+        w.comma(); w.key("sub_title"); w.string(e.subTitle)
+        w.comma(); w.key("title"); w.string(e.title)
+        w.comma(); w.key("collateral_return_type"); w.string(e.mutuallyExclusive ? "MECNET" : "")
+        w.comma(); w.key("mutually_exclusive"); w.bool(e.mutuallyExclusive)
+        w.comma(); w.key("category"); w.string(s.category)
+        if let d = e.strikeDate { w.comma(); w.key("strike_date"); w.time(d) }
+        if let p = e.strikePeriod { w.comma(); w.key("strike_period"); w.string(p) }
+        w.comma(); w.key("available_on_brokers"); w.bool(false)
+        w.comma(); w.key("settlement_sources"); appendSources(s.settlementSources, to: &w)
+        w.comma(); w.key("last_updated_ts"); w.time(e.lastUpdatedTs(at: t))
+        nestedMarkets(&w)
+        w.raw("}")
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Settings for one simulator process.
+public struct SimConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8089
+    public var seed: UInt64 = 42
+    public var scale = 0.05
+    /// Simulated start time (unix seconds); nil = now.
+    public var startTime: Int64?
+    public var clockSpeed = 1.0
+
+    public init() {}
+}
+
+/// The HTTP shell: routing and translation only. Everything it answers comes from
+/// `ExchangeAPI` (pure) and `SimState` (clock and counters).
+struct SimResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+    let api: ExchangeAPI
+    let state: SimState
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let path = request.uri.path
+        let query = request.uri.query ?? ""
+        let method = request.method.rawValue
+        let sim: SimResponse
+        if ExchangeAPI.routePath(path).hasPrefix("/_sim/") && !ExchangeAPI.routePath(path).hasPrefix("/_sim/truth/") {
+            let body = try await request.body.collect(upTo: 1 << 20)
+            sim = control(method: method, path: ExchangeAPI.routePath(path), query: query, body: Array(buffer: body))
+        } else {
+            sim = api.handle(method: method, path: path, query: query, at: state.now())
+        }
+        state.count(endpoint: sim.endpoint, status: sim.status)
+        var headers = HTTPFields()
+        headers[.contentType] = sim.contentType
+        return Response(status: HTTPResponse.Status(code: sim.status), headers: headers,
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: sim.body)))
+    }
+
+    /// `/_sim/clock` and `/_sim/stats`.
+    func control(method: String, path: String, query: String, body: [UInt8]) -> SimResponse {
+        switch (method, path) {
+        case ("GET", "/_sim/clock"):
+            return SimResponse(status: 200, body: clockJSON(), endpoint: "/_sim/clock")
+        case ("POST", "/_sim/clock"):
+            let p = QueryParams(query)
+            var speed = p.nonEmpty("speed").flatMap(Double.init)
+            var advance = (p.nonEmpty("advance_seconds") ?? p.nonEmpty("advance")).flatMap(Double.init)
+            if !body.isEmpty {
+                guard let obj = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+                    return SimResponse(status: 400, body: APIError.badRequest("body must be a JSON object").body, endpoint: "/_sim/clock")
+                }
+                if let s = obj["speed"] as? Double { speed = s }
+                if let a = (obj["advance_seconds"] ?? obj["advance"]) as? Double { advance = a }
+            }
+            if let s = speed, !(s >= 0 && s.isFinite) {
+                return SimResponse(status: 400, body: APIError.badRequest("speed must be a non-negative number").body, endpoint: "/_sim/clock")
+            }
+            state.updateClock(speed: speed, advance: advance)
+            return SimResponse(status: 200, body: clockJSON(), endpoint: "/_sim/clock")
+        case ("GET", "/_sim/stats"):
+            return SimResponse(status: 200, body: state.statsJSON(), endpoint: "/_sim/stats")
+        default:
+            return SimResponse(status: 404, body: APIError.notFound("page not found").body, endpoint: path)
+        }
+    }
+
+    func clockJSON() -> [UInt8] {
+        let (now, speed) = state.clockSnapshot()
+        var w = JSONWriter()
+        w.raw("{\"now\":"); w.time(Int64(now.rounded(.down)))
+        w.raw(",\"now_unix\":"); w.double((now * 1000).rounded() / 1000)
+        w.raw(",\"speed\":"); w.double(speed)
+        w.raw("}")
+        return w.bytes
+    }
+}
+
+/// A running simulator: the universe, its state, and the HTTP server task.
+public final class SimServer: Sendable {
+    public let universe: Universe
+    public let state: SimState
+    public let configuration: SimConfiguration
+    public let generateSeconds: Double
+
+    public init(configuration: SimConfiguration) {
+        self.configuration = configuration
+        let wall = SimState.wallNow()
+        let start = configuration.startTime ?? Int64(wall)
+        let t0 = Date()
+        universe = Universe(seed: configuration.seed, scale: configuration.scale, referenceTs: start)
+        generateSeconds = Date().timeIntervalSince(t0)
+        state = SimState(clock: SimClock(start: Double(start), speed: configuration.clockSpeed, wallNow: SimState.wallNow()))
+    }
+
+    func makeApplication(logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
+        let responder = SimResponder(api: ExchangeAPI(universe: universe), state: state)
+        return Application(
+            responder: responder,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "kalshi-sim"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    /// Serves until SIGTERM/SIGINT. `onRunning` receives the bound port.
+    public func runUntilSignalled(logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void) async throws {
+        try await makeApplication(logger: logger, onRunning: onRunning).runService()
+    }
+
+    /// Starts serving in a background task (for tests) and returns the bound port and the
+    /// task; cancelling the task stops the server.
+    public func start(logger: Logger = Logger(label: "kalshi-sim")) async throws -> (port: Int, task: Task<Void, any Error>) {
+        let (stream, cont) = AsyncStream<Int>.makeStream()
+        let app = makeApplication(logger: logger) { port in cont.yield(port); cont.finish() }
+        let task = Task { try await app.run() }
+        var port = 0
+        for await p in stream { port = p }
+        return (port, task)
+    }
+}
