@@ -18,6 +18,8 @@ struct MarketFetcherCommand: ParsableCommand {
     var concurrency: String?
     @Option(name: .customLong("ack-wait"), help: "Redeliver a work item whose replica went silent this long (SSMD_ACK_WAIT). Default 30s")
     var ackWait: String?
+    @Option(name: .customLong("pool-share"), help: "Cap this pool at a share (0–1] of the shared budget; unused share stays with the others (SSMD_POOL_SHARE). Default 1")
+    var poolShare: String?
     @Option(name: .customLong("lookback"), help: "Closed and settled markets of the last … (SSMD_LOOKBACK). Default 24h")
     var lookback: String?
 }
@@ -93,6 +95,7 @@ actor WorkSubscriptions {
 
 struct MarketFetcherService: Service {
     let tags: [String]
+    let pool: SharedRequestBudget.Pool?
     let concurrency: Int
     let topology: Topology
     let windows: MarketWindows
@@ -115,23 +118,24 @@ struct MarketFetcherService: Service {
             try await retryUntilReady(logger: logger, what: "work subscriptions") { try await subs.refresh() }
             workerSubscriptions.append(subs)
         }
-        let budget = LocalRequestBudget(tokensPerSecond: exchange.tokensPerSecond, burstSeconds: exchange.burstSeconds)
+        let budget = try exchange.makeBudget(js: js, pool: pool, logger: logger)
         let client = ExchangeClient(config: exchange.client, budget: budget, logger: logger)
         let syncer = MarketSyncer(client: client, js: js, windows: windows, logger: logger)
         let deadLetters = ReliablePublisher(js: js, logger: logger)
 
+        let allSubscriptions = workerSubscriptions
         await withTaskGroup(of: Void.self) { group in
             if tags.isEmpty {
                 group.addTask {
                     while await sleepUnlessShuttingDown(.seconds(2)) {
-                        for subs in workerSubscriptions {
+                        for subs in allSubscriptions {
                             do { try await subs.refresh() } catch { logger.warning("consumer discovery failed", metadata: ["error": "\(error)"]) }
                         }
                     }
                 }
             }
             for worker in 0..<concurrency {
-                let subs = workerSubscriptions[worker]
+                let subs = allSubscriptions[worker]
                 group.addTask {
                     var log = logger
                     log[metadataKey: "worker"] = "\(worker)"
@@ -139,7 +143,7 @@ struct MarketFetcherService: Service {
                 }
             }
         }
-        for subs in workerSubscriptions { await subs.closeAll() }
+        for subs in allSubscriptions { await subs.closeAll() }
         let s = client.stats.snapshot
         logger.info("stopped", metadata: ["requests": "\(s.requests)", "throttled": "\(s.throttled)", "retries": "\(s.retries)"])
     }
@@ -236,8 +240,10 @@ enum MarketFetcherMain {
             logger.info("starting", metadata: [
                 "nats": "\(common.nats.urls.map(Redaction.url))", "exchange": "\(exchange.client.baseURL)",
                 "concurrency": "\(concurrency)", "ack_wait_s": "\(topology.workAckWait.seconds)",
-                "rate_tokens_per_s": "\(exchange.tokensPerSecond)", "lookback_s": "\(lookback.seconds)"])
-            let service = MarketFetcherService(tags: tags, concurrency: concurrency, topology: topology,
+                "rate_tokens_per_s": "\(exchange.tokensPerSecond)", "rate_scope": "\(exchange.scope)", "lookback_s": "\(lookback.seconds)"])
+            let share = try r.double("pool-share", cmd.poolShare, default: 1, range: 0.01...1)
+            let pool = share < 1 ? SharedRequestBudget.Pool(name: tags.isEmpty ? "*" : tags.sorted().joined(separator: ","), share: share) : nil
+            let service = MarketFetcherService(tags: tags, pool: pool, concurrency: concurrency, topology: topology,
                                                windows: MarketWindows(lookbackSeconds: Int64(lookback.seconds)),
                                                nats: common.nats, exchange: exchange, logger: logger)
             try await DaemonMain.run(services: [service], logger: logger, shutdownTimeout: common.shutdownTimeout)

@@ -43,7 +43,7 @@ struct SeriesFetcherService: Service {
         try await retryUntilReady(logger: logger, what: "NATS JetStream provisioning") {
             try await Offload.run { try topology.provision(js) }
         }
-        let budget = LocalRequestBudget(tokensPerSecond: exchange.tokensPerSecond, burstSeconds: exchange.burstSeconds)
+        let budget = try exchange.makeBudget(js: js, pool: nil, logger: logger)
         let client = ExchangeClient(config: exchange.client, budget: budget, logger: logger)
         let syncer = SeriesSyncer(client: client, js: js, topology: topology, logger: logger)
 

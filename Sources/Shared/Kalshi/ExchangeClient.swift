@@ -135,11 +135,22 @@ public final class ExchangeStats: @unchecked Sendable {
     }
 }
 
+/// Counts the requests made by one unit of work (a series sync) even when many run
+/// concurrently on one client: bind it with `ExchangeClient.$tally.withValue(…)`.
+public final class RequestTally: @unchecked Sendable {
+    private let lock = SimpleLock()
+    private var count = 0
+    public init() {}
+    func add() { lock.withLock { count += 1 } }
+    public var requests: Int { lock.withLock { count } }
+}
+
 /// The Kalshi Trade API v2 read endpoints ssmd uses, with the shared request budget,
 /// bounded retries (429, 5xx, transport, garbled body) and safe cursor pagination.
 public final class ExchangeClient: Sendable {
     public let config: ExchangeClientConfig
     public let stats = ExchangeStats()
+    @TaskLocal public static var tally: RequestTally?
     private let http: CurlHTTPClient
     private let budget: any RequestBudget
     private let signer: (any RequestSigner)?
@@ -226,6 +237,7 @@ public final class ExchangeClient: Sendable {
             do {
                 try await budget.acquire(cost: config.costPerRequest)
                 stats.record(request: true)
+                ExchangeClient.tally?.add()
                 let headers = try signer?.headers(method: "GET", path: basePath + path) ?? []
                 let http = self.http
                 let response: HTTPResponse

@@ -63,10 +63,14 @@ public struct CommonOptions: ParsableArguments {
 public struct ExchangeOptions: ParsableArguments {
     @Option(name: .customLong("exchange-url"), help: "Trade API v2 base URL (SSMD_EXCHANGE_URL). Default https://api.elections.kalshi.com/trade-api/v2")
     public var exchangeURL: String?
-    @Option(name: .customLong("rate-tokens-per-s"), help: "Read budget refill in tokens/s (SSMD_RATE_TOKENS_PER_S). Default 200 (Kalshi Basic)")
+    @Option(name: .customLong("rate-tier"), help: "Budget preset: \(BudgetLimits.Tier.allCases.map(\.rawValue).joined(separator: ", ")) (SSMD_RATE_TIER). Default basic")
+    public var rateTier: String?
+    @Option(name: .customLong("rate-tokens-per-s"), help: "Read budget refill in tokens/s, overriding the tier (SSMD_RATE_TOKENS_PER_S)")
     public var rateTokensPerSecond: String?
-    @Option(name: .customLong("rate-burst-s"), help: "Read budget depth in seconds of refill (SSMD_RATE_BURST_S). Default 2")
+    @Option(name: .customLong("rate-burst-s"), help: "Read budget depth in seconds of refill, overriding the tier (SSMD_RATE_BURST_S)")
     public var rateBurstSeconds: String?
+    @Option(name: .customLong("rate-scope"), help: "shared: one budget for every process through NATS KV; local: this process alone (SSMD_RATE_SCOPE). Default shared")
+    public var rateScope: String?
     @Option(name: .customLong("rate-cost"), help: "Tokens per request (SSMD_RATE_COST). Default 10")
     public var rateCost: String?
     @Option(name: .customLong("http-timeout"), help: "Total timeout of one exchange request (SSMD_HTTP_TIMEOUT). Default 30s")
@@ -78,10 +82,14 @@ public struct ExchangeOptions: ParsableArguments {
 
     public static let kalshiProduction = "https://api.elections.kalshi.com/trade-api/v2"
 
+    public enum Scope: String, Sendable, CaseIterable { case shared, local }
+
     public struct Resolved: Sendable {
         public var client: ExchangeClientConfig
-        public var tokensPerSecond: Double
-        public var burstSeconds: Double
+        public var limits: BudgetLimits
+        public var scope: Scope
+        public var tokensPerSecond: Double { limits.tokensPerSecond }
+        public var burstSeconds: Double { limits.burstSeconds }
     }
 
     public func resolve(_ r: SettingsResolver = SettingsResolver()) throws -> Resolved {
@@ -89,9 +97,11 @@ public struct ExchangeOptions: ParsableArguments {
         config.costPerRequest = try r.int("rate-cost", rateCost, default: 10, range: 1...1000)
         config.http.totalTimeout = try r.duration("http-timeout", httpTimeout, default: .seconds(30), min: .milliseconds(100), max: .seconds(600))
         config.retry.maxAttempts = try r.int("http-max-attempts", maxAttempts, default: 6, range: 1...100)
-        return Resolved(client: config,
-                        tokensPerSecond: try r.double("rate-tokens-per-s", rateTokensPerSecond, default: 200, range: 0.1...1_000_000),
-                        burstSeconds: try r.double("rate-burst-s", rateBurstSeconds, default: 2, range: 0...3600))
+        let tier = BudgetLimits(tier: try r.choice("rate-tier", rateTier, default: BudgetLimits.Tier.basic))
+        let limits = BudgetLimits(
+            tokensPerSecond: try r.double("rate-tokens-per-s", rateTokensPerSecond, default: tier.tokensPerSecond, range: 0.1...1_000_000),
+            burstSeconds: try r.double("rate-burst-s", rateBurstSeconds, default: tier.burstSeconds, range: 0...3600))
+        return Resolved(client: config, limits: limits, scope: try r.choice("rate-scope", rateScope, default: Scope.shared))
     }
 }
 

@@ -26,7 +26,13 @@ public final class MarketSyncer: Sendable {
     }
 
     public func sync(_ item: WorkItem, heartbeat: @Sendable () async -> Void = {}) async throws -> SeriesSyncResult {
-        let before = client.stats.snapshot.requests
+        let tally = RequestTally()
+        return try await ExchangeClient.$tally.withValue(tally) {
+            try await syncCounted(item, tally: tally, heartbeat: heartbeat)
+        }
+    }
+
+    private func syncCounted(_ item: WorkItem, tally: RequestTally, heartbeat: @Sendable () async -> Void) async throws -> SeriesSyncResult {
         let now = Timestamp.now()
         var markets: [String: Market] = [:]
         var order: [String] = []
@@ -73,6 +79,6 @@ public final class MarketSyncer: Sendable {
                 msgId: "market:\(m.ticker):\(FNV1a.hash64(bytes: body).hex)"))
         }
         try await ReliablePublisher(js: js, logger: logger).publishAll(messages, heartbeat: heartbeat)
-        return SeriesSyncResult(events: events.count, markets: markets.count, requests: client.stats.snapshot.requests - before)
+        return SeriesSyncResult(events: events.count, markets: markets.count, requests: tally.requests)
     }
 }

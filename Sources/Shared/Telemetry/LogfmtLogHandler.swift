@@ -23,11 +23,11 @@ public struct StructuredLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    static let secretWords = ["password", "passwd", "token", "secret", "private_key", "privatekey", "credentials", "api_key"]
+    static let secretWords = ["password", "passwd", "secret", "private_key", "privatekey", "credentials", "api_key", "apikey"]
 
     static func isSecret(_ key: String) -> Bool {
         let k = key.lowercased()
-        return secretWords.contains { k.contains($0) }
+        return secretWords.contains { k.contains($0) } || k == "token" || k.hasSuffix("_token") || k.hasSuffix(".token")
     }
 
     public func log(event: LogEvent) {

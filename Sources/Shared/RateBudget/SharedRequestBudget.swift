@@ -1,0 +1,111 @@
+import Foundation
+import Logging
+
+/// One exchange read budget shared by every process, stored in NATS KV.
+///
+/// The whole state of a bucket is a GCRA `State` (theoretical arrival time + shared
+/// cooldown) under one key, updated by compare-and-set on the key's revision: read,
+/// reserve, write back with the revision read; a lost race (another replica wrote first)
+/// just retries. Each request makes one reservation and then sleeps until its slot, so N
+/// replicas together send at exactly the configured rate whatever N is.
+///
+/// A pool (the replicas serving one tag set) may be capped at a share of the budget: it
+/// then also reserves in its own bucket at `share × rate`, and sends at the later of the two
+/// slots. Uncapped pools draw on the global bucket only, so whatever a capped pool cannot use
+/// stays available to them.
+public final class SharedRequestBudget: RequestBudget, @unchecked Sendable {
+    public struct Pool: Sendable, Equatable {
+        public var name: String
+        public var share: Double
+        public init(name: String, share: Double) { self.name = name; self.share = share }
+    }
+
+    private let kv: KeyValueBucket
+    private let global: GCRA
+    private let pool: (key: String, gcra: GCRA)?
+    private let cooldown: Duration
+    private let logger: Logger
+    public let metrics = BudgetMetrics()
+
+    public static let globalKey = "read"
+
+    public init(kv: KeyValueBucket, limits: BudgetLimits, pool: Pool? = nil, cooldown: Duration = .seconds(2), logger: Logger) {
+        self.kv = kv
+        self.global = limits.scheduled()
+        if let pool, pool.share < 1 {
+            let share = max(0.01, pool.share)
+            let capped = BudgetLimits(tokensPerSecond: limits.tokensPerSecond * share, burstSeconds: limits.burstSeconds)
+            self.pool = ("pool.\(SubjectToken.encode(pool.name))", capped.scheduled())
+        } else {
+            self.pool = nil
+        }
+        self.cooldown = cooldown
+        self.logger = logger
+    }
+
+    public func acquire(cost: Int) async throws {
+        let began = Timestamp.now().microsecondsSinceEpoch
+        var sendAt = try await reserve(key: Self.globalKey, gcra: global, cost: cost)
+        if let pool { sendAt = max(sendAt, try await reserve(key: pool.key, gcra: pool.gcra, cost: cost)) }
+        let wait = sendAt - Timestamp.now().microsecondsSinceEpoch
+        if wait > 0 { try await Task.sleep(for: .microseconds(wait)) }
+        metrics.granted(tokens: cost, waitedMicros: Timestamp.now().microsecondsSinceEpoch - began)
+    }
+
+    public func reportThrottled() async {
+        metrics.throttled()
+        let cooldownMicros = cooldown.milliseconds * 1000
+        do {
+            try await update(key: Self.globalKey) { state, now in (self.global.throttled(now: now, cooldown: cooldownMicros, state: state), ()) }
+        } catch {
+            logger.warning("could not record the 429 cooldown in the shared budget", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// One reservation in one bucket; returns when the request may be sent (µs since epoch).
+    private func reserve(key: String, gcra: GCRA, cost: Int) async throws -> Int64 {
+        try await update(key: key) { state, now in
+            let r = gcra.reserve(cost: cost, now: now, state: state)
+            return (r.newState, r.sendAt)
+        }
+    }
+
+    /// Compare-and-set loop: read the state, compute, write back against the revision read.
+    private func update<T: Sendable>(key: String, _ transform: @escaping @Sendable (GCRA.State, Int64) -> (GCRA.State, T)) async throws -> T {
+        let kv = self.kv
+        var conflicts = 0
+        while true {
+            let outcome: T? = try await Offload.run {
+                let entry = try kv.get(key)
+                let state = entry.flatMap { try? JSONDecoder().decode(GCRA.State.self, from: Data($0.value)) } ?? GCRA.State()
+                let (next, value) = transform(state, Timestamp.now().microsecondsSinceEpoch)
+                let bytes = Array(try JSONEncoder().encode(next))
+                do {
+                    if let entry { _ = try kv.update(key, value: bytes, expectedRevision: entry.revision) }
+                    else { _ = try kv.create(key, value: bytes) }
+                    return value
+                } catch NATSError.revisionMismatch, NATSError.keyExists {
+                    return nil
+                }
+            }
+            if let outcome { return outcome }
+            conflicts += 1
+            metrics.conflict()
+            // Many replicas racing: back off a little so someone wins.
+            if conflicts > 3 { try await Task.sleep(for: .microseconds(Int64.random(in: 100...(200 * Int64(min(conflicts, 50)))))) }
+        }
+    }
+}
+
+/// What a budget did, for metrics and summaries.
+public final class BudgetMetrics: @unchecked Sendable {
+    private let lock = SimpleLock()
+    private var _tokens = 0, _requests = 0, _waited: Int64 = 0, _throttled = 0, _conflicts = 0
+    public init() {}
+    func granted(tokens: Int, waitedMicros: Int64) { lock.withLock { _tokens += tokens; _requests += 1; _waited += waitedMicros } }
+    func throttled() { lock.withLock { _throttled += 1 } }
+    func conflict() { lock.withLock { _conflicts += 1 } }
+    public var snapshot: (tokens: Int, requests: Int, waitedSeconds: Double, throttled: Int, conflicts: Int) {
+        lock.withLock { (_tokens, _requests, Double(_waited) / 1e6, _throttled, _conflicts) }
+    }
+}

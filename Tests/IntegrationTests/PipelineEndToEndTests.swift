@@ -1,0 +1,165 @@
+import Foundation
+import Shared
+import Testing
+import TestSupport
+
+/// The whole pipeline as separate processes — nats-server, PostgreSQL, kalshi-sim,
+/// series-fetcher, market-fetcher(s), db-writer — compared with the simulator's truth.
+@Suite(.serialized) struct PipelineEndToEndTests {
+    /// What the plan says one cycle must produce, computed from the simulator's truth
+    /// independently of ssmd's own code.
+    struct Expectation {
+        var series: [String: (category: String, tags: [String], isGame: Bool)] = [:]
+        var markets: [String: [String: Any]] = [:]
+        /// Markets too close to the 24 h boundary to say which side the fetcher saw.
+        var ambiguous: Set<String> = []
+    }
+
+    static let settledStatuses: Set<String> = ["finalized"]
+    static let closedStatuses: Set<String> = ["closed", "determined", "disputed", "amended"]
+
+    static func expectation(_ h: PipelineHarness) throws -> Expectation {
+        let sportsFilters = try h.simulatorJSON("/trade-api/v2/search/filters_by_sport")
+        let sports = Set(((sportsFilters["filters_by_sports"] as? [String: Any]) ?? [:]).keys).subtracting(["All sports"])
+        var e = Expectation()
+        for s in try h.simulatorJSONLines("/_sim/truth/series") {
+            let ticker = s["ticker"] as! String, category = s["category"] as! String
+            let tags = (s["tags"] as? [String]) ?? []
+            let game = ticker.uppercased().contains("GAME") || ticker.uppercased().contains("MATCH")
+            let isSports = category == "Sports" || tags.contains(where: sports.contains)
+            if !isSports || game { e.series[ticker] = (category, tags, game) }
+        }
+        let clock = try h.simulatorJSON("/_sim/clock")
+        let now = Timestamp(iso8601: clock["now"] as! String)!
+        let since = now.adding(seconds: -86_400)
+        let margin: Int64 = 600 * 1_000_000
+        for m in try h.simulatorJSONLines("/_sim/truth/markets") {
+            guard let series = m["series_ticker"] as? String, e.series[series] != nil else { continue }
+            let ticker = m["ticker"] as! String, status = m["status"] as! String
+            var boundaryTime: Timestamp?
+            var inWindow = false
+            if status == "active" {
+                inWindow = true
+            } else if closedStatuses.contains(status), let t = (m["close_time"] as? String).flatMap(Timestamp.init(iso8601:)) {
+                inWindow = t >= since
+                boundaryTime = t
+            } else if settledStatuses.contains(status), let t = (m["settlement_ts"] as? String).flatMap(Timestamp.init(iso8601:)) {
+                inWindow = t >= since
+                boundaryTime = t
+            }
+            if let t = boundaryTime, abs(t.microsecondsSinceEpoch - since.microsecondsSinceEpoch) < margin {
+                e.ambiguous.insert(ticker)
+            }
+            if inWindow { e.markets[ticker] = m }
+        }
+        return e
+    }
+
+    /// Compares PostgreSQL with the expectation; returns human-readable differences.
+    static func differences(_ h: PipelineHarness, _ e: Expectation) throws -> [String] {
+        var diffs: [String] = []
+        let series = try h.query("SELECT ticker, category, tags, is_game, active FROM series")
+        var seen = Set<String>()
+        for r in 0..<series.rowCount {
+            let ticker = series[r, "ticker"]!
+            seen.insert(ticker)
+            guard let want = e.series[ticker] else { diffs.append("untracked series in db: \(ticker)"); continue }
+            if series[r, "category"] != want.category { diffs.append("series \(ticker) category \(series[r, "category"] ?? "nil") ≠ \(want.category)") }
+            let tags = PostgresValue.decode(series[r, "tags"] ?? "{}")?.compactMap { $0 } ?? []
+            if tags != want.tags { diffs.append("series \(ticker) tags \(tags) ≠ \(want.tags)") }
+            if (series[r, "is_game"] == "t") != want.isGame { diffs.append("series \(ticker) is_game wrong") }
+            if series[r, "active"] != "t" { diffs.append("series \(ticker) inactive") }
+        }
+        for t in Set(e.series.keys).subtracting(seen) { diffs.append("tracked series missing: \(t)") }
+
+        let markets = try h.query("""
+            SELECT m.ticker, m.status, m.close_time, m.yes_bid_dollars::text AS yes_bid, m.yes_ask_dollars::text AS yes_ask,
+                   m.last_price_dollars::text AS last_price, m.series_ticker, e.title AS event_title
+            FROM markets m LEFT JOIN events e ON e.ticker = m.event_ticker
+            """)
+        var inDB = Set<String>()
+        for r in 0..<markets.rowCount {
+            let ticker = markets[r, "ticker"]!
+            inDB.insert(ticker)
+            if e.ambiguous.contains(ticker) { continue }
+            guard let want = e.markets[ticker] else { diffs.append("unexpected market in db: \(ticker) (\(markets[r, "status"] ?? ""))"); continue }
+            if markets[r, "status"] != want["status"] as? String { diffs.append("market \(ticker) status \(markets[r, "status"] ?? "nil") ≠ \(want["status"]!)") }
+            let close = markets[r, "close_time"].flatMap { Timestamp(iso8601: $0.replacingOccurrences(of: " ", with: "T").replacingOccurrences(of: "+00", with: "Z")) }
+            if close != (want["close_time"] as? String).flatMap(Timestamp.init(iso8601:)) {
+                diffs.append("market \(ticker) close_time \(markets[r, "close_time"] ?? "nil") ≠ \(want["close_time"] ?? "nil")")
+            }
+            for (column, key) in [("yes_bid", "yes_bid_dollars"), ("yes_ask", "yes_ask_dollars"), ("last_price", "last_price_dollars")] {
+                let a = markets[r, column].flatMap { Decimal(string: $0) }, b = (want[key] as? String).flatMap { Decimal(string: $0) }
+                if a != b { diffs.append("market \(ticker) \(key) \(markets[r, column] ?? "nil") ≠ \(want[key] ?? "nil")") }
+            }
+            if markets[r, "series_ticker"] != want["series_ticker"] as? String { diffs.append("market \(ticker) series wrong") }
+            if markets[r, "event_title"] == nil { diffs.append("market \(ticker) has no event row with a title") }
+        }
+        for t in Set(e.markets.keys).subtracting(inDB).subtracting(e.ambiguous) { diffs.append("market missing from db: \(t)") }
+        return diffs
+    }
+
+    static func assertExact(_ h: PipelineHarness, _ e: Expectation, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let diffs = try differences(h, e)
+        #expect(diffs.isEmpty, "\(diffs.count) differences, first: \(diffs.prefix(15).joined(separator: "; "))\n\(h.logs())", sourceLocation: sourceLocation)
+    }
+
+    static let frozenClock = ["--clock-speed", "0"]
+
+    @Test func oneCycleMatchesTheSimulatorExactly() throws {
+        let h = try PipelineHarness(name: "e2e-exact", simulatorArguments: Self.frozenClock)
+        defer { h.shutdown() }
+        try h.start("db-writer", ["--batch-max-age", "100ms"])
+        try h.start("market-fetcher")
+        let cycle = try h.run("series-fetcher", ["--once"])
+        #expect(cycle.status == 0, "series-fetcher: \(cycle.output.suffix(2000))")
+        #expect(try h.waitUntilDrained(timeout: .seconds(120)), "pipeline did not drain:\n\(h.logs())")
+        let e = try Self.expectation(h)
+        #expect(e.series.count > 50)
+        #expect(e.markets.count > 500)
+        #expect(e.series.values.contains { $0.isGame && $0.category == "Sports" })
+        #expect(e.markets.values.contains { ($0["status"] as? String) == "finalized" })
+        #expect(e.markets.values.contains { Self.closedStatuses.contains(($0["status"] as? String) ?? "") })
+        try Self.assertExact(h, e)
+    }
+
+    @Test func twoReplicasOfOneTagSplitACycle() throws {
+        let h = try PipelineHarness(name: "e2e-split", simulatorArguments: Self.frozenClock)
+        defer { h.shutdown() }
+        // The tag with the most tracked series; a schedule of that tag routes all of them to it.
+        try h.start("db-writer", ["--batch-max-age", "100ms"])
+        let e = try Self.expectation(h)
+        let tagCounts = Dictionary(grouping: e.series.values.flatMap(\.tags), by: { $0 }).mapValues(\.count)
+        let tag = try #require(tagCounts.max { $0.value < $1.value }?.key)
+        let a = try h.start("market-fetcher", ["--tag", tag, "--concurrency", "1"])
+        let b = try h.start("market-fetcher", ["--tag", tag, "--concurrency", "1"])
+        let cycle = try h.run("series-fetcher", ["--once", "--tag", tag])
+        #expect(cycle.status == 0)
+        #expect(try h.waitUntilDrained(timeout: .seconds(120)), "did not drain:\n\(h.logs())")
+        let synced = { (p: ChildProcess) in p.output.split(separator: "\n").filter { $0.contains("msg=\"series synced\"") } }
+        let seriesOf = { (lines: [Substring]) in lines.compactMap { l in l.split(separator: " ").first { $0.hasPrefix("series=") } } }
+        let (la, lb) = (synced(a), synced(b))
+        #expect(la.count > 0 && lb.count > 0, "both replicas must take work: \(la.count) + \(lb.count)")
+        #expect(Set(seriesOf(la)).isDisjoint(with: Set(seriesOf(lb))), "a series was synced by both replicas")
+        let rows = try h.query("SELECT count(*) AS n FROM series")
+        #expect(la.count + lb.count == Int(rows[0, "n"]!)!, "every routed series synced exactly once")
+    }
+
+    @Test func killingAMarketFetcherMidCycleLosesNothing() throws {
+        let h = try PipelineHarness(name: "e2e-kill", scale: 0.01, simulatorArguments: Self.frozenClock)
+        defer { h.shutdown() }
+        try h.start("db-writer", ["--batch-max-age", "100ms"])
+        // Slow enough (≈ 10 requests/s) that the kill lands mid-cycle.
+        let slow = ["SSMD_RATE_TOKENS_PER_S": "100", "SSMD_RATE_BURST_S": "0"]
+        let victim = try h.start("market-fetcher", ["--ack-wait", "3s", "--concurrency", "2"], environment: slow)
+        let cycle = try h.run("series-fetcher", ["--once"])
+        #expect(cycle.status == 0)
+        #expect(eventually(timeout: .seconds(30)) { victim.output.components(separatedBy: "series synced").count > 3 })
+        victim.killHard()
+        let before = try h.backlog()
+        #expect(before.work > 0, "the kill must land mid-cycle")
+        try h.start("market-fetcher", ["--ack-wait", "3s"])
+        #expect(try h.waitUntilDrained(timeout: .seconds(120)), "did not drain:\n\(h.logs())")
+        try Self.assertExact(h, try Self.expectation(h))
+    }
+}

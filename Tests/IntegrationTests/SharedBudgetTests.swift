@@ -1,0 +1,91 @@
+import Foundation
+import Logging
+import Shared
+import Testing
+import TestSupport
+
+/// The shared budget with a real nats-server: separate connections (as separate replicas
+/// would have) contend for one KV key, and together never exceed the configured rate.
+@Suite(.serialized) struct SharedBudgetTests {
+    /// Sorted send times (µs) of every request granted.
+    static func contend(replicas: Int, requestsEach: Int, limits: BudgetLimits, pool: SharedRequestBudget.Pool? = nil,
+                        server: NATSTestServer) async throws -> [Int64] {
+        var connections: [NATSConnection] = []
+        var budgets: [SharedRequestBudget] = []
+        for i in 0..<replicas {
+            let c = try NATSConnection(options: NATSOptions(urls: [server.url], name: "replica-\(i)"), logger: Logger(label: "t"))
+            connections.append(c)
+            let kv = try c.jetStream().ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket))
+            budgets.append(SharedRequestBudget(kv: kv, limits: limits, pool: pool, logger: Logger(label: "t")))
+        }
+        defer { connections.forEach { $0.close() } }
+        let times = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for b in budgets {
+                group.addTask {
+                    var t: [Int64] = []
+                    for _ in 0..<requestsEach {
+                        try await b.acquire(cost: 10)
+                        t.append(Timestamp.now().microsecondsSinceEpoch)
+                    }
+                    return t
+                }
+            }
+            var all: [Int64] = []
+            for try await t in group { all += t }
+            return all
+        }
+        return times.sorted()
+    }
+
+    /// The most requests seen in any window of `window` µs.
+    static func peak(_ times: [Int64], window: Int64) -> Int {
+        var best = 0, j = 0
+        for i in times.indices {
+            while times[i] - times[j] >= window { j += 1 }
+            best = max(best, i - j + 1)
+        }
+        return best
+    }
+
+    @Test func fourReplicasTogetherKeepTheRate() async throws {
+        let server = try NATSTestServer()
+        defer { server.shutdown() }
+        // 100 requests/s, burst 0.5 s → scheduled burst 0.25 s (25 requests).
+        let limits = BudgetLimits(tokensPerSecond: 1000, burstSeconds: 0.5)
+        let times = try await Self.contend(replicas: 4, requestsEach: 60, limits: limits, server: server)
+        #expect(times.count == 240)
+        let elapsed = Double(times.last! - times.first!) / 1e6
+        // (240 − 25) requests at 100/s ≈ 2.15 s; never faster than the rate allows.
+        #expect(elapsed >= 2.0, "240 requests took only \(elapsed) s")
+        #expect(elapsed <= 4.0, "contention wasted too much of the budget: \(elapsed) s")
+        // Any 1 s window: the refill (100) plus the bucket (50), with 5 % scheduling slack.
+        #expect(Self.peak(times, window: 1_000_000) <= 150, "peak \(Self.peak(times, window: 1_000_000)) per second")
+    }
+
+    @Test func aCappedPoolGetsOnlyItsShare() async throws {
+        let server = try NATSTestServer()
+        defer { server.shutdown() }
+        let limits = BudgetLimits(tokensPerSecond: 1000, burstSeconds: 0.25)
+        let times = try await Self.contend(replicas: 2, requestsEach: 40, limits: limits,
+                                           pool: .init(name: "backlog", share: 0.25), server: server)
+        let elapsed = Double(times.last! - times.first!) / 1e6
+        // 80 requests at 25/s ≈ 3.2 s.
+        #expect(elapsed >= 2.8, "capped pool ran at \(Double(times.count) / elapsed)/s")
+    }
+
+    @Test func aThrottleReportHoldsEveryReplica() async throws {
+        let server = try NATSTestServer()
+        defer { server.shutdown() }
+        let limits = BudgetLimits(tokensPerSecond: 10_000, burstSeconds: 1)
+        let c = try NATSConnection(options: NATSOptions(urls: [server.url], name: "a"), logger: Logger(label: "t"))
+        defer { c.close() }
+        let kv = try c.jetStream().ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket))
+        let a = SharedRequestBudget(kv: kv, limits: limits, cooldown: .seconds(1), logger: Logger(label: "t"))
+        let b = SharedRequestBudget(kv: kv, limits: limits, cooldown: .seconds(1), logger: Logger(label: "t"))
+        try await b.acquire(cost: 10)
+        await a.reportThrottled()
+        let start = ContinuousClock.now
+        try await b.acquire(cost: 10)
+        #expect(ContinuousClock.now - start >= .milliseconds(900), "replica b ignored a's 429 cooldown")
+    }
+}

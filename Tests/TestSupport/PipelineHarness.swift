@@ -1,0 +1,156 @@
+import Foundation
+import Logging
+import Shared
+
+/// The whole ssmd pipeline as real processes on loopback: nats-server with JetStream,
+/// PostgreSQL, kalshi-sim, and whichever daemons a test starts. Every process is stopped by
+/// PID in `shutdown()`; logs are kept in the test directory and shown on failure.
+public final class PipelineHarness: @unchecked Sendable {
+    public let directory: TestDirectory
+    public let nats: NATSTestServer
+    public let postgres: PostgresTestServer
+    public private(set) var simulator: ChildProcess!
+    public private(set) var simulatorURL = ""
+    public private(set) var daemons: [ChildProcess] = []
+    private var counter = 0
+    private let lock = NSLock()
+
+    /// `simulatorArguments` are added to `--port 0 --seed … --scale …`.
+    public init(name: String, scale: Double = 0.02, seed: Int = 7, simulatorArguments: [String] = []) throws {
+        directory = try TestDirectory(name)
+        nats = try NATSTestServer()
+        postgres = try PostgresTestServer()
+        try startSimulator(["--scale", "\(scale)", "--seed", "\(seed)"] + simulatorArguments)
+    }
+
+    public var exchangeURL: String { simulatorURL + "/trade-api/v2" }
+
+    public func startSimulator(_ arguments: [String]) throws {
+        simulator?.stop()
+        let sim = try ChildProcess(name: "kalshi-sim-\(nextIndex())", executable: BuiltProducts.executable("kalshi-sim"),
+                                   arguments: ["--port", "0"] + arguments, logDirectory: directory.url)
+        let found = eventually(timeout: .seconds(30)) { sim.output.contains("kalshi-sim listening on ") || !sim.isRunning }
+        guard found, let line = sim.output.split(separator: "\n").first(where: { $0.contains("kalshi-sim listening on ") }) else {
+            throw HarnessError.failed("kalshi-sim did not start:\n\(sim.output.suffix(2000))")
+        }
+        simulatorURL = String(line[line.range(of: "http://")!.lowerBound...]).trimmingCharacters(in: .whitespaces)
+        simulator = sim
+    }
+
+    /// Environment every daemon gets: the test's NATS, PostgreSQL and simulator, no limit
+    /// worth hitting, debug logs.
+    public var environment: [String: String] {
+        ["SSMD_NATS_URL": nats.url, "SSMD_EXCHANGE_URL": exchangeURL, "SSMD_DATABASE_URL": postgres.connectionString,
+         "SSMD_RATE_TOKENS_PER_S": "1000000", "SSMD_RATE_BURST_S": "1", "SSMD_LOG_LEVEL": "debug"]
+    }
+
+    @discardableResult
+    public func start(_ program: String, _ arguments: [String] = [], environment extra: [String: String] = [:]) throws -> ChildProcess {
+        var env = environment
+        for (k, v) in extra { env[k] = v }
+        let p = try ChildProcess(name: "\(program)-\(nextIndex())", executable: BuiltProducts.executable(program),
+                                 arguments: arguments, environment: env, logDirectory: directory.url)
+        lock.lock(); daemons.append(p); lock.unlock()
+        return p
+    }
+
+    /// Runs a program to completion and returns its exit status and output.
+    public func run(_ program: String, _ arguments: [String] = [], environment extra: [String: String] = [:], timeout: Duration = .seconds(120)) throws -> (status: Int32, output: String) {
+        let p = try start(program, arguments, environment: extra)
+        guard p.waitForExit(timeout: timeout) else {
+            p.killHard()
+            throw HarnessError.failed("\(program) did not finish within \(timeout):\n\(p.output.suffix(3000))")
+        }
+        return (p.exitCode ?? -1, p.output)
+    }
+
+    private func nextIndex() -> Int {
+        lock.lock(); defer { lock.unlock() }
+        counter += 1
+        return counter
+    }
+
+    // MARK: Observing the pipeline
+
+    public func jetStream() throws -> (NATSConnection, JetStream) {
+        let c = try NATSConnection(options: NATSOptions(urls: [nats.url], name: "test-observer"), logger: Logger(label: "test"))
+        return (c, try c.jetStream())
+    }
+
+    /// Work items not yet acked, across every work consumer, plus the writer's backlog.
+    public func backlog() throws -> (work: Int, writer: Int) {
+        let (c, js) = try jetStream()
+        defer { c.close() }
+        var work = 0
+        for name in try js.consumerNames(stream: Streams.work) {
+            let info = try js.consumerInfo(stream: Streams.work, name: name)
+            work += Int(info.numPending) + Int(info.numAckPending)
+        }
+        var writer = 0
+        if let info = try? js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer) {
+            writer = Int(info.numPending) + Int(info.numAckPending)
+        } else {
+            writer = -1
+        }
+        return (work, writer)
+    }
+
+    /// Waits until every work item is acked and the writer has committed everything.
+    public func waitUntilDrained(timeout: Duration, workOnly: Bool = false) throws -> Bool {
+        var quiet = 0
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let b = try backlog()
+            if b.work == 0 && (workOnly || b.writer == 0) { quiet += 1 } else { quiet = 0 }
+            if quiet >= 3 { return true }
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        return false
+    }
+
+    // MARK: The simulator's truth and the database
+
+    public func simulatorJSONLines(_ path: String) throws -> [[String: Any]] {
+        let r = try CurlHTTPClient().get(url: simulatorURL + path)
+        guard r.status == 200 else { throw HarnessError.failed("GET \(path) → \(r.status)") }
+        return String(decoding: r.body, as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    public func simulatorJSON(_ path: String) throws -> [String: Any] {
+        let r = try CurlHTTPClient().get(url: simulatorURL + path)
+        guard r.status == 200, let o = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any] else {
+            throw HarnessError.failed("GET \(path) → \(r.status)")
+        }
+        return o
+    }
+
+    public func query(_ sql: String, _ params: [PostgresValue?] = []) throws -> PostgresResult {
+        let c = try PostgresConnection(connectionString: postgres.connectionString)
+        defer { c.close() }
+        return try c.execute(sql, params)
+    }
+
+    /// Everything the processes printed, for a failing test's report.
+    public func logs() -> String {
+        var out = "--- kalshi-sim\n" + (simulator?.output.suffix(3000) ?? "")
+        for d in daemons { out += "\n--- \(d.name)\n" + String(d.output.suffix(4000)) }
+        return out
+    }
+
+    public func shutdown() {
+        for d in daemons.reversed() { d.stop(grace: .seconds(10)) }
+        simulator?.stop()
+        nats.shutdown()
+        postgres.shutdown()
+        directory.cleanup()
+    }
+}
+
+public enum HarnessError: Error, CustomStringConvertible {
+    case failed(String)
+    public var description: String {
+        switch self { case .failed(let s): return s }
+    }
+}
