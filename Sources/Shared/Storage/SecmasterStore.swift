@@ -260,12 +260,14 @@ public final class SecmasterStore: Sendable {
             "open_interest_fp", "fetched_at",
         ]
 
-        /// Staging tables are temporary (per session), created once, emptied at commit; the
-        /// DELETE covers a call nested in a caller's transaction.
+        /// Staging tables are temporary (per session), created once with the target's column
+        /// types but no constraints, emptied at commit; the DELETE covers a call nested in a
+        /// caller's transaction.
         static func staging(_ table: String, columns: [String]) -> (create: String, copy: String) {
             let stage = "ssmd_stage_\(table)"
             return ("""
-                CREATE TEMP TABLE IF NOT EXISTS \(stage) (LIKE \(table)) ON COMMIT DELETE ROWS;
+                CREATE TEMP TABLE IF NOT EXISTS \(stage) ON COMMIT DELETE ROWS
+                    AS SELECT \(columns.joined(separator: ", ")) FROM \(table) WITH NO DATA;
                 DELETE FROM \(stage);
                 """,
                 "COPY \(stage) (\(columns.joined(separator: ", "))) FROM STDIN")
