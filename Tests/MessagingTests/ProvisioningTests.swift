@@ -10,8 +10,8 @@ struct ProvisioningTests {
                                        ackWait: .seconds(30), maxAckPending: 100, maxDeliver: 5,
                                        backoff: nil, description: "sports pool")
 
-    @Test func ensureIsIdempotentAndUpdates() async throws {
-        try await withNATS { f in
+    @Test func ensureIsIdempotentAndUpdates() throws {
+        try withNATS { f in
             try f.js.ensureStream(Self.workStream)
             try f.js.ensureStream(Self.workStream)
             try f.js.ensureConsumer(stream: "WORK", Self.consumer)
@@ -48,8 +48,8 @@ struct ProvisioningTests {
         }
     }
 
-    @Test func concurrentProvisioningFromTwoConnections() async throws {
-        try await withNATS { f in
+    @Test func concurrentProvisioningFromTwoConnections() throws {
+        try withNATS { f in
             let c1 = try f.connect(name: "p1")
             let c2 = try f.connect(name: "p2")
             defer { c1.close(); c2.close() }
@@ -74,8 +74,8 @@ struct ProvisioningTests {
         }
     }
 
-    @Test func missingThingsAreNotFound() async throws {
-        try await withNATS { f in
+    @Test func missingThingsAreNotFound() throws {
+        try withNATS { f in
             #expect(throws: NATSError.self) { try f.js.streamInfo(name: "NOPE") }
             try f.js.ensureStream(Self.workStream)
             do {
