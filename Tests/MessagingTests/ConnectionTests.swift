@@ -40,6 +40,59 @@ struct ConnectionTests {
         }
     }
 
+    @Test func publishAllDuringOutageNamesIndicesAndRetryIsDeduplicated() throws {
+        try withNATS { f in
+            try f.js.ensureStream(StreamSpec(name: "SECMASTER", subjects: ["ssmd.market.>"], duplicateWindow: .seconds(120)))
+            let batch = (0..<20).map {
+                OutgoingMessage(subject: "ssmd.market.t.S.M\($0)", data: bytes("v\($0)"), msgId: "M\($0):v1")
+            }
+            f.server.stop()
+            _ = waitUntil(timeout: .seconds(5)) { !f.connection.isConnected }
+            var failed: [Int] = []
+            do {
+                _ = try f.js.publishAll(batch, timeout: .milliseconds(800))
+                Issue.record("publishAll cannot succeed while the server is down")
+            } catch NATSError.publishFailed(let indices, _) {
+                failed = indices
+            }
+            #expect(failed == Array(0..<20))
+            try f.server.start()
+            #expect(waitUntil(timeout: .seconds(10)) { f.connection.isConnected })
+            // Retry the failed ones until JetStream is back. Messages buffered during the
+            // outage may have been stored after all: Nats-Msg-Id makes the retry safe.
+            var acks: [PubAck] = []
+            let deadline = ContinuousClock.now + .seconds(10)
+            while acks.isEmpty && ContinuousClock.now < deadline {
+                if let a = try? f.js.publishAll(failed.map { batch[$0] }, timeout: .seconds(2)) { acks = a } else { usleep(100_000) }
+            }
+            #expect(acks.count == 20)
+            #expect(try f.js.streamInfo(name: "SECMASTER").messages == 20, "no duplicates stored")
+        }
+    }
+
+    @Test func drainClosesAfterInFlightWork() throws {
+        try withNATS { f in
+            try f.js.ensureStream(StreamSpec(name: "W", subjects: ["w.>"], retention: .workQueue))
+            try f.js.ensureConsumer(stream: "W", ConsumerSpec(durableName: "w", ackWait: .seconds(30)))
+            let c = try f.connect(name: "drainer")
+            let js = try c.jetStream()
+            _ = try js.publish(OutgoingMessage(subject: "w.1", data: [1]))
+            let sub = try js.pullSubscribe(stream: "W", consumer: "w")
+            let msgs = try sub.fetch(batch: 1, maxWait: .seconds(2))
+            #expect(msgs.count == 1)
+            try msgs.first?.ackSync()
+            try js.ensureStream(StreamSpec(name: "LV", subjects: ["lv.>"], maxMsgsPerSubject: 1))
+            let watch = try js.orderedWatch(stream: "LV", filterSubject: "lv.>", deliverLastPerSubject: true)
+            let t0 = ContinuousClock.now
+            try c.drain(timeout: .seconds(2))
+            #expect(ContinuousClock.now - t0 < .seconds(1), "open subscriptions do not hold up the drain")
+            #expect(c.status == "CLOSED")
+            #expect(throws: NATSError.self) { try sub.fetch(batch: 1, maxWait: .milliseconds(50)) }
+            #expect(throws: NATSError.self) { try watch.next(timeout: .milliseconds(50)) }
+            #expect(try f.js.streamInfo(name: "W").messages == 0)
+        }
+    }
+
     @Test func retryOnFailedConnectConnectsLater() throws {
         let server = try NATSTestServer()
         defer { server.shutdown() }
@@ -83,6 +136,15 @@ struct ConnectionTests {
         } catch {
             #expect(!"\(error)".contains(secret))
         }
+        // With retryOnFailedConnect (the daemon default) a refused login does not retry
+        // forever: either the initializer throws or the connection ends up CLOSED.
+        var retrying = bad
+        retrying.retryOnFailedConnect = true
+        retrying.reconnectWait = .milliseconds(50)
+        if let c = try? NATSConnection(options: retrying, logger: testLogger) {
+            #expect(waitUntil(timeout: .seconds(5)) { c.isClosed }, "status \(c.status)")
+        }
+
         var good = NATSOptions(urls: [server.url], name: "good-auth")
         good.user = "ssmd"
         good.password = secret

@@ -48,6 +48,27 @@ struct ProvisioningTests {
         }
     }
 
+    @Test func consumerWithBackoffIsStable() throws {
+        try withNATS { f in
+            try f.js.ensureStream(Self.workStream)
+            let spec = ConsumerSpec(durableName: "pool-slow", filterSubject: "ssmd.work.slow", ackWait: .seconds(20),
+                                    maxAckPending: 50, maxDeliver: 6, deliverPolicy: .all,
+                                    backoff: [.seconds(1), .seconds(5), .seconds(30)])
+            try f.js.ensureConsumer(stream: "WORK", spec)
+            let before = try f.js.consumerInfo(stream: "WORK", name: "pool-slow")
+            try f.js.ensureConsumer(stream: "WORK", spec)
+            #expect(try f.js.consumerInfo(stream: "WORK", name: "pool-slow") == before)
+            #expect(before.maxDeliver == 6)
+            // Deliver policy of an existing consumer cannot change: a clear error.
+            var other = spec
+            other.deliverPolicy = .new
+            #expect(throws: NATSError.self) { try f.js.ensureConsumer(stream: "WORK", other) }
+            // Overlapping filters on a work-queue stream are refused by the server.
+            let overlap = ConsumerSpec(durableName: "overlap", filterSubject: "ssmd.work.>")
+            #expect(throws: NATSError.self) { try f.js.ensureConsumer(stream: "WORK", overlap) }
+        }
+    }
+
     @Test func concurrentProvisioningFromTwoConnections() throws {
         try withNATS { f in
             let c1 = try f.connect(name: "p1")

@@ -259,7 +259,8 @@ public final class JetStream: @unchecked Sendable {
         var jerr = jsErrCode(rawValue: 0)
         let s = withOptions { o in js_GetConsumerInfo(&ci, ctx, stream, name, &o, &jerr) }
         defer { jsConsumerInfo_Destroy(ci) }
-        if s == NATS_NOT_FOUND && jerr.rawValue != 10059 { return nil }
+        if s == NATS_NOT_FOUND && jerr.rawValue == 10059 { throw NATSError.notFound("stream \(stream)") }
+        if s == NATS_NOT_FOUND { return nil }
         try NATSStatus.check(s, jerr, "consumer info \(stream)/\(name)")
         guard let ci, let cfg = ci.pointee.Config else { return nil }
         return ConsumerConfigSnapshot(cfg.pointee)

@@ -13,6 +13,7 @@ final class NATSSubscriptionHandle: @unchecked Sendable {
     init(sub: OpaquePointer, jetStream: JetStream) {
         self.sub = sub
         self.jetStream = jetStream
+        jetStream.connection.register(self)
     }
 
     var isClosed: Bool { unsubscribed.load(ordering: .acquiring) }
