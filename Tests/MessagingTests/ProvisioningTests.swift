@@ -75,23 +75,29 @@ struct ProvisioningTests {
             let c2 = try f.connect(name: "p2")
             defer { c1.close(); c2.close() }
             let contexts = [try c1.jetStream(), try c2.jetStream()]
-            let secmaster = StreamSpec(name: "SECMASTER", subjects: ["ssmd.series.>", "ssmd.event.>", "ssmd.market.>"],
-                                       maxMsgsPerSubject: 1, duplicateWindow: .seconds(120))
-            for round in 0..<3 {
+            // Fresh names each round so that every round races on creation.
+            for round in 0..<6 {
+                let work = StreamSpec(name: "WORK\(round)", subjects: ["r\(round).work.>"], retention: .workQueue,
+                                      duplicateWindow: .seconds(60))
+                let secmaster = StreamSpec(name: "SECMASTER\(round)",
+                                           subjects: ["r\(round).series.>", "r\(round).event.>", "r\(round).market.>"],
+                                           maxMsgsPerSubject: 1, duplicateWindow: .seconds(120))
+                let pool = ConsumerSpec(durableName: "pool-sports", filterSubject: "r\(round).work.sports",
+                                        ackWait: .seconds(30), maxAckPending: 100, maxDeliver: 5)
+                let writer = ConsumerSpec(durableName: "db-writer", ackWait: .seconds(60), maxAckPending: 10_000)
                 try concurrently(4) { i in
                     let js = contexts[i % 2]
-                    try js.ensureStream(Self.workStream)
+                    try js.ensureStream(work)
                     try js.ensureStream(secmaster)
-                    try js.ensureConsumer(stream: "WORK", Self.consumer)
-                    try js.ensureConsumer(stream: "SECMASTER", ConsumerSpec(durableName: "db-writer", ackWait: .seconds(60),
-                                                                            maxAckPending: 10_000))
-                    _ = try js.ensureKeyValue(KeyValueSpec(bucket: "ratebudget", history: 1, ttl: .seconds(3600)))
+                    try js.ensureConsumer(stream: work.name, pool)
+                    try js.ensureConsumer(stream: secmaster.name, writer)
+                    _ = try js.ensureKeyValue(KeyValueSpec(bucket: "ratebudget\(round)", history: 1, ttl: .seconds(3600)))
                 }
-                _ = round
+                #expect(try f.js.consumerNames(stream: work.name) == ["pool-sports"])
+                #expect(try f.js.consumerNames(stream: secmaster.name) == ["db-writer"])
+                #expect(try f.js.streamInfo(name: secmaster.name).consumerCount == 1)
+                _ = try f.js.keyValue(bucket: "ratebudget\(round)")
             }
-            #expect(try f.js.consumerNames(stream: "WORK") == ["pool-sports"])
-            #expect(try f.js.consumerNames(stream: "SECMASTER") == ["db-writer"])
-            #expect(try f.js.streamInfo(name: "SECMASTER").consumerCount == 1)
         }
     }
 

@@ -145,4 +145,23 @@ struct PullConsumerTests {
             #expect(next.map { string($0.data) } == ["1"])
         }
     }
+
+    @Test func unfilteredConsumerOverMultiSubjectStream() throws {
+        try withNATS { f in
+            try f.js.ensureStream(StreamSpec(name: "SECMASTER", subjects: ["ssmd.series.>", "ssmd.event.>", "ssmd.market.>"],
+                                             maxMsgsPerSubject: 1))
+            try f.js.ensureConsumer(stream: "SECMASTER", ConsumerSpec(durableName: "db-writer", ackWait: .seconds(30),
+                                                                      maxAckPending: 10_000))
+            _ = try f.js.publishAll([
+                OutgoingMessage(subject: "ssmd.series.S", data: bytes("s")),
+                OutgoingMessage(subject: "ssmd.event.S.E", data: bytes("e")),
+                OutgoingMessage(subject: "ssmd.market.t.S.M", data: bytes("m")),
+            ])
+            let sub = try f.js.pullSubscribe(stream: "SECMASTER", consumer: "db-writer")
+            let msgs = try sub.fetch(batch: 10, maxWait: .seconds(1))
+            #expect(msgs.map { string($0.data) } == ["s", "e", "m"])
+            #expect(msgs.map(\.pending) == [2, 1, 0])
+            for m in msgs { try m.ack() }
+        }
+    }
 }
