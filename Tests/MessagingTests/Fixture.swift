@@ -26,27 +26,38 @@ let testLogger: Logger = {
     return l
 }()
 
-/// Runs a blocking test body off the cooperative pool with a fresh server.
-func withNATS<T: Sendable>(_ body: @escaping @Sendable (NATSFixture) throws -> T) async throws -> T {
-    try await Offload.run {
-        let server = try NATSTestServer()
-        defer { server.shutdown() }
-        var o = NATSOptions(urls: [server.url], name: "test")
-        o.retryOnFailedConnect = false
-        o.reconnectWait = .milliseconds(100)
-        let connection = try NATSConnection(options: o, logger: testLogger)
-        defer { connection.close() }
-        let js = try connection.jetStream()
-        return try body(NATSFixture(server: server, connection: connection, js: js))
-    }
+/// Runs a test body with a fresh server, connection and JetStream context; all torn
+/// down afterwards. Bodies are synchronous (cnats calls block) so that `#expect` stays
+/// attributed to the running test; don't put `#expect` on other threads.
+func withNATS<T>(_ body: (NATSFixture) throws -> T) throws -> T {
+    let server = try NATSTestServer()
+    defer { server.shutdown() }
+    var o = NATSOptions(urls: [server.url], name: "test")
+    o.retryOnFailedConnect = false
+    o.reconnectWait = .milliseconds(100)
+    let connection = try NATSConnection(options: o, logger: testLogger)
+    defer { connection.close() }
+    let js = try connection.jetStream()
+    return try body(NATSFixture(server: server, connection: connection, js: js))
 }
 
-/// Runs `body` on `count` threads at once and rethrows the first error.
+/// Runs `body` on `count` dedicated threads released at the same instant; waits for all
+/// and rethrows the first error.
 func concurrently(_ count: Int, _ body: @escaping @Sendable (Int) throws -> Void) throws {
     let errors = ErrorBox()
-    DispatchQueue.concurrentPerform(iterations: count) { i in
-        do { try body(i) } catch { errors.add(error) }
+    let gate = DispatchSemaphore(value: 0)
+    let done = DispatchGroup()
+    for i in 0..<count {
+        done.enter()
+        let t = Thread {
+            gate.wait()
+            do { try body(i) } catch { errors.add(error) }
+            done.leave()
+        }
+        t.start()
     }
+    for _ in 0..<count { gate.signal() }
+    done.wait()
     if let e = errors.first { throw e }
 }
 

@@ -10,8 +10,8 @@ struct ProvisioningTests {
                                        ackWait: .seconds(30), maxAckPending: 100, maxDeliver: 5,
                                        backoff: nil, description: "sports pool")
 
-    @Test func ensureIsIdempotentAndUpdates() async throws {
-        try await withNATS { f in
+    @Test func ensureIsIdempotentAndUpdates() throws {
+        try withNATS { f in
             try f.js.ensureStream(Self.workStream)
             try f.js.ensureStream(Self.workStream)
             try f.js.ensureConsumer(stream: "WORK", Self.consumer)
@@ -48,34 +48,61 @@ struct ProvisioningTests {
         }
     }
 
-    @Test func concurrentProvisioningFromTwoConnections() async throws {
-        try await withNATS { f in
+    @Test func consumerWithBackoffIsStable() throws {
+        try withNATS { f in
+            try f.js.ensureStream(Self.workStream)
+            let spec = ConsumerSpec(durableName: "pool-slow", filterSubject: "ssmd.work.slow", ackWait: .seconds(20),
+                                    maxAckPending: 50, maxDeliver: 6, deliverPolicy: .all,
+                                    backoff: [.seconds(1), .seconds(5), .seconds(30)])
+            try f.js.ensureConsumer(stream: "WORK", spec)
+            let before = try f.js.consumerInfo(stream: "WORK", name: "pool-slow")
+            try f.js.ensureConsumer(stream: "WORK", spec)
+            #expect(try f.js.consumerInfo(stream: "WORK", name: "pool-slow") == before)
+            #expect(before.maxDeliver == 6)
+            // Deliver policy of an existing consumer cannot change: a clear error.
+            var other = spec
+            other.deliverPolicy = .new
+            #expect(throws: NATSError.self) { try f.js.ensureConsumer(stream: "WORK", other) }
+            // Overlapping filters on a work-queue stream are refused by the server.
+            let overlap = ConsumerSpec(durableName: "overlap", filterSubject: "ssmd.work.>")
+            #expect(throws: NATSError.self) { try f.js.ensureConsumer(stream: "WORK", overlap) }
+        }
+    }
+
+    @Test func concurrentProvisioningFromTwoConnections() throws {
+        try withNATS { f in
             let c1 = try f.connect(name: "p1")
             let c2 = try f.connect(name: "p2")
             defer { c1.close(); c2.close() }
             let contexts = [try c1.jetStream(), try c2.jetStream()]
-            let secmaster = StreamSpec(name: "SECMASTER", subjects: ["ssmd.series.>", "ssmd.event.>", "ssmd.market.>"],
-                                       maxMsgsPerSubject: 1, duplicateWindow: .seconds(120))
-            for round in 0..<3 {
+            // Fresh names each round so that every round races on creation.
+            for round in 0..<6 {
+                let work = StreamSpec(name: "WORK\(round)", subjects: ["r\(round).work.>"], retention: .workQueue,
+                                      duplicateWindow: .seconds(60))
+                let secmaster = StreamSpec(name: "SECMASTER\(round)",
+                                           subjects: ["r\(round).series.>", "r\(round).event.>", "r\(round).market.>"],
+                                           maxMsgsPerSubject: 1, duplicateWindow: .seconds(120))
+                let pool = ConsumerSpec(durableName: "pool-sports", filterSubject: "r\(round).work.sports",
+                                        ackWait: .seconds(30), maxAckPending: 100, maxDeliver: 5)
+                let writer = ConsumerSpec(durableName: "db-writer", ackWait: .seconds(60), maxAckPending: 10_000)
                 try concurrently(4) { i in
                     let js = contexts[i % 2]
-                    try js.ensureStream(Self.workStream)
+                    try js.ensureStream(work)
                     try js.ensureStream(secmaster)
-                    try js.ensureConsumer(stream: "WORK", Self.consumer)
-                    try js.ensureConsumer(stream: "SECMASTER", ConsumerSpec(durableName: "db-writer", ackWait: .seconds(60),
-                                                                            maxAckPending: 10_000))
-                    _ = try js.ensureKeyValue(KeyValueSpec(bucket: "ratebudget", history: 1, ttl: .seconds(3600)))
+                    try js.ensureConsumer(stream: work.name, pool)
+                    try js.ensureConsumer(stream: secmaster.name, writer)
+                    _ = try js.ensureKeyValue(KeyValueSpec(bucket: "ratebudget\(round)", history: 1, ttl: .seconds(3600)))
                 }
-                _ = round
+                #expect(try f.js.consumerNames(stream: work.name) == ["pool-sports"])
+                #expect(try f.js.consumerNames(stream: secmaster.name) == ["db-writer"])
+                #expect(try f.js.streamInfo(name: secmaster.name).consumerCount == 1)
+                _ = try f.js.keyValue(bucket: "ratebudget\(round)")
             }
-            #expect(try f.js.consumerNames(stream: "WORK") == ["pool-sports"])
-            #expect(try f.js.consumerNames(stream: "SECMASTER") == ["db-writer"])
-            #expect(try f.js.streamInfo(name: "SECMASTER").consumerCount == 1)
         }
     }
 
-    @Test func missingThingsAreNotFound() async throws {
-        try await withNATS { f in
+    @Test func missingThingsAreNotFound() throws {
+        try withNATS { f in
             #expect(throws: NATSError.self) { try f.js.streamInfo(name: "NOPE") }
             try f.js.ensureStream(Self.workStream)
             do {

@@ -15,8 +15,8 @@ public final class NATSTestServer: @unchecked Sendable {
         case token(String)
     }
 
-    public let port: Int
-    public let monitorPort: Int
+    public private(set) var port: Int
+    public private(set) var monitorPort: Int
     public let auth: Auth
     /// Temp directory holding the JetStream store (`store/`) and the server log.
     public let directory: URL
@@ -38,11 +38,22 @@ public final class NATSTestServer: @unchecked Sendable {
             .appendingPathComponent("ssmd-nats-\(getpid())-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("store"), withIntermediateDirectories: true)
         self.directory = dir
-        do {
-            try start(timeout: startupTimeout)
-        } catch {
-            shutdown()
-            throw error
+        // A port picked as free can still be taken before the server binds it (another
+        // test's server): pick new ports and try again.
+        var attempt = 0
+        while true {
+            do {
+                try start(timeout: startupTimeout)
+                return
+            } catch TestServerError.exited(let log) where log.contains("address already in use") && attempt < 5 {
+                attempt += 1
+                port = try Self.freePort()
+                repeat { monitorPort = try Self.freePort() } while monitorPort == port
+                try? FileManager.default.removeItem(at: logFile)
+            } catch {
+                shutdown()
+                throw error
+            }
         }
     }
 
@@ -183,8 +194,31 @@ public final class NATSTestServer: @unchecked Sendable {
         return pid
     }
 
-    /// A free TCP port on 127.0.0.1 (bind to port 0, read it back, close).
+    /// A free TCP port on 127.0.0.1, chosen at random below Linux's ephemeral range
+    /// (32768+) so that client connections' local ports cannot collide with it.
     public static func freePort() throws -> Int {
+        for _ in 0..<200 {
+            let candidate = Int.random(in: 20_000..<32_000)
+            if canBind(candidate) { return candidate }
+        }
+        return try ephemeralPort()
+    }
+
+    static func canBind(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = UInt16(port).bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    /// A free port from the kernel (bind to port 0, read it back, close).
+    static func ephemeralPort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestServerError.socket("socket() failed") }
         defer { close(fd) }

@@ -63,12 +63,18 @@ public final class JetStream: @unchecked Sendable {
                 try addOrUpdateStream(spec, update: true)
                 return
             }
+            if case .jetStream(_, 10065, _)? = lastError as? NATSError {
+                // "subjects overlap" and the stream still does not exist: another stream
+                // owns these subjects.
+                throw lastError!
+            }
             do {
                 try addOrUpdateStream(spec, update: false)
                 logger.info("created JetStream stream", metadata: ["nats.stream": "\(spec.name)"])
                 return
-            } catch NATSError.jetStream(let code, let errorCode, let message) where errorCode == 10058 {
-                // Created concurrently by someone else with another config: compare again.
+            } catch NATSError.jetStream(let code, let errorCode, let message) where errorCode == 10058 || errorCode == 10065 {
+                // Created concurrently by someone else (the server reports "name in use" or,
+                // in a race, "subjects overlap"): look again and compare.
                 lastError = NATSError.jetStream(code: code, errorCode: errorCode, message: message)
                 continue
             }
@@ -199,6 +205,11 @@ public final class JetStream: @unchecked Sendable {
                 try addOrUpdateConsumer(stream: stream, spec, update: true)
                 return
             }
+            if case .jetStream(_, 10100, _)? = lastError as? NATSError {
+                // "filtered consumer not unique" and ours still does not exist: another
+                // consumer of this work-queue stream owns the filter.
+                throw lastError!
+            }
             do {
                 try addOrUpdateConsumer(stream: stream, spec, update: false)
                 logger.info("created JetStream consumer", metadata: [
@@ -206,9 +217,10 @@ public final class JetStream: @unchecked Sendable {
                 ])
                 return
             } catch let e as NATSError {
-                // Created concurrently with another config (10013 name in use / 10148
-                // already exists / 10105 active): look again and update.
-                if case .jetStream(_, let code, _) = e, [10013, 10148, 10105].contains(code) {
+                // Created concurrently (10013 name in use / 10148 already exists / 10105
+                // active / 10100 work-queue filter taken — by the twin being created): look
+                // again and compare.
+                if case .jetStream(_, let code, _) = e, [10013, 10148, 10105, 10100].contains(code) {
                     lastError = e
                     continue
                 }
@@ -259,7 +271,8 @@ public final class JetStream: @unchecked Sendable {
         var jerr = jsErrCode(rawValue: 0)
         let s = withOptions { o in js_GetConsumerInfo(&ci, ctx, stream, name, &o, &jerr) }
         defer { jsConsumerInfo_Destroy(ci) }
-        if s == NATS_NOT_FOUND && jerr.rawValue != 10059 { return nil }
+        if s == NATS_NOT_FOUND && jerr.rawValue == 10059 { throw NATSError.notFound("stream \(stream)") }
+        if s == NATS_NOT_FOUND { return nil }
         try NATSStatus.check(s, jerr, "consumer info \(stream)/\(name)")
         guard let ci, let cfg = ci.pointee.Config else { return nil }
         return ConsumerConfigSnapshot(cfg.pointee)
@@ -341,6 +354,8 @@ public final class JetStream: @unchecked Sendable {
 
     /// Binds a pull subscription to an existing durable consumer (see `ensureConsumer`).
     /// Several subscriptions (in any processes) on one durable share its messages.
+    /// The consumer's own filter decides what is delivered; `filterSubject` is only the
+    /// subscription's subject (looked up from the consumer when nil).
     public func pullSubscribe(stream: String, consumer: String, filterSubject: String? = nil) throws -> PullSubscription {
         var subject = filterSubject
         if subject == nil {

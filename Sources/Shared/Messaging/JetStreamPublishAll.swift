@@ -123,6 +123,7 @@ final class AsyncPublisher: @unchecked Sendable {
         let start = Date()
         let deadline = start.addingTimeInterval(Double(timeout.natsMilliseconds()) / 1000)
         var firstSubmitError: String?
+        var closedAtSubmit = 0
 
         for (i, m) in messages.enumerated() {
             let msg: OpaquePointer
@@ -151,12 +152,14 @@ final class AsyncPublisher: @unchecked Sendable {
                 router.unregister(msg)
                 natsMsg_Destroy(owned)
                 if firstSubmitError == nil { firstSubmitError = text }
+                if s == NATS_CONNECTION_CLOSED { closedAtSubmit += 1 }
                 batch.record(i, ack: nil, error: "publish to \(m.subject): \(text)")
             }
         }
 
         // Grace beyond the deadline for cnats' own per-message timeouts to report.
         let (acks, errors) = batch.wait(until: deadline.addingTimeInterval(2))
+        if closedAtSubmit == messages.count { throw NATSError.closed }
         if !errors.isEmpty {
             let indices = errors.keys.sorted()
             let sample = errors[indices[0]] ?? firstSubmitError ?? "unknown"

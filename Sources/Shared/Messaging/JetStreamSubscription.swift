@@ -13,6 +13,7 @@ final class NATSSubscriptionHandle: @unchecked Sendable {
     init(sub: OpaquePointer, jetStream: JetStream) {
         self.sub = sub
         self.jetStream = jetStream
+        jetStream.connection.register(self)
     }
 
     var isClosed: Bool { unsubscribed.load(ordering: .acquiring) }
@@ -62,32 +63,53 @@ public final class PullSubscription: @unchecked Sendable {
         self.handle = NATSSubscriptionHandle(sub: sub, jetStream: jetStream)
     }
 
-    /// Up to `batch` messages, waiting at most `maxWait` (a pull request with `Expires`).
-    /// Returns `[]` when nothing arrived in time. `maxBytes` caps the batch's size.
+    /// Up to `batch` messages, waiting at most `maxWait` for the first one; returns `[]`
+    /// when nothing arrived in time (not an error). `maxBytes` caps a batch's size.
+    ///
+    /// The pull request carries `Expires` = `maxWait` and `NoWait`: nats-server (2.9)
+    /// then answers at once with what is available (up to `batch`), or waits up to
+    /// `maxWait` and returns as soon as any message arrives — a partial batch does not
+    /// sit out the whole wait. When the server refuses to wait (408 "Requests Pending",
+    /// e.g. while MaxAckPending is reached and other pulls are queued) a plain waiting
+    /// request for one message covers the rest of `maxWait`, so callers never spin.
     public func fetch(batch: Int, maxWait: Duration, maxBytes: Int? = nil) throws -> [JetStreamMessage] {
         try fetchLock.withLock { _ in
             if handle.isClosed { throw NATSError.closed }
-            var req = jsFetchRequest()
-            jsFetchRequest_Init(&req)
-            req.Batch = Int32(clamping: max(1, batch))
-            req.Expires = max(maxWait, .milliseconds(1)).natsNanoseconds
-            if let maxBytes { req.MaxBytes = Int64(maxBytes) }
-            var list = natsMsgList()
-            let s = natsSubscription_FetchRequest(&list, handle.sub, &req)
-            defer { natsMsgList_Destroy(&list) }
-            var out: [JetStreamMessage] = []
-            out.reserveCapacity(Int(list.Count))
-            if let msgs = list.Msgs {
-                for i in 0..<Int(list.Count) {
-                    guard let m = msgs[i] else { continue }
-                    msgs[i] = nil // ownership moves to the Swift object
-                    out.append(JetStreamMessage(msg: m, owner: handle))
-                }
-            }
-            if s == NATS_OK || s == NATS_TIMEOUT || !out.isEmpty { return out }
-            if s == NATS_INVALID_SUBSCRIPTION || s == NATS_CONNECTION_CLOSED { throw NATSError.closed }
-            throw NATSStatus.error(s, "fetch from \(stream)/\(consumer)")
+            let clock = ContinuousClock()
+            let start = clock.now
+            let out = try request(batch: max(1, batch), expires: maxWait, noWait: true, maxBytes: maxBytes)
+            if !out.isEmpty { return out }
+            let remaining = maxWait - (clock.now - start)
+            if remaining < .milliseconds(20) { return [] }
+            return try request(batch: 1, expires: remaining, noWait: false, maxBytes: maxBytes)
         }
+    }
+
+    /// One `natsSubscription_FetchRequest`. No-wait requests still carry `Expires` so
+    /// cnats bounds its own wait.
+    private func request(batch: Int, expires: Duration, noWait: Bool, maxBytes: Int?) throws -> [JetStreamMessage] {
+        var req = jsFetchRequest()
+        jsFetchRequest_Init(&req)
+        req.Batch = Int32(clamping: batch)
+        req.Expires = max(expires, .milliseconds(1)).natsNanoseconds
+        req.NoWait = noWait
+        if let maxBytes { req.MaxBytes = Int64(maxBytes) }
+        var list = natsMsgList()
+        let s = natsSubscription_FetchRequest(&list, handle.sub, &req)
+        defer { natsMsgList_Destroy(&list) }
+        var out: [JetStreamMessage] = []
+        out.reserveCapacity(Int(list.Count))
+        if let msgs = list.Msgs {
+            for i in 0..<Int(list.Count) {
+                guard let m = msgs[i] else { continue }
+                msgs[i] = nil // ownership moves to the Swift object
+                out.append(JetStreamMessage(msg: m, owner: handle))
+            }
+        }
+        // NATS_TIMEOUT: Expires passed; NATS_NOT_FOUND: no-wait found nothing.
+        if s == NATS_OK || s == NATS_TIMEOUT || s == NATS_NOT_FOUND || !out.isEmpty { return out }
+        if s == NATS_INVALID_SUBSCRIPTION || s == NATS_CONNECTION_CLOSED { throw NATSError.closed }
+        throw NATSStatus.error(s, "fetch from \(stream)/\(consumer)")
     }
 
     /// Stops receiving (the durable consumer stays). Messages already fetched can still be

@@ -95,6 +95,11 @@ public struct NATSOptions: Sendable {
     }
 }
 
+final class WeakSubscription: @unchecked Sendable {
+    weak var handle: NATSSubscriptionHandle?
+    init(_ handle: NATSSubscriptionHandle) { self.handle = handle }
+}
+
 /// An object held only to keep it alive (never used across threads).
 final class KeptAlive: @unchecked Sendable {
     let object: AnyObject
@@ -108,15 +113,31 @@ final class NATSConnectionEvents: @unchecked Sendable {
     /// Counts of events, for tests and health reporting.
     let disconnects = Atomic<Int>(0)
     let reconnects = Atomic<Int>(0)
+    /// Set when the application closes the connection (vs. cnats giving up).
+    let closeRequested = Atomic<Bool>(false)
+    let secrets: [String]
 
-    init(logger: Logger, name: String) {
+    init(logger: Logger, name: String, secrets: [String]) {
         self.logger = logger
         self.name = name
+        self.secrets = secrets
+    }
+
+    func scrub(_ text: String) -> String {
+        secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
     }
 
     static func from(_ closure: UnsafeMutableRawPointer?) -> NATSConnectionEvents? {
         guard let closure else { return nil }
         return Unmanaged<NATSConnectionEvents>.fromOpaque(closure).takeUnretainedValue()
+    }
+
+    static func lastError(_ nc: OpaquePointer?) -> String {
+        guard let nc else { return "" }
+        var p: UnsafePointer<CChar>?
+        let s = natsConnection_GetLastError(nc, &p)
+        if let p { return String(cString: p) }
+        return s == NATS_OK ? "" : String(cString: natsStatus_GetText(s))
     }
 
     static func connectedURL(_ nc: OpaquePointer?) -> String {
@@ -130,10 +151,14 @@ final class NATSConnectionEvents: @unchecked Sendable {
     }
 }
 
-private let onDisconnected: natsConnectionHandler = { _, closure in
+private let onDisconnected: natsConnectionHandler = { nc, closure in
     guard let ev = NATSConnectionEvents.from(closure) else { return }
+    if let nc, natsConnection_IsClosed(nc) {
+        ev.logger.debug("NATS disconnected (closing)", metadata: ["nats.connection": "\(ev.name)"])
+        return
+    }
     ev.disconnects.add(1, ordering: .relaxed)
-    ev.logger.warning("NATS disconnected", metadata: ["nats.connection": "\(ev.name)"])
+    ev.logger.warning("NATS disconnected; reconnecting", metadata: ["nats.connection": "\(ev.name)"])
 }
 
 private let onReconnected: natsConnectionHandler = { nc, closure in
@@ -153,11 +178,17 @@ private let onConnected: natsConnectionHandler = { nc, closure in
 
 /// cnats runs connection callbacks in order on one thread and "closed" is the last one,
 /// so it drops the callbacks' reference to the box as its very last action.
-private let onClosed: natsConnectionHandler = { _, closure in
+private let onClosed: natsConnectionHandler = { nc, closure in
     guard let closure else { return }
     let box = Unmanaged<NATSConnectionEvents>.fromOpaque(closure)
     let ev = box.takeUnretainedValue()
-    ev.logger.info("NATS connection closed", metadata: ["nats.connection": "\(ev.name)"])
+    if ev.closeRequested.load(ordering: .acquiring) {
+        ev.logger.info("NATS connection closed", metadata: ["nats.connection": "\(ev.name)"])
+    } else {
+        ev.logger.error("NATS connection closed for good (reconnect gave up or was refused)", metadata: [
+            "nats.connection": "\(ev.name)", "nats.error": "\(ev.scrub(NATSConnectionEvents.lastError(nc)))",
+        ])
+    }
     box.release()
 }
 
@@ -190,7 +221,7 @@ public final class NATSConnection: @unchecked Sendable {
         let where_ = options.redactedURLs.joined(separator: ",")
         guard !options.urls.isEmpty else { throw NATSError.connection("no NATS URL configured") }
 
-        let events = NATSConnectionEvents(logger: logger, name: options.name)
+        let events = NATSConnectionEvents(logger: logger, name: options.name, secrets: options.secrets)
         let ptr = Unmanaged.passRetained(events).toOpaque()
 
         var opts: OpaquePointer?
@@ -254,6 +285,13 @@ public final class NATSConnection: @unchecked Sendable {
         var nc: OpaquePointer?
         s = natsConnection_Connect(&nc, opts)
         if s == NATS_NOT_YET_CONNECTED, let nc {
+            if natsConnection_IsClosed(nc) {
+                // cnats gave up at once (e.g. authorization refused): not worth retrying.
+                let text = options.scrub(NATSConnectionEvents.lastError(nc))
+                events.closeRequested.store(true, ordering: .releasing)
+                natsConnection_Destroy(nc)
+                throw NATSError.connection("connecting to \(where_) as '\(options.name)': \(text)")
+            }
             logger.warning("NATS not reachable yet; retrying in the background", metadata: [
                 "nats.connection": "\(options.name)", "nats.urls": "\(where_)",
             ])
@@ -277,6 +315,7 @@ public final class NATSConnection: @unchecked Sendable {
 
     deinit {
         // The callbacks' reference to `events` is dropped by the closed callback.
+        events.closeRequested.store(true, ordering: .releasing)
         natsConnection_Close(handle)
         natsConnection_Destroy(handle)
     }
@@ -333,9 +372,40 @@ public final class NATSConnection: @unchecked Sendable {
         try JetStream(connection: self, timeout: timeout)
     }
 
+    /// Pull subscriptions and ordered watches made from this connection (weakly held), so
+    /// `drain` can stop them first: cnats 3.4.1 never finishes draining a synchronous
+    /// JetStream subscription that is still open.
+    private let subscriptions = Mutex<[WeakSubscription]>([])
+
+    func register(_ handle: NATSSubscriptionHandle) {
+        subscriptions.withLock { list in
+            list.removeAll { $0.handle == nil }
+            list.append(WeakSubscription(handle))
+        }
+    }
+
     func retainUntilDestroyed(_ object: AnyObject) {
         let box = KeptAlive(object)
         keptAlive.withLock { $0.append(box) }
+    }
+
+    /// Graceful shutdown: stops delivery to subscriptions, lets in-flight work finish,
+    /// flushes pending publishes, then closes. Blocks up to `timeout`.
+    public func drain(timeout: Duration) throws {
+        if closed.load(ordering: .acquiring) { return }
+        events.closeRequested.store(true, ordering: .releasing)
+        let open = subscriptions.withLock { list in list.compactMap { $0.handle } }
+        open.forEach { $0.unsubscribe() }
+        let s = natsConnection_DrainTimeout(handle, timeout.natsMilliseconds())
+        if s != NATS_OK && s != NATS_CONNECTION_CLOSED {
+            throw NATSStatus.error(s, "drain connection '\(options.name)'")
+        }
+        // Wait for the drain to finish (the connection closes itself at the end).
+        let deadline = ContinuousClock.now + timeout + .milliseconds(500)
+        while !natsConnection_IsClosed(handle) && ContinuousClock.now < deadline {
+            usleep(10_000)
+        }
+        close()
     }
 
     /// Closes the connection (idempotent). Subscriptions and JetStream contexts made from
@@ -343,6 +413,7 @@ public final class NATSConnection: @unchecked Sendable {
     /// reference goes.
     public func close() {
         if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
+        events.closeRequested.store(true, ordering: .releasing)
         natsConnection_Close(handle)
     }
 }

@@ -66,7 +66,12 @@ enum NATSStatus {
     static func lastErrorText(_ s: natsStatus) -> String {
         var last = NATS_OK
         if let p = nats_GetLastError(&last), last == s {
-            let text = String(cString: p)
+            var text = String(cString: p)
+            // cnats prefixes "(file.c:123): "; keep the message only.
+            if text.hasPrefix("("), let close = text.firstIndex(of: ")"),
+               text[close...].hasPrefix("): "), text[..<close].contains(".c:") {
+                text = String(text[text.index(close, offsetBy: 3)...])
+            }
             if !text.isEmpty { return text }
         }
         return String(cString: natsStatus_GetText(s))
@@ -78,8 +83,11 @@ enum NATSStatus {
         let msg = "\(operation): \(text)"
         if s == NATS_CONNECTION_CLOSED { return .closed }
         if s == NATS_TIMEOUT { return .timeout(msg) }
+        // stream not found / consumer not found / no message found
+        if s == NATS_NOT_FOUND || [10059, 10014, 10037].contains(jsErr.rawValue) {
+            return .notFound(jsErr.rawValue != 0 ? "\(msg) (api error \(jsErr.rawValue))" : msg)
+        }
         if jsErr.rawValue != 0 { return .jetStream(code: Int(raw), errorCode: Int(jsErr.rawValue), message: msg) }
-        if s == NATS_NOT_FOUND { return .notFound(msg) }
         return .status(raw, msg)
     }
 

@@ -1,0 +1,519 @@
+import CLibPQ
+import Foundation
+
+/// One libpq connection (`PGconn`). Every call is blocking and serialized by an internal
+/// (recursive) lock, so one instance may be shared between threads; from async code run
+/// calls through `Offload.run { … }` so they never block the cooperative pool.
+///
+/// * Values are always sent as separate text parameters of `PQexecParams` — never
+///   interpolated into SQL.
+/// * The session runs with `TimeZone = UTC`, `DateStyle = ISO` and `client_encoding = UTF8`,
+///   so `timestamptz` output is `2026-01-12 22:08:10.446961+00`
+///   (``Timestamp/init(postgresText:)`` reads it).
+/// * Errors are ``PostgresError``; see there which are retryable.
+public final class PostgresConnection: @unchecked Sendable {
+    private var handle: OpaquePointer?
+    private let lock = NSRecursiveLock()
+    private let secrets: [String]
+    private var savepointCounter = 0
+
+    /// The connection string with any password replaced by `***` (safe to log).
+    public let redactedConnectionString: String
+
+    /// Connects. `connectionString` may be a keyword/value string
+    /// (`host=127.0.0.1 port=5432 dbname=ssmd user=ssmd password=…`), a URI
+    /// (`postgresql://user:pw@host:5432/db?sslmode=disable`), or empty — then libpq's
+    /// standard `PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD`, … variables (and
+    /// `~/.pgpass`) apply. Unless given, `connect_timeout` defaults to 10 s
+    /// (or `PGCONNECT_TIMEOUT`). Error messages never contain the password.
+    public init(connectionString: String) throws {
+        let secrets = PostgresConnection.secrets(in: connectionString)
+        self.secrets = secrets
+        self.redactedConnectionString = PostgresConnection.redact(connectionString, secrets: secrets)
+
+        var keywords: [String] = ["fallback_application_name", "client_encoding"]
+        var values: [String] = ["ssmd", "UTF8"]
+        if ProcessInfo.processInfo.environment["PGCONNECT_TIMEOUT"] == nil {
+            keywords.append("connect_timeout")
+            values.append("10")
+        }
+        // Later entries override earlier ones; `dbname` is expanded as a full conninfo
+        // string or URI (expand_dbname = 1), so the caller's settings win. An empty value
+        // is ignored by libpq, leaving the PG* environment variables in charge.
+        keywords.append("dbname")
+        values.append(connectionString)
+
+        let conn: OpaquePointer? = PostgresConnection.withCStringArray(keywords) { kw in
+            PostgresConnection.withCStringArray(values) { vals in
+                PQconnectdbParams(kw, vals, 1)
+            }
+        }
+        guard let conn else {
+            throw PostgresError.connection(message: "out of memory allocating a libpq connection")
+        }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let message = PostgresConnection.redact(PostgresConnection.errorMessage(conn), secrets: secrets)
+            PQfinish(conn)
+            throw PostgresError.connection(message: message.isEmpty ? "could not connect" : message)
+        }
+        self.handle = conn
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
+        do {
+            try configureSession()
+        } catch {
+            PQfinish(conn)
+            self.handle = nil
+            throw error
+        }
+    }
+
+    deinit {
+        if let handle { PQfinish(handle) }
+    }
+
+    // MARK: - State
+
+    /// True when the connection is open and libpq believes it is usable. Cheap (no round
+    /// trip): a server that went away is only noticed by the next statement; use ``ping()``
+    /// to check for real.
+    public var isHealthy: Bool {
+        lock.lock(); defer { lock.unlock() }
+        guard let handle else { return false }
+        return PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) != PQTRANS_UNKNOWN
+    }
+
+    /// Whether a transaction block is open on this connection.
+    public var inTransaction: Bool {
+        lock.lock(); defer { lock.unlock() }
+        guard let handle else { return false }
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
+    }
+
+    /// The server's version as an integer (150004 for 15.4); 0 when closed.
+    public var serverVersion: Int {
+        lock.lock(); defer { lock.unlock() }
+        guard let handle else { return 0 }
+        return Int(PQserverVersion(handle))
+    }
+
+    /// A real round trip (`SELECT 1`).
+    public func ping() throws {
+        _ = try execute("SELECT 1")
+    }
+
+    /// Closes and reopens the connection with the same parameters (`PQreset`). Session state
+    /// (temporary tables, prepared statements, advisory locks, an open transaction) is lost.
+    public func reset() throws {
+        lock.lock(); defer { lock.unlock() }
+        guard let handle else { throw PostgresError.connection(message: "connection is closed") }
+        PQreset(handle)
+        guard PQstatus(handle) == CONNECTION_OK else {
+            throw PostgresError.connection(message: redact(PostgresConnection.errorMessage(handle)))
+        }
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
+        try configureSession()
+    }
+
+    /// Closes the connection; later calls throw ``PostgresError/connection(message:)``.
+    public func close() {
+        lock.lock(); defer { lock.unlock() }
+        if let handle { PQfinish(handle) }
+        handle = nil
+    }
+
+    // MARK: - Statements
+
+    /// Runs one statement with `$1, $2, …` text parameters (`PQexecParams`); `nil` is NULL.
+    @discardableResult
+    public func execute(_ sql: String, _ params: [PostgresValue?] = []) throws -> PostgresResult {
+        lock.lock(); defer { lock.unlock() }
+        let conn = try liveHandle()
+        for (index, param) in params.enumerated() {
+            if let text = param?.text, text.utf8.contains(0) {
+                throw PostgresError.query(
+                    sqlState: "22021",
+                    message: "parameter $\(index + 1) contains a NUL byte, which PostgreSQL text cannot hold",
+                    detail: nil, constraint: nil)
+            }
+        }
+        let result: OpaquePointer? = PostgresConnection.withOptionalCStringArray(params.map { $0?.text }) { values in
+            PQexecParams(conn, sql, Int32(params.count), nil, values, nil, nil, 0)
+        }
+        return try consume(result, conn: conn)
+    }
+
+    /// Runs a script of one or more statements with no parameters (simple-query protocol,
+    /// `PQexec`). For migrations and fixed DDL only — never build such a script from data.
+    @discardableResult
+    public func executeScript(_ sql: String) throws -> PostgresResult {
+        lock.lock(); defer { lock.unlock() }
+        let conn = try liveHandle()
+        return try consume(PQexec(conn, sql), conn: conn)
+    }
+
+    /// Runs `body` in a transaction: `BEGIN`, then `COMMIT` if it returns, `ROLLBACK` if it
+    /// throws (the error is rethrown). Inside another `transaction` it uses a savepoint.
+    /// Other threads cannot interleave statements while `body` runs.
+    ///
+    /// If `COMMIT` fails with a connection loss the outcome is unknown: make the work idempotent.
+    public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        lock.lock(); defer { lock.unlock() }
+        let conn = try liveHandle()
+        if PQtransactionStatus(conn) != PQTRANS_IDLE {
+            savepointCounter += 1
+            let name = "ssmd_sp_\(savepointCounter)"
+            try execute("SAVEPOINT \(name)")
+            do {
+                let value = try body(self)
+                try execute("RELEASE SAVEPOINT \(name)")
+                return value
+            } catch {
+                _ = try? execute("ROLLBACK TO SAVEPOINT \(name)")
+                throw error
+            }
+        }
+        try execute("BEGIN")
+        let value: T
+        do {
+            value = try body(self)
+        } catch {
+            _ = try? execute("ROLLBACK")
+            throw error
+        }
+        if let handle, PQtransactionStatus(handle) == PQTRANS_INERROR {
+            // The body swallowed a failed statement; COMMIT would silently roll back.
+            _ = try? execute("ROLLBACK")
+            throw PostgresError.query(
+                sqlState: "25P02",
+                message: "transaction was aborted by an earlier failed statement and has been rolled back",
+                detail: nil, constraint: nil)
+        }
+        try execute("COMMIT")
+        return value
+    }
+
+    /// Streams rows into `COPY … FROM STDIN` (text format; tab-separated, `\N` for NULL,
+    /// `\`, tab, newline and carriage return escaped). Returns the number of rows copied.
+    @discardableResult
+    public func copyIn(_ copySQL: String, rows: some Sequence<[String?]>) throws -> Int {
+        lock.lock(); defer { lock.unlock() }
+        let conn = try liveHandle()
+        guard let start = PQexec(conn, copySQL) else { throw lossOrCopyError(conn, "COPY could not start") }
+        let startStatus = PQresultStatus(start)
+        if startStatus != PGRES_COPY_IN {
+            defer { PQclear(start) }
+            if startStatus == PGRES_FATAL_ERROR || startStatus == PGRES_NONFATAL_ERROR || startStatus == PGRES_BAD_RESPONSE {
+                throw error(from: start, conn: conn)
+            }
+            // Not a COPY FROM STDIN statement: drain whatever it started and refuse.
+            drainResults(conn)
+            throw PostgresError.copy(message: "statement is not COPY … FROM STDIN")
+        }
+        PQclear(start)
+
+        var buffer = [UInt8]()
+        let flushAt = 256 * 1024
+        buffer.reserveCapacity(flushAt + 4096)
+        var sendFailed = false
+
+        func flush() {
+            guard !buffer.isEmpty, !sendFailed else { buffer.removeAll(keepingCapacity: true); return }
+            let ok = buffer.withUnsafeBufferPointer { raw in
+                raw.baseAddress!.withMemoryRebound(to: CChar.self, capacity: raw.count) { ptr in
+                    PQputCopyData(conn, ptr, Int32(raw.count))
+                }
+            }
+            if ok != 1 { sendFailed = true }
+            buffer.removeAll(keepingCapacity: true)
+        }
+
+        for row in rows {
+            PostgresCopyText.appendRow(row, to: &buffer)
+            if buffer.count >= flushAt { flush() }
+            if sendFailed { break }
+        }
+        flush()
+        if PQputCopyEnd(conn, nil) != 1 { sendFailed = true }
+
+        var copied = 0
+        var firstError: PostgresError?
+        while let result = PQgetResult(conn) {
+            let status = PQresultStatus(result)
+            if status == PGRES_COMMAND_OK {
+                copied = Int(String(cString: PQcmdTuples(result))) ?? 0
+            } else if firstError == nil {
+                firstError = error(from: result, conn: conn)
+            }
+            PQclear(result)
+            if PQstatus(conn) == CONNECTION_BAD { break }
+        }
+        if let firstError { throw firstError }
+        if sendFailed || PQstatus(conn) == CONNECTION_BAD {
+            throw lossOrCopyError(conn, "sending COPY data failed")
+        }
+        return copied
+    }
+
+    // MARK: - Internals
+
+    private func configureSession() throws {
+        _ = try executeScript("SET TIME ZONE 'UTC'; SET DateStyle TO ISO")
+    }
+
+    private func liveHandle() throws -> OpaquePointer {
+        guard let handle else { throw PostgresError.connection(message: "connection is closed") }
+        return handle
+    }
+
+    private func consume(_ result: OpaquePointer?, conn: OpaquePointer) throws -> PostgresResult {
+        guard let result else { throw lossOrCopyError(conn, "no result from server") }
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        switch status {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            break
+        case PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_COPY_BOTH:
+            // A COPY started through execute(): abort it so the connection stays usable.
+            if status == PGRES_COPY_IN { PQputCopyEnd(conn, "COPY FROM STDIN must go through copyIn()") }
+            drainResults(conn)
+            throw PostgresError.copy(message: "COPY statements must use copyIn()")
+        default:
+            throw error(from: result, conn: conn)
+        }
+        if PQnfields(result) == 0 {
+            // A multi-statement script yields only the last result; drain is not needed for PQexec.
+            return PostgresResult(columns: [], rows: [], affectedRows: PostgresConnection.cmdTuples(result),
+                                  commandTag: String(cString: PQcmdStatus(result)))
+        }
+        let fieldCount = Int(PQnfields(result))
+        let rowCount = Int(PQntuples(result))
+        var columns: [String] = []
+        columns.reserveCapacity(fieldCount)
+        for column in 0..<fieldCount {
+            columns.append(String(cString: PQfname(result, Int32(column))))
+        }
+        var rows: [[String?]] = []
+        rows.reserveCapacity(rowCount)
+        for row in 0..<rowCount {
+            var values: [String?] = []
+            values.reserveCapacity(fieldCount)
+            for column in 0..<fieldCount {
+                if PQgetisnull(result, Int32(row), Int32(column)) != 0 {
+                    values.append(nil)
+                } else {
+                    values.append(String(cString: PQgetvalue(result, Int32(row), Int32(column))))
+                }
+            }
+            rows.append(values)
+        }
+        return PostgresResult(columns: columns, rows: rows, affectedRows: PostgresConnection.cmdTuples(result),
+                              commandTag: String(cString: PQcmdStatus(result)))
+    }
+
+    private func drainResults(_ conn: OpaquePointer) {
+        while let next = PQgetResult(conn) {
+            PQclear(next)
+            if PQstatus(conn) == CONNECTION_BAD { break }
+        }
+    }
+
+    private func error(from result: OpaquePointer, conn: OpaquePointer) -> PostgresError {
+        func field(_ code: Character) -> String? {
+            guard let ascii = code.asciiValue, let value = PQresultErrorField(result, Int32(ascii)) else { return nil }
+            return String(cString: value)
+        }
+        let sqlState = field("C")
+        let primary = field("M") ?? redact(String(cString: PQresultErrorMessage(result)))
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        if PQstatus(conn) == CONNECTION_BAD {
+            var message = redact(PostgresConnection.errorMessage(conn))
+            if message.isEmpty { message = primary }
+            if let sqlState, !message.contains(sqlState) { message += " (SQLSTATE \(sqlState))" }
+            return .connection(message: message)
+        }
+        guard let sqlState else {
+            // Generated by libpq itself (no server error): treat as a lost/broken connection
+            // only if libpq says so; otherwise a protocol-level failure.
+            return .query(sqlState: "", message: primary.isEmpty ? "unknown libpq error" : primary,
+                          detail: nil, constraint: nil)
+        }
+        return .query(sqlState: sqlState, message: primary, detail: field("D"), constraint: field("n"))
+    }
+
+    private func lossOrCopyError(_ conn: OpaquePointer, _ fallback: String) -> PostgresError {
+        let message = redact(PostgresConnection.errorMessage(conn))
+        if PQstatus(conn) == CONNECTION_BAD {
+            return .connection(message: message.isEmpty ? fallback : message)
+        }
+        return .copy(message: message.isEmpty ? fallback : "\(fallback): \(message)")
+    }
+
+    private func redact(_ text: String) -> String { PostgresConnection.redact(text, secrets: secrets) }
+
+    private static func errorMessage(_ conn: OpaquePointer) -> String {
+        guard let message = PQerrorMessage(conn) else { return "" }
+        return String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static func cmdTuples(_ result: OpaquePointer) -> Int {
+        guard let text = PQcmdTuples(result) else { return 0 }
+        return Int(String(cString: text)) ?? 0
+    }
+
+    // MARK: - Password redaction
+
+    /// Every password-like value in a connection string (keyword `password=`, URI user
+    /// info, `?password=` URI parameter, `PGPASSWORD`), raw and percent-decoded.
+    static func secrets(in connectionString: String) -> [String] {
+        var found: [String] = []
+        // What libpq itself understands (handles quoting and URI percent-decoding).
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        if let options = PQconninfoParse(connectionString, &errorMessage) {
+            var option = options
+            while let keyword = option.pointee.keyword {
+                if String(cString: keyword) == "password", let value = option.pointee.val {
+                    found.append(String(cString: value))
+                }
+                option += 1
+            }
+            PQconninfoFree(options)
+        }
+        if let errorMessage { PQfreemem(errorMessage) }
+        // Lexical fallbacks, for strings libpq cannot parse (its error may echo them).
+        found.append(contentsOf: lexicalPasswords(in: connectionString))
+        if let env = ProcessInfo.processInfo.environment["PGPASSWORD"] { found.append(env) }
+        var unique: [String] = []
+        for secret in found where !secret.isEmpty && !unique.contains(secret) {
+            unique.append(secret)
+            if let decoded = secret.removingPercentEncoding, decoded != secret, !unique.contains(decoded) {
+                unique.append(decoded)
+            }
+        }
+        // Longest first, so a password containing another is replaced whole.
+        return unique.sorted { $0.count > $1.count }
+    }
+
+    private static func lexicalPasswords(in text: String) -> [String] {
+        var found: [String] = []
+        // keyword form: password = value | password = 'quoted value'
+        var searchStart = text.startIndex
+        while let range = text.range(of: "password", options: .caseInsensitive, range: searchStart..<text.endIndex) {
+            searchStart = range.upperBound
+            var index = range.upperBound
+            while index < text.endIndex, text[index] == " " { index = text.index(after: index) }
+            guard index < text.endIndex, text[index] == "=" else { continue }
+            index = text.index(after: index)
+            while index < text.endIndex, text[index] == " " { index = text.index(after: index) }
+            let rest = Array(text[index...])
+            var value = ""
+            if rest.first == "'" {
+                var i = 1
+                while i < rest.count, rest[i] != "'" {
+                    if rest[i] == "\\", i + 1 < rest.count { i += 1 }
+                    value.append(rest[i])
+                    i += 1
+                }
+            } else {
+                for character in rest {
+                    if character == " " || character == "&" || character == "\t" || character == "\n" { break }
+                    value.append(character)
+                }
+            }
+            if !value.isEmpty { found.append(value) }
+        }
+        // URI form: scheme://user:password@host
+        for scheme in ["postgresql://", "postgres://"] {
+            guard text.hasPrefix(scheme) else { continue }
+            let afterScheme = text.dropFirst(scheme.count)
+            let authority = afterScheme.prefix { $0 != "/" && $0 != "?" }
+            if let at = authority.lastIndex(of: "@") {
+                let userInfo = authority[authority.startIndex..<at]
+                if let colon = userInfo.firstIndex(of: ":") {
+                    let password = String(userInfo[userInfo.index(after: colon)...])
+                    if !password.isEmpty { found.append(password) }
+                }
+            }
+        }
+        return found
+    }
+
+    /// Replaces every secret in `text` with `***`.
+    static func redact(_ text: String, secrets: [String]) -> String {
+        var text = text
+        for secret in secrets where !secret.isEmpty {
+            text = text.replacingOccurrences(of: secret, with: "***")
+        }
+        return text
+    }
+
+    // MARK: - C string arrays
+
+    private static func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+        withOptionalCStringArray(strings.map { Optional($0) } + [nil], body)
+    }
+
+    private static func withOptionalCStringArray<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+        let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { $0.flatMap { strdup($0) } }
+        defer { pointers.forEach { free($0) } }
+        let constPointers: [UnsafePointer<CChar>?] = pointers.map { $0.map { UnsafePointer($0) } }
+        if constPointers.isEmpty {
+            var none: UnsafePointer<CChar>? = nil
+            return withUnsafePointer(to: &none) { body($0) }
+        }
+        return constPointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
+
+/// COPY text-format encoding.
+public enum PostgresCopyText {
+    /// Appends one row: fields separated by tab, `\N` for NULL, newline-terminated;
+    /// backslash, tab, newline and carriage return inside values are backslash-escaped.
+    public static func appendRow(_ row: [String?], to buffer: inout [UInt8]) {
+        var first = true
+        for field in row {
+            if !first { buffer.append(0x09) }
+            first = false
+            guard var value = field else {
+                buffer.append(0x5C); buffer.append(0x4E)  // \N
+                continue
+            }
+            let done: Void? = value.utf8.withContiguousStorageIfAvailable { bytes in
+                appendEscaped(bytes, to: &buffer)
+            }
+            if done == nil {
+                value.makeContiguousUTF8()
+                value.utf8.withContiguousStorageIfAvailable { appendEscaped($0, to: &buffer) }
+            }
+        }
+        buffer.append(0x0A)
+    }
+
+    /// One encoded row as a string (for tests and debugging).
+    public static func encodeRow(_ row: [String?]) -> String {
+        var buffer: [UInt8] = []
+        appendRow(row, to: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+
+    @inline(__always)
+    private static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to buffer: inout [UInt8]) {
+        var runStart = 0
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            let escape: UInt8
+            switch byte {
+            case 0x5C: escape = 0x5C  // \\ (backslash)
+            case 0x09: escape = 0x74  // \t
+            case 0x0A: escape = 0x6E  // \n
+            case 0x0D: escape = 0x72  // \r
+            default: continue
+            }
+            if index > runStart { buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index])) }
+            buffer.append(0x5C)
+            buffer.append(escape)
+            runStart = index + 1
+        }
+        if bytes.count > runStart { buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count])) }
+    }
+}

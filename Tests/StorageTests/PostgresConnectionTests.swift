@@ -1,0 +1,255 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Shared
+
+@Suite struct PostgresConnectionTests {
+    static let db = SuiteDatabase()
+
+    @Test func parametersRoundTripExactly() throws {
+        let (conn, _, _) = try Self.db.freshConnection()
+        defer { conn.close() }
+        for value in EncodingTests.awkward {
+            let result = try conn.execute("SELECT $1::text AS v", [value.map(PostgresValue.text)])
+            #expect(result[0, "v"] == value)
+        }
+        let typed = try conn.execute(
+            "SELECT $1::int8 AS i, $2::float8 AS d, $3::bool AS b, $4::numeric AS n, $5::text IS NULL AS isnull",
+            [.int64(-9_223_372_036_854_775_807), .double(0.1), .bool(true), "0.5600", nil])
+        #expect(typed[0, "i"] == "-9223372036854775807")
+        #expect(typed[0, "d"] == "0.1")
+        #expect(typed[0, "b"] == "t")
+        #expect(typed[0, "n"] == "0.5600")
+        #expect(typed[0, "isnull"] == "t")
+        // A NUL byte cannot be sent as text: rejected up front, as a data error.
+        #expect {
+            try conn.execute("SELECT $1::text", [.text("a\u{0}b")])
+        } throws: { ($0 as? PostgresError)?.isConstraintViolation == true }
+    }
+
+    @Test func arrayParametersRoundTrip() throws {
+        let (conn, _, _) = try Self.db.freshConnection()
+        defer { conn.close() }
+        let rows = try conn.execute(
+            "SELECT v, n FROM unnest($1::text[]) WITH ORDINALITY AS u(v, n) ORDER BY n",
+            [.array(EncodingTests.awkward)])
+        #expect(rows.rows.map { $0[0] } == EncodingTests.awkward)
+        let whole = try conn.execute("SELECT $1::text[] AS a", [.array(EncodingTests.awkward)])
+        #expect(PostgresArrayLiteral.decode(whole[0, "a"]!) == EncodingTests.awkward)
+        let ints = try conn.execute("SELECT sum(x)::text AS s, count(*) AS c FROM unnest($1::int8[]) x",
+                                    [.array([Int64(1), 2, 3, Int64.max - 10])])
+        #expect(ints[0, "c"] == "4")
+        #expect(ints[0, "s"] == "9223372036854775803")
+        let bools = try conn.execute("SELECT $1::bool[] AS b", [.array([true, false, true])])
+        #expect(bools[0, "b"] == "{t,f,t}")
+        let empty = try conn.execute("SELECT cardinality($1::text[]) AS c", [.array([String]())])
+        #expect(empty[0, "c"] == "0")
+    }
+
+    @Test func copyInRoundTripsAwkwardText() throws {
+        let (conn, _, _) = try Self.db.freshConnection()
+        defer { conn.close() }
+        try conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text, w text)")
+        let rows: [[String?]] = EncodingTests.awkward.enumerated().map { [String($0.offset), $0.element, "end"] }
+        let copied = try conn.copyIn("COPY t (id, v, w) FROM STDIN", rows: rows)
+        #expect(copied == rows.count)
+        let back = try conn.execute("SELECT v, w FROM t ORDER BY id")
+        #expect(back.rows.map { $0[0] } == EncodingTests.awkward)
+        #expect(back.rows.allSatisfy { $0[1] == "end" })
+        // A bad row fails the COPY with a data error and leaves the connection usable.
+        #expect {
+            try conn.copyIn("COPY t (id, v, w) FROM STDIN", rows: [["x", "y", "z"]])
+        } throws: { ($0 as? PostgresError)?.isConstraintViolation == true }
+        #expect(try conn.execute("SELECT count(*) FROM t").scalar == String(rows.count))
+    }
+
+    @Test func timestampsRoundTripToTheMicrosecond() throws {
+        let (conn, _, _) = try Self.db.freshConnection()
+        defer { conn.close() }
+        let samples: [Int64] = [1_768_255_690_446_961, 0, -1, 1, -62_135_596_800_000_000, 4_089_243_540_000_000,
+                                951_782_400_000_001, 253_402_300_799_999_999]
+        for micros in samples {
+            let value = Timestamp(microsecondsSinceEpoch: micros)
+            let result = try conn.execute(
+                "SELECT $1::timestamptz AS t, (extract(epoch FROM $1::timestamptz) * 1000000)::int8 AS micros",
+                [.timestamp(value)])
+            #expect(result[0, "micros"] == String(micros), "\(value.postgresText)")
+            #expect(result[0, "t"].flatMap(Timestamp.init(postgresText:)) == value, "\(result[0, "t"] ?? "nil")")
+        }
+        let arrays = try conn.execute("SELECT $1::timestamptz[] AS a",
+                                      [.array([Timestamp(microsecondsSinceEpoch: 5), nil])])
+        #expect(arrays[0, "a"] == "{\"1970-01-01 00:00:00.000005+00\",NULL}")
+    }
+
+    @Test func resultShapeAndAffectedRows() throws {
+        let (conn, _, _) = try Self.db.freshConnection()
+        defer { conn.close() }
+        try conn.execute("CREATE TABLE t (k text PRIMARY KEY, n int)")
+        let insert = try conn.execute("INSERT INTO t SELECT 'k' || g, g FROM generate_series(1, 5) g")
+        #expect(insert.affectedRows == 5)
+        let update = try conn.execute("UPDATE t SET n = n + 1 WHERE n > $1", [.int(3)])
+        #expect(update.affectedRows == 2)
+        let select = try conn.execute("SELECT k, n, NULL::text AS z FROM t ORDER BY n")
+        #expect(select.rowCount == 5)
+        #expect(select.columns == ["k", "n", "z"])
+        #expect(select[0, "k"] == "k1")
+        #expect(select[4, "n"] == "6")
+        #expect(select[4, "z"] == nil)
+    }
+
+    @Test func transactionsCommitAndRollBack() throws {
+        let (conn, _, _) = try Self.db.freshConnection()
+        defer { conn.close() }
+        try conn.execute("CREATE TABLE t (k int PRIMARY KEY)")
+        try conn.transaction { tx in _ = try tx.execute("INSERT INTO t VALUES (1)") }
+        struct Boom: Error {}
+        #expect(throws: Boom.self) {
+            try conn.transaction { tx in
+                try tx.execute("INSERT INTO t VALUES (2)")
+                throw Boom()
+            }
+        }
+        // A nested transaction is a savepoint: its failure leaves the outer work intact.
+        try conn.transaction { tx in
+            try tx.execute("INSERT INTO t VALUES (3)")
+            _ = try? tx.transaction { inner in
+                try inner.execute("INSERT INTO t VALUES (4)")
+                try inner.execute("INSERT INTO t VALUES (3)")  // duplicate: fails
+            }
+        }
+        // A swallowed failure would make COMMIT a silent rollback: reported instead.
+        #expect(throws: PostgresError.self) {
+            try conn.transaction { tx in
+                try tx.execute("INSERT INTO t VALUES (5)")
+                _ = try? tx.execute("INSERT INTO t VALUES (5)")
+            }
+        }
+        let keys = try conn.execute("SELECT k FROM t ORDER BY k").rows.map { $0[0] }
+        #expect(keys == ["1", "3"])
+        #expect(!conn.inTransaction)
+    }
+
+    @Test func constraintViolationsAreClassified() throws {
+        let (conn, _, _) = try Self.db.freshConnection()
+        defer { conn.close() }
+        try Migrator.embedded().migrate(conn)
+        do {
+            try conn.execute("""
+                INSERT INTO markets (ticker, event_ticker, series_ticker, status, fetched_at)
+                VALUES ($1, $2, $3, $4, now())
+                """, ["M-1", "NO-SUCH-EVENT", "S", "active"])
+            Issue.record("insert should have failed")
+        } catch let error as PostgresError {
+            #expect(error.isConstraintViolation)
+            #expect(!error.isConnectionLoss)
+            #expect(error.sqlState == "23503")
+            if case .query(_, _, let detail, let constraint) = error {
+                #expect(constraint == "markets_event_ticker_fkey")
+                #expect(detail?.contains("NO-SUCH-EVENT") == true)
+            }
+        }
+        #expect {
+            try conn.execute("SELECT $1::numeric", ["not a number"])
+        } throws: { ($0 as? PostgresError)?.isConstraintViolation == true }
+        #expect {
+            try conn.execute("SELEC 1")
+        } throws: { error in
+            let e = error as? PostgresError
+            return e?.sqlState == "42601" && e?.isConstraintViolation == false && e?.isConnectionLoss == false
+        }
+        #expect(conn.isHealthy)
+    }
+
+    @Test func connectionStringsURIsAndEnvironment() throws {
+        let server = try Self.db.get()
+        let uri = try PostgresConnection(connectionString:
+            "postgresql://postgres@127.0.0.1:\(server.port)/\(server.database)?connect_timeout=5")
+        #expect(try uri.execute("SELECT current_database()").scalar == server.database)
+        #expect(try uri.execute("SELECT current_setting('TimeZone')").scalar == "UTC")
+        uri.close()
+        #expect(!uri.isHealthy)
+        #expect { try uri.execute("SELECT 1") } throws: { ($0 as? PostgresError)?.isConnectionLoss == true }
+
+        let socket = try PostgresConnection(connectionString: server.socketConnectionString)
+        #expect(try socket.execute("SELECT 1").scalar == "1")
+        socket.close()
+
+        // Empty string: libpq's PG* variables decide (only this test sets them; every other
+        // connection string names host, port, database and user explicitly).
+        setenv("PGHOST", "127.0.0.1", 1)
+        setenv("PGPORT", String(server.port), 1)
+        setenv("PGDATABASE", server.database, 1)
+        setenv("PGUSER", "postgres", 1)
+        defer { for name: String in ["PGHOST", "PGPORT", "PGDATABASE", "PGUSER"] { unsetenv(name) } }
+        let env = try PostgresConnection(connectionString: "")
+        #expect(try env.execute("SELECT current_database()").scalar == server.database)
+        env.close()
+    }
+
+    @Test func errorMessagesNeverContainThePassword() throws {
+        let server = try Self.db.get()
+        let good = "Corr3ct-H0rse-Battery"
+        try server.createRole(name: "writer", password: good)
+        let ok = try PostgresConnection(connectionString: server.connectionString(database: server.database,
+                                                                                  user: "writer", password: good))
+        #expect(try ok.execute("SELECT current_user").scalar == "writer")
+        ok.close()
+
+        let wrong = "Wr0ng-Secret-Value"
+        let attempts = [
+            server.connectionString(database: server.database, user: "writer", password: wrong),
+            "postgresql://writer:\(wrong)@127.0.0.1:\(server.port)/\(server.database)",
+            "postgresql://writer:\(wrong)@127.0.0.1:\(server.port)/db name with spaces",  // libpq echoes the URI
+            "host=127.0.0.1 port=\(server.port) user=writer password=\(wrong) bogus_option=1",
+            "host=127.0.0.1 port=\(server.port) user=writer password = '\(wrong)' unterminated='",
+            "postgresql://writer:\(wrong)@127.0.0.1:notaport/x",
+        ]
+        for attempt in attempts {
+            do {
+                _ = try PostgresConnection(connectionString: attempt)
+                Issue.record("connecting with \(attempt) should fail")
+            } catch let error as PostgresError {
+                let text = "\(error) \(error.message) \(String(describing: error))"
+                #expect(!text.contains(wrong), "password leaked: \(text)")
+                #expect(!text.contains("Wr0ng"), "password prefix leaked: \(text)")
+                #expect(error.isConnectionLoss)
+            }
+        }
+        let conn = try PostgresConnection(connectionString: server.connectionString)
+        #expect(!conn.redactedConnectionString.contains("password"))
+        let redacted = PostgresConnection.redact(attempts[1], secrets: PostgresConnection.secrets(in: attempts[1]))
+        #expect(redacted == "postgresql://writer:***@127.0.0.1:\(server.port)/\(server.database)")
+    }
+
+    /// A stopped server is a connection loss; after it is back, reset() recovers.
+    @Test func stoppedServerIsConnectionLossAndResetRecovers() throws {
+        let server = try PostgresTestServer()  // private: this test stops it
+        defer { server.shutdown() }
+        let conn = try PostgresConnection(connectionString: server.connectionString)
+        try conn.execute("CREATE TABLE t (k int)")
+        let pid = try #require(server.postmasterPID)
+        server.stop()
+        #expect(!server.isRunning)
+        #expect(kill(pid, 0) != 0, "postmaster still alive after stop()")
+        do {
+            try conn.execute("INSERT INTO t VALUES (1)")
+            Issue.record("insert on a stopped server should fail")
+        } catch let error as PostgresError {
+            #expect(error.isConnectionLoss, "\(error)")
+            #expect(error.isTransient)
+        }
+        #expect(!conn.isHealthy)
+        #expect { try conn.reset() } throws: { ($0 as? PostgresError)?.isConnectionLoss == true }
+        #expect {
+            try PostgresConnection(connectionString: server.connectionString)
+        } throws: { ($0 as? PostgresError)?.isConnectionLoss == true }
+
+        try server.start()
+        #expect(server.isRunning)
+        try conn.reset()
+        #expect(conn.isHealthy)
+        try conn.execute("INSERT INTO t VALUES (1)")
+        #expect(try conn.execute("SELECT count(*) FROM t").scalar == "1")
+        conn.close()
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import Shared
+import TestSupport
+
+/// One private PostgreSQL cluster per suite, started on first use and stopped at process
+/// exit (PostgresTestServer's exit hook); each test gets its own database on it.
+final class SuiteDatabase: Sendable {
+    private let server: Result<PostgresTestServer, any Error>
+
+    init() {
+        server = Result { try PostgresTestServer() }
+    }
+
+    func get() throws -> PostgresTestServer { try server.get() }
+
+    /// A new, empty database on the suite's server and a connection to it.
+    func freshConnection() throws -> (PostgresConnection, PostgresTestServer, String) {
+        let server = try get()
+        let name = try server.createDatabase()
+        return (try PostgresConnection(connectionString: server.connectionString(database: name)), server, name)
+    }
+
+    /// A new database with the secmaster schema applied, wrapped in a store.
+    func freshStore() throws -> SecmasterStore {
+        let (connection, _, _) = try freshConnection()
+        try Migrator.embedded().migrate(connection)
+        return SecmasterStore(connection: connection)
+    }
+}
+
+/// 2026-01-12T22:08:10.446961Z plus `seconds`.
+func ts(_ seconds: Double = 0) -> Timestamp {
+    Timestamp(microsecondsSinceEpoch: 1_768_255_690_446_961 + Int64((seconds * 1_000_000).rounded()))
+}
+
+func sampleMarket(_ ticker: String, event: String, series: String = "KXTEST", status: String = "active",
+                  updated: Double = 0, fetched: Double = 0, yesBid: String? = "0.5600") -> MarketRow {
+    MarketRow(
+        ticker: ticker, eventTicker: event, seriesTicker: series, marketType: "binary",
+        title: "Will \(ticker) happen?", subtitle: "", yesSubTitle: "Yes, \"quoted\"", noSubTitle: "No\ttab",
+        status: status, result: "", createdTime: ts(-86_400), updatedTime: ts(updated), openTime: ts(-3_600),
+        closeTime: ts(86_400 * 7), expectedExpirationTime: ts(86_400 * 8), latestExpirationTime: ts(86_400 * 9),
+        settlementTs: nil, canCloseEarly: true, strikeType: "greater", floorStrike: "101.25", capStrike: nil,
+        customStrikeJSON: #"{"Associated Events": "A,B"}"#, rulesPrimary: "If X\nthen yes \\ backslash",
+        rulesSecondary: "", yesBidDollars: yesBid, yesAskDollars: "0.5800", noBidDollars: "0.4200",
+        noAskDollars: "0.4400", lastPriceDollars: "0.5700", notionalValueDollars: "1.0000",
+        settlementValueDollars: nil, volumeFp: "10.00", volume24hFp: "2.00", openInterestFp: "7.00",
+        fetchedAt: ts(fetched))
+}
+
+func sampleEvent(_ ticker: String, series: String = "KXTEST", title: String = "An event", fetched: Double = 0,
+                 updated: Double? = nil) -> EventRow {
+    EventRow(ticker: ticker, seriesTicker: series, title: title, subTitle: "sub", category: "Sports",
+             mutuallyExclusive: true, strikeDate: ts(3_600), strikePeriod: "", collateralReturnType: "",
+             exchangeUpdatedAt: updated.map { ts($0) }, fetchedAt: ts(fetched))
+}

@@ -1,0 +1,150 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Small process helpers for ``PostgresTestServer`` (kept apart from the NATS helpers).
+enum PostgresProcessSupport {
+    struct Outcome {
+        let status: Int32
+        let output: String
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static var isRoot: Bool { geteuid() == 0 }
+
+    /// Runs `executable args…` to completion, as `user` through `runuser` when given,
+    /// in `directory` (through `env -C`), capturing stdout+stderr through a file (never a
+    /// pipe: pg_ctl's postmaster must not inherit a pipe we wait on).
+    ///
+    /// Uses `posix_spawn` + `waitpid` rather than `Foundation.Process`: under Swift
+    /// Testing on Linux, `Process.waitUntilExit()` was seen to hang forever after the child
+    /// had exited (left a zombie `runuser`).
+    static func run(
+        _ executable: String, _ arguments: [String], asUser user: String? = nil,
+        in directory: URL? = nil, environment: [String: String]? = nil
+    ) throws -> Outcome {
+        var argv: [String] = []
+        if let user { argv += [runuserPath, "-u", user, "--"] }
+        if let directory { argv += ["/usr/bin/env", "-C", directory.path] }
+        argv.append(executable)
+        argv += arguments
+        let env = (environment ?? cleanEnvironment()).map { "\($0.key)=\($0.value)" }
+
+        let outputPath = FileManager.default.temporaryDirectory
+            .appendingPathComponent("ssmd-pg-out-\(getpid())-\(UUID().uuidString)").path
+        defer { unlink(outputPath) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup($0) } + [nil]
+        defer {
+            cArgs.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
+        guard spawned == 0 else {
+            throw Failure(description: "posix_spawn \(argv[0]) failed: errno \(spawned)")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { throw Failure(description: "waitpid failed: errno \(errno)") }
+        }
+        let exitCode: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        return Outcome(status: exitCode, output: output)
+    }
+
+    /// Like ``run(_:_:asUser:in:environment:)`` but throws with the output on a non-zero exit.
+    @discardableResult
+    static func check(
+        _ executable: String, _ arguments: [String], asUser user: String? = nil, in directory: URL? = nil
+    ) throws -> String {
+        let outcome = try run(executable, arguments, asUser: user, in: directory)
+        guard outcome.status == 0 else {
+            throw Failure(description: "\(executable) \(arguments.joined(separator: " ")) exited \(outcome.status): \(outcome.output)")
+        }
+        return outcome.output
+    }
+
+    /// The environment for server tools: ours minus libpq/server variables that would
+    /// redirect them (PGDATA, PGPORT, PGHOST …), with a C locale that always exists.
+    static func cleanEnvironment() -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") }
+        environment["LC_ALL"] = "C"
+        environment["LANG"] = "C"
+        return environment
+    }
+
+    static var runuserPath: String {
+        for candidate in ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
+        where FileManager.default.isExecutableFile(atPath: candidate) {
+            return candidate
+        }
+        return "/usr/sbin/runuser"
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+    static func freeLoopbackPort() throws -> Int {
+        #if canImport(Glibc)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw Failure(description: "bind() failed: errno \(errno)") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw Failure(description: "getsockname() failed: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether a process with this PID exists.
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard pid > 0 else { return false }
+        return kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    /// uid/gid of a user name, nil if unknown.
+    static func ids(of user: String) -> (uid: uid_t, gid: gid_t)? {
+        guard let entry = getpwnam(user) else { return nil }
+        return (entry.pointee.pw_uid, entry.pointee.pw_gid)
+    }
+
+    /// chown -R.
+    static func chownRecursively(_ url: URL, uid: uid_t, gid: gid_t) {
+        _ = chown(url.path, uid, gid)
+        guard let enumerator = FileManager.default.enumerator(atPath: url.path) else { return }
+        for case let relative as String in enumerator {
+            _ = lchown(url.appendingPathComponent(relative).path, uid, gid)
+        }
+    }
+
+    /// Sleeps the calling thread.
+    static func sleep(seconds: Double) {
+        usleep(useconds_t(seconds * 1_000_000))
+    }
+}

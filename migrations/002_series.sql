@@ -1,0 +1,16 @@
+-- 002: series — the plan's table (tickers widened from VARCHAR(64) to TEXT).
+
+CREATE TABLE series (
+    ticker      TEXT PRIMARY KEY,
+    title       TEXT NOT NULL,
+    category    TEXT NOT NULL,
+    tags        TEXT[] DEFAULT '{}',
+    is_game     BOOLEAN DEFAULT false,
+    active      BOOLEAN DEFAULT true,
+    created_at  TIMESTAMPTZ DEFAULT now(),
+    updated_at  TIMESTAMPTZ DEFAULT now()
+);
+
+CREATE INDEX idx_series_category ON series(category) WHERE active = true;
+CREATE INDEX idx_series_category_game ON series(category, is_game) WHERE active = true;
+CREATE INDEX idx_series_tags ON series USING GIN(tags);
