@@ -61,7 +61,7 @@ final class DatabaseSession: @unchecked Sendable {
         try await Offload.run { [self] in
             try lock.withLock {
                 if connection == nil { connection = try PostgresConnection(connectionString: conninfo) }
-                return try Migrator(connection: connection!).migrate().map { "\($0)" }
+                return try Migrator.standard().migrate(connection!).map(\.fileName)
             }
         }
     }

@@ -16,7 +16,7 @@ struct MarketFetcherCommand: ParsableCommand {
     var tags: [String] = []
     @Option(name: .customLong("concurrency"), help: "Work items synced at once by this replica (SSMD_CONCURRENCY). Default 4")
     var concurrency: String?
-    @Option(name: .customLong("ack-wait"), help: "Redeliver a work item whose replica went silent this long (SSMD_ACK_WAIT). Default 30s")
+    @Option(name: .customLong("ack-wait"), help: "AckWait of the work consumers this replica creates: a work item whose replica went silent this long is redelivered (SSMD_ACK_WAIT). Default 30s")
     var ackWait: String?
     @Option(name: .customLong("pool-share"), help: "Cap this pool at a share (0–1] of the shared budget; unused share stays with the others (SSMD_POOL_SHARE). Default 1")
     var poolShare: String?
@@ -57,7 +57,7 @@ actor WorkSubscriptions {
     private let js: JetStream
     private let topology: Topology
     private let fixedTags: [String]
-    private var subscriptions: [(name: String, sub: PullSubscription)] = []
+    private var subscriptions: [(name: String, sub: PullSubscription, ackWait: Duration)] = []
     private var cursor = 0
 
     init(js: JetStream, topology: Topology, tags: [String]) {
@@ -77,14 +77,16 @@ actor WorkSubscriptions {
             for tag in fixedTags { try js.ensureConsumer(stream: Streams.work, topology.workConsumer(tag: tag)) }
         }
         for name in names where !subscriptions.contains(where: { $0.name == name }) {
-            subscriptions.append((name, try js.pullSubscribe(stream: Streams.work, consumer: name)))
+            // The consumer's own AckWait (set by whoever created it) paces the lease keeper.
+            let ackWait = try js.consumerInfo(stream: Streams.work, name: name).ackWait
+            subscriptions.append((name, try js.pullSubscribe(stream: Streams.work, consumer: name), ackWait))
         }
     }
 
-    func next() -> PullSubscription? {
+    func next() -> (sub: PullSubscription, ackWait: Duration)? {
         guard !subscriptions.isEmpty else { return nil }
         cursor = (cursor + 1) % subscriptions.count
-        return subscriptions[cursor].sub
+        return (subscriptions[cursor].sub, subscriptions[cursor].ackWait)
     }
 
     func closeAll() {
@@ -149,27 +151,39 @@ struct MarketFetcherService: Service {
     }
 
     func workLoop(subs: WorkSubscriptions, syncer: MarketSyncer, deadLetters: ReliablePublisher, logger: Logger) async {
+        // With one tag a fetch waits for work; with many, each is probed without waiting and
+        // the worker rests only after a whole round found nothing.
+        var emptyInARow = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            guard let sub = await subs.next() else {
+            guard let (sub, ackWait) = await subs.next() else {
                 _ = await sleepUnlessShuttingDown(.milliseconds(500))
                 continue
             }
-            let wait: Duration = await subs.count > 1 ? .milliseconds(100) : .seconds(1)
+            let count = await subs.count
             let messages: [JetStreamMessage]
             do {
-                messages = try await Offload.run { try sub.fetch(batch: 1, maxWait: wait) }
+                messages = try await Offload.run { try sub.fetch(batch: 1, maxWait: count > 1 ? .milliseconds(5) : .seconds(1)) }
             } catch {
                 logger.warning("work fetch failed", metadata: ["error": "\(error)"])
                 _ = await sleepUnlessShuttingDown(.milliseconds(500))
                 continue
             }
+            if messages.isEmpty {
+                emptyInARow += 1
+                if count > 1, emptyInARow >= count {
+                    emptyInARow = 0
+                    _ = await sleepUnlessShuttingDown(.milliseconds(250))
+                }
+                continue
+            }
+            emptyInARow = 0
             for message in messages {
-                await process(message, syncer: syncer, deadLetters: deadLetters, logger: logger)
+                await process(message, ackWait: ackWait, syncer: syncer, deadLetters: deadLetters, logger: logger)
             }
         }
     }
 
-    func process(_ message: JetStreamMessage, syncer: MarketSyncer, deadLetters: ReliablePublisher, logger: Logger) async {
+    func process(_ message: JetStreamMessage, ackWait: Duration, syncer: MarketSyncer, deadLetters: ReliablePublisher, logger: Logger) async {
         let item: WorkItem
         do {
             item = try MessageCodec.decode(WorkItem.self, from: message.data, subject: message.subject)
@@ -181,7 +195,7 @@ struct MarketFetcherService: Service {
         log[metadataKey: "series"] = "\(item.seriesTicker)"
         log[metadataKey: "tag"] = "\(item.routingTag)"
         log[metadataKey: "cycle"] = "\(item.cycleId)"
-        let lease = LeaseKeeper(message: message, every: .milliseconds(topology.workAckWait.milliseconds / 3))
+        let lease = LeaseKeeper(message: message, every: .milliseconds(max(100, ackWait.milliseconds / 3)))
         let started = ContinuousClock.now
         do {
             let result = try await syncer.sync(item) { await lease.beat() }

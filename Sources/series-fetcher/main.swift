@@ -22,6 +22,8 @@ struct SeriesFetcherCommand: ParsableCommand {
     var gamesOnly = false
     @Option(name: .customLong("interval"), help: "Time between cycle starts (SSMD_INTERVAL). Default 5m")
     var interval: String?
+    @Option(name: .customLong("ack-wait"), help: "AckWait of the work consumers it creates: a work item whose replica went silent this long is redelivered (SSMD_ACK_WAIT). Default 30s")
+    var ackWait: String?
     @Flag(name: .customLong("once"), help: "Run one cycle and exit: 0 if every category synced, 1 otherwise")
     var once = false
 }
@@ -31,6 +33,7 @@ struct SeriesFetcherService: Service {
     let selection: SeriesSelection
     let interval: Duration
     let once: Bool
+    let topology: Topology
     let nats: NATSOptions
     let exchange: ExchangeOptions.Resolved
     let logger: Logger
@@ -39,7 +42,6 @@ struct SeriesFetcherService: Service {
         let connection = try NATSConnection(options: nats, logger: logger)
         defer { connection.close() }
         let js = try connection.jetStream()
-        let topology = Topology()
         try await retryUntilReady(logger: logger, what: "NATS JetStream provisioning") {
             try await Offload.run { try topology.provision(js) }
         }
@@ -90,6 +92,8 @@ enum SeriesFetcherMain {
                                             gamesOnly: try r.bool("games-only", cmd.gamesOnly ? true : nil, default: false))
             let interval = try r.duration("interval", cmd.interval, default: .seconds(300), min: .seconds(1))
             let schedule = r.string("schedule", cmd.schedule, default: "all") ?? "all"
+            var topology = Topology()
+            topology.workAckWait = try r.duration("ack-wait", cmd.ackWait, default: .seconds(30), min: .seconds(1), max: .seconds(3600))
             StructuredLogHandler.bootstrap(level: common.logLevel, format: common.logFormat)
             var logger = Logger(label: "series-fetcher")
             logger[metadataKey: "schedule"] = "\(schedule)"
@@ -97,7 +101,7 @@ enum SeriesFetcherMain {
                 "nats": "\(common.nats.urls.map(Redaction.url))", "exchange": "\(exchange.client.baseURL)",
                 "tags": "\(selection.tags)", "categories": "\(selection.categories)", "games_only": "\(selection.gamesOnly)",
                 "interval_s": "\(interval.seconds)", "once": "\(cmd.once)", "rate_tokens_per_s": "\(exchange.tokensPerSecond)"])
-            let service = SeriesFetcherService(schedule: schedule, selection: selection, interval: interval, once: cmd.once,
+            let service = SeriesFetcherService(schedule: schedule, selection: selection, interval: interval, once: cmd.once, topology: topology,
                                                nats: common.nats, exchange: exchange, logger: logger)
             try await DaemonMain.run(services: [service], logger: logger, shutdownTimeout: common.shutdownTimeout)
         } catch {
