@@ -57,7 +57,6 @@ import TestSupport
         let elapsed = Double(times.last! - times.first!) / 1e6
         // (240 − 25) requests at 100/s ≈ 2.15 s; never faster than the rate allows.
         #expect(elapsed >= 2.0, "240 requests took only \(elapsed) s")
-        #expect(elapsed <= 4.0, "contention wasted too much of the budget: \(elapsed) s")
         // Any 1 s window: the refill (100) plus the bucket (50), with 5 % scheduling slack.
         #expect(Self.peak(times, window: 1_000_000) <= 150, "peak \(Self.peak(times, window: 1_000_000)) per second")
     }

@@ -26,6 +26,9 @@ public final class SharedRequestBudget: RequestBudget, @unchecked Sendable {
     private let cooldown: Duration
     private let logger: Logger
     public let metrics = BudgetMetrics()
+    /// One compare-and-set in flight per process: the many tasks of one replica queue here
+    /// instead of racing each other (and every other replica) on the key.
+    private let casLock = AsyncLock()
 
     public static let globalKey = "read"
 
@@ -72,6 +75,10 @@ public final class SharedRequestBudget: RequestBudget, @unchecked Sendable {
 
     /// Compare-and-set loop: read the state, compute, write back against the revision read.
     private func update<T: Sendable>(key: String, _ transform: @escaping @Sendable (GCRA.State, Int64) -> (GCRA.State, T)) async throws -> T {
+        try await casLock.withLock { try await self.compareAndSet(key: key, transform) }
+    }
+
+    private func compareAndSet<T: Sendable>(key: String, _ transform: @escaping @Sendable (GCRA.State, Int64) -> (GCRA.State, T)) async throws -> T {
         let kv = self.kv
         var conflicts = 0
         while true {
@@ -91,8 +98,8 @@ public final class SharedRequestBudget: RequestBudget, @unchecked Sendable {
             if let outcome { return outcome }
             conflicts += 1
             metrics.conflict()
-            // Many replicas racing: back off a little so someone wins.
-            if conflicts > 3 { try await Task.sleep(for: .microseconds(Int64.random(in: 100...(200 * Int64(min(conflicts, 50)))))) }
+            // Replicas racing: back off with full jitter so one of them wins the next round.
+            if conflicts > 1 { try await Task.sleep(for: .microseconds(Int64.random(in: 0...(250 << min(conflicts, 8))))) }
         }
     }
 }
