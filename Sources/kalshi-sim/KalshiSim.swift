@@ -17,6 +17,25 @@ struct KalshiSim: AsyncParsableCommand {
     @Option(help: "Simulated start time: ISO 8601 or unix seconds (default: now).") var startTime: String?
     @Option(help: "Simulated seconds per wall-clock second.") var clockSpeed = 1.0
 
+    @Option(help: "Rate limiting: on|off.") var rateLimit = "on"
+    @Option(name: .customLong("rate-tokens-per-s"), help: "Bucket refill for signed requests (tokens/s; a request costs 10).")
+    var rateTokensPerS = 200.0
+    @Option(name: .customLong("unsigned-rate-tokens-per-s"), help: "Bucket refill for unsigned requests (tokens/s).")
+    var unsignedRateTokensPerS = 200.0
+    @Option(name: .customLong("rate-burst-s"), help: "Bucket capacity in seconds of refill.") var rateBurstS = 2.0
+    @Option(name: .customLong("latency-fixed-ms"), help: "Fault: fixed latency per request.") var latencyFixedMs = 0.0
+    @Option(name: .customLong("latency-jitter-ms"), help: "Fault: extra uniform random latency up to this.") var latencyJitterMs = 0.0
+    @Option(name: .customLong("error-5xx-rate"), help: "Fault: probability of a 503.") var error5xxRate = 0.0
+    @Option(name: .customLong("connection-reset-rate"), help: "Fault: probability of dropping the connection without a response.")
+    var connectionResetRate = 0.0
+    @Option(name: .customLong("truncated-body-rate"), help: "Fault: probability of a body cut short.") var truncatedBodyRate = 0.0
+    @Option(name: .customLong("malformed-json-rate"), help: "Fault: probability of invalid JSON.") var malformedJsonRate = 0.0
+    @Option(name: .customLong("repeat-cursor-rate"), help: "Fault: probability a page returns the request's own cursor.")
+    var repeatCursorRate = 0.0
+    @Option(name: .customLong("oversized-page-rate"), help: "Fault: probability a page holds more than limit items.")
+    var oversizedPageRate = 0.0
+    @Option(name: .customLong("fault-seed"), help: "Seed of fault decisions.") var faultSeed: UInt64 = 1
+
     func validate() throws {
         guard ["127.0.0.1", "localhost", "::1"].contains(host) else {
             throw ValidationError("--host must be a loopback address")
@@ -24,6 +43,12 @@ struct KalshiSim: AsyncParsableCommand {
         guard scale > 0, scale <= 5 else { throw ValidationError("--scale must be in (0, 5]") }
         guard clockSpeed >= 0 else { throw ValidationError("--clock-speed must be >= 0") }
         if let s = startTime, SimTime.parse(s) == nil { throw ValidationError("--start-time: not ISO 8601 or unix seconds") }
+        guard rateLimit == "on" || rateLimit == "off" else { throw ValidationError("--rate-limit must be on or off") }
+        for (name, p) in [("error-5xx-rate", error5xxRate), ("connection-reset-rate", connectionResetRate),
+                          ("truncated-body-rate", truncatedBodyRate), ("malformed-json-rate", malformedJsonRate),
+                          ("repeat-cursor-rate", repeatCursorRate), ("oversized-page-rate", oversizedPageRate)] where !(0...1).contains(p) {
+            throw ValidationError("--\(name) must be in [0, 1]")
+        }
     }
 
     func run() async throws {
@@ -36,6 +61,19 @@ struct KalshiSim: AsyncParsableCommand {
         config.scale = scale
         config.startTime = startTime.flatMap(SimTime.parse)
         config.clockSpeed = clockSpeed
+        config.settings.rateLimit = rateLimit == "on"
+        config.settings.rateTokensPerSecond = rateTokensPerS
+        config.settings.unsignedRateTokensPerSecond = unsignedRateTokensPerS
+        config.settings.rateBurstSeconds = rateBurstS
+        config.settings.latencyFixedMs = latencyFixedMs
+        config.settings.latencyJitterMs = latencyJitterMs
+        config.settings.error5xxRate = error5xxRate
+        config.settings.connectionResetRate = connectionResetRate
+        config.settings.truncatedBodyRate = truncatedBodyRate
+        config.settings.malformedJSONRate = malformedJsonRate
+        config.settings.repeatCursorRate = repeatCursorRate
+        config.settings.oversizedPageRate = oversizedPageRate
+        config.settings.faultSeed = faultSeed
         let server = SimServer(configuration: config)
         logger.info("universe generated", metadata: [
             "series": "\(server.universe.series.count)", "events": "\(server.universe.events.count)",

@@ -21,8 +21,19 @@ struct HTTPResult {
 
 enum HTTPTestError: Error { case connect, malformed(String) }
 
+/// Runs the blocking exchange on a Dispatch thread: blocking a thread of Swift's
+/// cooperative pool (2 threads here) would starve the in-process server of threads.
 func httpRequest(port: Int, method: String = "GET", path: String, body: String? = nil,
-                 headers: [String: String] = [:]) throws -> HTTPResult {
+                 headers: [String: String] = [:]) async throws -> HTTPResult {
+    try await withCheckedThrowingContinuation { cont in
+        DispatchQueue.global().async {
+            cont.resume(with: Result { try blockingHTTPRequest(port: port, method: method, path: path, body: body, headers: headers) })
+        }
+    }
+}
+
+func blockingHTTPRequest(port: Int, method: String, path: String, body: String?,
+                         headers: [String: String]) throws -> HTTPResult {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw HTTPTestError.connect }
     defer { close(fd) }
@@ -34,6 +45,9 @@ func httpRequest(port: Int, method: String = "GET", path: String, body: String? 
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     guard rc == 0 else { throw HTTPTestError.connect }
+    // Never hang a test on a server that neither answers nor closes.
+    var timeout = timeval(tv_sec: 15, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     var req = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
     for (k, v) in headers { req += "\(k): \(v)\r\n" }
     if let body { req += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
@@ -95,8 +109,10 @@ struct TestServer {
 
     static let fixedStart: Int64 = 1_795_600_000  // 2026-11-25T09:46:40Z
 
-    static func start(scale: Double = 0.02, seed: UInt64 = 42, speed: Double = 0) async throws -> TestServer {
+    static func start(scale: Double = 0.02, seed: UInt64 = 42, speed: Double = 0,
+                      settings: SimSettings = { var s = SimSettings(); s.rateLimit = false; return s }()) async throws -> TestServer {
         var c = SimConfiguration()
+        c.settings = settings
         c.port = 0
         c.scale = scale
         c.seed = seed
@@ -109,7 +125,7 @@ struct TestServer {
         return TestServer(server: s, port: port, task: task)
     }
 
-    func get(_ path: String) throws -> HTTPResult { try httpRequest(port: port, path: path) }
+    func get(_ path: String) async throws -> HTTPResult { try await httpRequest(port: port, path: path) }
 
     func stop() async {
         task.cancel()

@@ -33,7 +33,10 @@ public struct ExchangeAPI: Sendable {
         return path
     }
 
-    public func handle(method: String, path rawPath: String, query: String, at t: Int64) -> SimResponse {
+    /// `faults` carries the page-level faults (repeated cursor, oversized page) chosen for
+    /// this request; transport faults are the shell's.
+    public func handle(method: String, path rawPath: String, query: String, at t: Int64,
+                       faults: FaultPlan = FaultPlan()) -> SimResponse {
         let path = ExchangeAPI.routePath(rawPath)
         let parts = path.split(separator: "/", omittingEmptySubsequences: true).map { QueryParams.decode($0) }
         let params = QueryParams(query)
@@ -53,9 +56,9 @@ public struct ExchangeAPI: Sendable {
             case (2, "search") where parts[1] == "filters_by_sport": body = filtersBySport()
             case (1, "series"): body = try seriesList(params, at: t)
             case (2, "series"): body = try seriesSingle(parts[1], params, at: t)
-            case (1, "markets"): body = try marketsList(params, at: t)
+            case (1, "markets"): body = try marketsList(params, at: t, faults: faults)
             case (2, "markets"): body = try marketSingle(parts[1], at: t)
-            case (1, "events"): body = try eventsList(params, at: t)
+            case (1, "events"): body = try eventsList(params, at: t, faults: faults)
             case (2, "events"): body = try eventSingle(parts[1], params, at: t)
             case (3, "_sim") where parts[1] == "truth":
                 switch parts[2] {
@@ -176,7 +179,9 @@ public struct ExchangeAPI: Sendable {
         return .range(range)
     }
 
-    public func marketsPage(_ q: MarketsQuery, at t: Int64) throws(APIError) -> (items: [Int], cursor: String) {
+    public func marketsPage(_ q0: MarketsQuery, at t: Int64, faults: FaultPlan = FaultPlan()) throws(APIError) -> (items: [Int], cursor: String) {
+        var q = q0
+        if faults.oversizedPage { q.limit += max(1, q.limit / 2) }
         var after: Int? = nil
         if let c = q.cursorTicker {
             guard let i = universe.marketIndex[c] else { throw .badRequest("invalid cursor") }
@@ -184,13 +189,14 @@ public struct ExchangeAPI: Sendable {
         }
         guard q.isCompatible else { return ([], "") }
         let (items, more) = marketCandidates(q).page(after: after, limit: q.limit) { q.matches(universe, $0, at: t) }
-        let cursor = more && !items.isEmpty ? Cursor.encode(kind: "m", ticker: universe.markets[items.last!].ticker) : ""
+        var cursor = more && !items.isEmpty ? Cursor.encode(kind: "m", ticker: universe.markets[items.last!].ticker) : ""
+        if faults.repeatCursor, let c = q.cursorTicker { cursor = Cursor.encode(kind: "m", ticker: c) }
         return (items, cursor)
     }
 
-    func marketsList(_ p: QueryParams, at t: Int64) throws(APIError) -> [UInt8] {
+    func marketsList(_ p: QueryParams, at t: Int64, faults: FaultPlan) throws(APIError) -> [UInt8] {
         let q = try MarketsQuery(p)
-        let (items, cursor) = try marketsPage(q, at: t)
+        let (items, cursor) = try marketsPage(q, at: t, faults: faults)
         var w = JSONWriter(capacity: 64 + items.count * 1800)
         w.raw("{\"markets\":[")
         for (k, i) in items.enumerated() {
@@ -223,12 +229,13 @@ public struct ExchangeAPI: Sendable {
         w.raw("]")
     }
 
-    func eventsList(_ p: QueryParams, at t: Int64) throws(APIError) -> [UInt8] {
+    func eventsList(_ p: QueryParams, at t: Int64, faults: FaultPlan) throws(APIError) -> [UInt8] {
         var limit = 200
         if let l = try p.int64("limit") {
             guard l >= 0, l <= 200 else { throw .badRequest("invalid limit: must be between 1 and 200") }
             if l > 0 { limit = Int(l) }
         }
+        if faults.oversizedPage { limit += max(1, limit / 2) }
         var after: Int? = nil
         if let c = p.nonEmpty("cursor") {
             guard let tk = Cursor.decode(c, kind: "e"), let i = universe.eventIndex[tk] else { throw .badRequest("invalid cursor") }
@@ -278,7 +285,8 @@ public struct ExchangeAPI: Sendable {
                 if nested { w.raw(",\"markets\":"); appendMarkets(of: e, at: t, to: &w) }
             }
         }
-        let cursor = more && !items.isEmpty ? Cursor.encode(kind: "e", ticker: u.events[items.last!].ticker) : ""
+        var cursor = more && !items.isEmpty ? Cursor.encode(kind: "e", ticker: u.events[items.last!].ticker) : ""
+        if faults.repeatCursor, let c = p.nonEmpty("cursor") { cursor = c }
         w.raw("],\"cursor\":"); w.string(cursor); w.raw("}")
         return w.bytes
     }

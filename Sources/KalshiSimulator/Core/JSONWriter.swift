@@ -98,12 +98,17 @@ public struct JSONWriter: Sendable {
 }
 
 public enum FixedPoint {
+    /// Writes digits in place: no temporary array, since this runs ~20 times per market.
     static func appendDigits(_ v: UInt64, minDigits: Int, to out: inout [UInt8]) {
-        var buf: [UInt8] = []
+        var n = 1
         var x = v
-        repeat { buf.append(UInt8(0x30 + x % 10)); x /= 10 } while x > 0
-        while buf.count < minDigits { buf.append(0x30) }
-        out.append(contentsOf: buf.reversed())
+        while x >= 10 { x /= 10; n += 1 }
+        let width = max(n, minDigits)
+        let start = out.count
+        out.append(contentsOf: repeatElement(0x30, count: width))
+        var y = v
+        var i = start + width - 1
+        while y > 0 { out[i] = UInt8(0x30 + y % 10); y /= 10; i -= 1 }
     }
 
     public static func appendDollars(_ tenThousandths: Int64, to out: inout [UInt8]) {

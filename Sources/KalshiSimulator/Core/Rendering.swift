@@ -89,6 +89,7 @@ public enum MarketRendering {
             w.raw("[{\"start\":\"0.0000\",\"end\":\"1.0000\",\"step\":\"0.0100\"}]")
         }
         w.comma(); w.key("liquidity_dollars"); w.raw("\"0.0000\"")
+        w.comma(); w.key("fractional_trading_enabled"); w.bool(false)
         w.rawString(m.extraJSON)
         return w.bytes
     }
@@ -194,6 +195,7 @@ public enum EntityRendering {
         if let d = e.strikeDate { w.comma(); w.key("strike_date"); w.time(d) }
         if let p = e.strikePeriod { w.comma(); w.key("strike_period"); w.string(p) }
         w.comma(); w.key("available_on_brokers"); w.bool(false)
+        w.comma(); w.key("product_metadata"); w.raw("null")
         w.comma(); w.key("settlement_sources"); appendSources(s.settlementSources, to: &w)
         w.comma(); w.key("last_updated_ts"); w.time(e.lastUpdatedTs(at: t))
         nestedMarkets(&w)

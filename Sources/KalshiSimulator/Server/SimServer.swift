@@ -12,29 +12,85 @@ public struct SimConfiguration: Sendable {
     /// Simulated start time (unix seconds); nil = now.
     public var startTime: Int64?
     public var clockSpeed = 1.0
+    public var settings = SimSettings()
 
     public init() {}
 }
 
-/// The HTTP shell: routing and translation only. Everything it answers comes from
-/// `ExchangeAPI` (pure) and `SimState` (clock and counters).
+/// Request context that keeps the channel, so a fault can reset the connection.
+public struct SimRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
+struct InjectedFault: Error {}
+
+/// The HTTP shell: routing, metering and fault injection only. Everything it answers
+/// comes from `ExchangeAPI` (pure) and `SimState` (clock, settings, counters).
 struct SimResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = SimRequestContext
     let api: ExchangeAPI
     let state: SimState
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        let path = request.uri.path
+        let route = ExchangeAPI.routePath(request.uri.path)
         let query = request.uri.query ?? ""
         let method = request.method.rawValue
-        let sim: SimResponse
-        if ExchangeAPI.routePath(path).hasPrefix("/_sim/") && !ExchangeAPI.routePath(path).hasPrefix("/_sim/truth/") {
+        if route.hasPrefix("/_sim/") && !route.hasPrefix("/_sim/truth/") {
             let body = try await request.body.collect(upTo: 1 << 20)
-            sim = control(method: method, path: ExchangeAPI.routePath(path), query: query, body: Array(buffer: body))
-        } else {
-            sim = api.handle(method: method, path: path, query: query, at: state.now())
+            let sim = control(method: method, path: route, query: query, body: Array(buffer: body))
+            state.count(endpoint: sim.endpoint, status: sim.status)
+            return response(sim)
         }
+        if route.hasPrefix("/_sim/truth/") {
+            let sim = api.handle(method: method, path: route, query: query, at: state.now())
+            state.count(endpoint: sim.endpoint, status: sim.status)
+            return response(sim)
+        }
+        let signed = request.headers.contains { $0.name.canonicalName == "kalshi-access-key" }
+        guard let (_, faults) = state.admit(signed: signed) else {
+            state.count(endpoint: "429", status: 429)
+            // Exactly the exchange's body, and no Retry-After / X-RateLimit-* headers.
+            return response(SimResponse(status: 429, body: Array(#"{"error": "too many requests"}"#.utf8), endpoint: "429"))
+        }
+        if faults.latencyMs > 0 { try await Task.sleep(nanoseconds: UInt64(faults.latencyMs * 1_000_000)) }
+        if faults.connectionReset {
+            state.count(endpoint: "fault:reset", status: 0)
+            // The connection is dropped before any byte of a response is written.
+            try? await context.channel.close().get()
+            throw InjectedFault()
+        }
+        if faults.serverError {
+            let sim = SimResponse(status: 503, body: APIError(status: 503, code: "service_unavailable", message: "injected fault").body,
+                                  endpoint: "fault:5xx")
+            state.count(endpoint: sim.endpoint, status: sim.status)
+            return response(sim)
+        }
+        var sim = api.handle(method: method, path: route, query: query, at: state.now(), faults: faults)
         state.count(endpoint: sim.endpoint, status: sim.status)
+        if faults.malformedJSON { sim.body = FaultPlan.malform(sim.body) }
+        if faults.truncatedBody {
+            // Promise the whole length, send half, then drop the connection.
+            let full = sim.body
+            let channel = context.channel
+            var headers = HTTPFields()
+            headers[.contentType] = sim.contentType
+            return Response(status: HTTPResponse.Status(code: sim.status), headers: headers,
+                            body: ResponseBody(contentLength: full.count) { writer in
+                                try await writer.write(ByteBuffer(bytes: full.prefix(full.count / 2)))
+                                try? await channel.close().get()
+                                throw InjectedFault()
+                            })
+        }
+        return response(sim)
+    }
+
+    func response(_ sim: SimResponse) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = sim.contentType
         return Response(status: HTTPResponse.Status(code: sim.status), headers: headers,
@@ -62,6 +118,17 @@ struct SimResponder: HTTPResponder {
             }
             state.updateClock(speed: speed, advance: advance)
             return SimResponse(status: 200, body: clockJSON(), endpoint: "/_sim/clock")
+        case ("GET", "/_sim/settings"):
+            return SimResponse(status: 200, body: state.currentSettings().json, endpoint: "/_sim/settings")
+        case ("POST", "/_sim/settings"):
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+                return SimResponse(status: 400, body: APIError.badRequest("body must be a JSON object").body, endpoint: "/_sim/settings")
+            }
+            do throws(APIError) {
+                return SimResponse(status: 200, body: try state.updateSettings(obj).json, endpoint: "/_sim/settings")
+            } catch {
+                return SimResponse(status: error.status, body: error.body, endpoint: "/_sim/settings")
+            }
         case ("GET", "/_sim/stats"):
             return SimResponse(status: 200, body: state.statsJSON(), endpoint: "/_sim/stats")
         default:
@@ -94,7 +161,8 @@ public final class SimServer: Sendable {
         let t0 = Date()
         universe = Universe(seed: configuration.seed, scale: configuration.scale, referenceTs: start)
         generateSeconds = Date().timeIntervalSince(t0)
-        state = SimState(clock: SimClock(start: Double(start), speed: configuration.clockSpeed, wallNow: SimState.wallNow()))
+        state = SimState(clock: SimClock(start: Double(start), speed: configuration.clockSpeed, wallNow: SimState.wallNow()),
+                         settings: configuration.settings)
     }
 
     func makeApplication(logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {

@@ -6,8 +6,47 @@ public final class SimState: @unchecked Sendable {
     private let lock = NSLock()
     private var clock: SimClock
     private var counters: [String: [Int: Int]] = [:]
+    private var settings: SimSettings
+    private var signedBucket: TokenBucket
+    private var unsignedBucket: TokenBucket
+    private var requestNumber: UInt64 = 0
 
-    public init(clock: SimClock) { self.clock = clock }
+    public init(clock: SimClock, settings: SimSettings = SimSettings()) {
+        self.clock = clock
+        self.settings = settings
+        let wall = SimState.wallNow()
+        signedBucket = TokenBucket(tokensPerSecond: settings.rateTokensPerSecond, burstSeconds: settings.rateBurstSeconds, now: wall)
+        unsignedBucket = TokenBucket(tokensPerSecond: settings.unsignedRateTokensPerSecond, burstSeconds: settings.rateBurstSeconds, now: wall)
+    }
+
+    /// Numbers an exchange request, picks its faults and meters it. Returns nil when the
+    /// request is over budget (answer 429).
+    public func admit(signed: Bool) -> (number: UInt64, faults: FaultPlan)? {
+        let wall = SimState.wallNow()
+        lock.lock(); defer { lock.unlock() }
+        requestNumber += 1
+        if settings.rateLimit {
+            let ok = signed ? signedBucket.take(settings.requestCost, now: wall) : unsignedBucket.take(settings.requestCost, now: wall)
+            if !ok { return nil }
+        }
+        return (requestNumber, FaultPlan(settings: settings, requestNumber: requestNumber))
+    }
+
+    public func currentSettings() -> SimSettings {
+        lock.lock(); defer { lock.unlock() }
+        return settings
+    }
+
+    public func updateSettings(_ obj: [String: Any]) throws(APIError) -> SimSettings {
+        let wall = SimState.wallNow()
+        lock.lock(); defer { lock.unlock() }
+        var s = settings
+        try s.apply(obj)
+        settings = s
+        signedBucket.reconfigure(tokensPerSecond: s.rateTokensPerSecond, burstSeconds: s.rateBurstSeconds, now: wall)
+        unsignedBucket.reconfigure(tokensPerSecond: s.unsignedRateTokensPerSecond, burstSeconds: s.rateBurstSeconds, now: wall)
+        return s
+    }
 
     public static func wallNow() -> Double { Date().timeIntervalSince1970 }
 
