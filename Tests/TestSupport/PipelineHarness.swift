@@ -15,12 +15,13 @@ public final class PipelineHarness: @unchecked Sendable {
     private var counter = 0
     private let lock = NSLock()
 
-    /// `simulatorArguments` are added to `--port 0 --seed … --scale …`.
+    /// `simulatorArguments` are added to `--port 0 --seed … --scale … --rate-limit off`
+    /// (later flags win, so a test can turn the exchange's limiting back on).
     public init(name: String, scale: Double = 0.02, seed: Int = 7, simulatorArguments: [String] = []) throws {
         directory = try TestDirectory(name)
         nats = try NATSTestServer()
         postgres = try PostgresTestServer()
-        try startSimulator(["--scale", "\(scale)", "--seed", "\(seed)"] + simulatorArguments)
+        try startSimulator(["--scale", "\(scale)", "--seed", "\(seed)", "--rate-limit", "off"] + simulatorArguments)
     }
 
     public var exchangeURL: String { simulatorURL + "/trade-api/v2" }
