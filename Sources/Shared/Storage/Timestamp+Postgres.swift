@@ -8,18 +8,23 @@ extension Timestamp {
     /// `2026-01-12T22:08:10.446961Z` (ISO 8601, always six fractional digits, UTC).
     /// Years before 1 AD are written in PostgreSQL's `… BC` form.
     public var postgresText: String {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(32)
+        appendPostgresText(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends ``postgresText`` as UTF-8 (no intermediate string).
+    func appendPostgresText(to bytes: inout [UInt8]) {
         let micros = microsecondsSinceEpoch
         let (secondsTotal, micro) = micros.floorDivMod(1_000_000)
         let (days, secondOfDay) = secondsTotal.floorDivMod(86_400)
         let (year, month, day) = PostgresCalendar.civil(fromDays: days)
         let hour = secondOfDay / 3600, minute = (secondOfDay % 3600) / 60, second = secondOfDay % 60
-
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(32)
         let bc = year <= 0
         let displayYear = bc ? 1 - year : year
         if displayYear > 9999 {
-            bytes.append(contentsOf: Array(String(displayYear).utf8))
+            bytes.append(contentsOf: String(displayYear).utf8)
         } else {
             PostgresCalendar.appendDigits(&bytes, displayYear, width: 4)
         }
@@ -36,8 +41,7 @@ extension Timestamp {
         bytes.append(UInt8(ascii: "."))
         PostgresCalendar.appendDigits(&bytes, micro, width: 6)
         bytes.append(UInt8(ascii: "Z"))
-        if bc { bytes.append(contentsOf: Array(" BC".utf8)) }
-        return String(decoding: bytes, as: UTF8.self)
+        if bc { bytes.append(contentsOf: " BC".utf8) }
     }
 
     /// Parses `timestamptz` text as the server prints it (`2026-01-12 22:08:10.446961+00`,
@@ -108,16 +112,6 @@ extension Timestamp {
         let days = PostgresCalendar.days(fromCivil: year, month, day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
         self.init(microsecondsSinceEpoch: seconds * 1_000_000 + micro)
-    }
-
-    /// From a Foundation `Date`, rounded to the nearest microsecond.
-    public init(date: Date) {
-        self.init(microsecondsSinceEpoch: Int64((date.timeIntervalSince1970 * 1_000_000).rounded()))
-    }
-
-    /// As a Foundation `Date` (a `Double`: exact only to about a microsecond for today's dates).
-    public var date: Date {
-        Date(timeIntervalSince1970: Double(microsecondsSinceEpoch) / 1_000_000)
     }
 }
 
