@@ -76,6 +76,12 @@ public final class PostgresConnection: @unchecked Sendable {
         if let handle { PQfinish(handle) }
     }
 
+    /// Runs blocking work with this connection off Swift's cooperative pool
+    /// (`Offload.run`), e.g. `try await connection.offload { try SecmasterStore(connection: $0).upsert(…) }`.
+    public func offload<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await Offload.run { try body(self) }
+    }
+
     // MARK: - State
 
     /// True when the connection is open and libpq believes it is usable. Cheap (no round

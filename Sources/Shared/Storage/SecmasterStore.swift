@@ -4,6 +4,10 @@
 /// `INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE …` per table, so a batch has no
 /// bind-parameter limit, rows identical to what is stored are not rewritten, and an older
 /// snapshot never overwrites a newer one. All calls block: run them via `Offload.run`.
+///
+/// Designed for one writer (the db-writer). Two writers upserting overlapping keys
+/// concurrently are still correct, but may deadlock (40P01): that error `isTransient`,
+/// so retry the batch.
 public final class SecmasterStore: Sendable {
     public let connection: PostgresConnection
 
