@@ -67,7 +67,8 @@ import TestSupport
         let (conn, _, _) = try Self.db.freshConnection()
         defer { conn.close() }
         let samples: [Int64] = [1_768_255_690_446_961, 0, -1, 1, -62_135_596_800_000_000, 4_089_243_540_000_000,
-                                951_782_400_000_001, 253_402_300_799_999_999]
+                                951_782_400_000_001, 253_402_300_799_999_999, 253_402_300_800_000_001,
+                                -62_135_596_800_000_001]
         for micros in samples {
             let value = Timestamp(microsecondsSinceEpoch: micros)
             let result = try conn.execute(
