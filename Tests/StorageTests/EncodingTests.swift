@@ -49,6 +49,9 @@ import Testing
         #expect(Timestamp(microsecondsSinceEpoch: -62_135_596_800_000_000).postgresText == "0001-01-01T00:00:00.000000Z")
         #expect(Timestamp(microsecondsSinceEpoch: 951_782_400_000_000).postgresText == "2000-02-29T00:00:00.000000Z")
         #expect(Timestamp(microsecondsSinceEpoch: 4_089_243_540_000_000).postgresText == "2099-08-01T04:59:00.000000Z")
+        #expect(Timestamp(microsecondsSinceEpoch: 253_402_300_800_000_001).postgresText == "10000-01-01T00:00:00.000001Z")
+        #expect(Timestamp(postgresText: "10000-01-01 00:00:00.000001+00")?.microsecondsSinceEpoch == 253_402_300_800_000_001)
+        #expect(Timestamp(microsecondsSinceEpoch: -62_135_596_800_000_001).postgresText == "0001-12-31T23:59:59.999999Z BC")
     }
 
     @Test func timestampParsing() {

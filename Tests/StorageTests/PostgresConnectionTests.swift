@@ -67,7 +67,8 @@ import TestSupport
         let (conn, _, _) = try Self.db.freshConnection()
         defer { conn.close() }
         let samples: [Int64] = [1_768_255_690_446_961, 0, -1, 1, -62_135_596_800_000_000, 4_089_243_540_000_000,
-                                951_782_400_000_001, 253_402_300_799_999_999]
+                                951_782_400_000_001, 253_402_300_799_999_999, 253_402_300_800_000_001,
+                                -62_135_596_800_000_001]
         for micros in samples {
             let value = Timestamp(microsecondsSinceEpoch: micros)
             let result = try conn.execute(
@@ -199,7 +200,9 @@ import TestSupport
         let attempts = [
             server.connectionString(database: server.database, user: "writer", password: wrong),
             "postgresql://writer:\(wrong)@127.0.0.1:\(server.port)/\(server.database)",
-            "postgresql://writer:\(wrong)@127.0.0.1:\(server.port)/db name with spaces",  // libpq echoes the URI
+            "postgresql://writer:\(wrong)@127.0.0.1:\(server.port)/db name with spaces",
+            "postgresql://writer:\(wrong)@[::1",  // libpq echoes the whole URI in this error
+            "postgresql://writer:\(wrong)@[]:5/x",  // and in this one
             "host=127.0.0.1 port=\(server.port) user=writer password=\(wrong) bogus_option=1",
             "host=127.0.0.1 port=\(server.port) user=writer password = '\(wrong)' unterminated='",
             "postgresql://writer:\(wrong)@127.0.0.1:notaport/x",
@@ -213,6 +216,9 @@ import TestSupport
                 #expect(!text.contains(wrong), "password leaked: \(text)")
                 #expect(!text.contains("Wr0ng"), "password prefix leaked: \(text)")
                 #expect(error.isConnectionLoss)
+                if attempt.hasSuffix("[::1") {
+                    #expect(text.contains("postgresql://writer:***@[::1"), "expected a redacted echo: \(text)")
+                }
             }
         }
         let conn = try PostgresConnection(connectionString: server.connectionString)

@@ -25,7 +25,8 @@ public final class PostgresConnection: @unchecked Sendable {
     /// (`postgresql://user:pw@host:5432/db?sslmode=disable`), or empty — then libpq's
     /// standard `PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD`, … variables (and
     /// `~/.pgpass`) apply. Unless given, `connect_timeout` defaults to 10 s
-    /// (or `PGCONNECT_TIMEOUT`). Error messages never contain the password.
+    /// (or `PGCONNECT_TIMEOUT`) and TCP keepalives probe after 30 s idle.
+    /// Error messages never contain the password.
     public init(connectionString: String) throws {
         let secrets = PostgresConnection.secrets(in: connectionString)
         self.secrets = secrets
@@ -37,6 +38,10 @@ public final class PostgresConnection: @unchecked Sendable {
             keywords.append("connect_timeout")
             values.append("10")
         }
+        // TCP keepalives so a silently vanished server is noticed in about a minute
+        // rather than the OS default of two hours (ignored on unix sockets).
+        keywords += ["keepalives_idle", "keepalives_interval", "keepalives_count"]
+        values += ["30", "10", "3"]
         // Later entries override earlier ones; `dbname` is expanded as a full conninfo
         // string or URI (expand_dbname = 1), so the caller's settings win. An empty value
         // is ignored by libpq, leaving the PG* environment variables in charge.
@@ -69,6 +74,12 @@ public final class PostgresConnection: @unchecked Sendable {
 
     deinit {
         if let handle { PQfinish(handle) }
+    }
+
+    /// Runs blocking work with this connection off Swift's cooperative pool
+    /// (`Offload.run`), e.g. `try await connection.offload { try SecmasterStore(connection: $0).upsert(…) }`.
+    public func offload<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await Offload.run { try body(self) }
     }
 
     // MARK: - State
@@ -197,6 +208,17 @@ public final class PostgresConnection: @unchecked Sendable {
     /// `\`, tab, newline and carriage return escaped). Returns the number of rows copied.
     @discardableResult
     public func copyIn(_ copySQL: String, rows: some Sequence<[String?]>) throws -> Int {
+        try copyIn(copySQL, rows: rows) { row, writer in
+            for field in row { writer.text(field) }
+        }
+    }
+
+    /// Streams rows into `COPY … FROM STDIN`, each written field by field by `encode`
+    /// straight into the send buffer (no per-field strings). Returns the rows copied.
+    @discardableResult
+    public func copyIn<Rows: Sequence>(
+        _ copySQL: String, rows: Rows, encode: (Rows.Element, inout PostgresCopyRow) -> Void
+    ) throws -> Int {
         lock.lock(); defer { lock.unlock() }
         let conn = try liveHandle()
         guard let start = PQexec(conn, copySQL) else { throw lossOrCopyError(conn, "COPY could not start") }
@@ -212,25 +234,26 @@ public final class PostgresConnection: @unchecked Sendable {
         }
         PQclear(start)
 
-        var buffer = [UInt8]()
         let flushAt = 256 * 1024
-        buffer.reserveCapacity(flushAt + 4096)
+        var writer = PostgresCopyRow(capacity: flushAt + 8192)
         var sendFailed = false
 
         func flush() {
-            guard !buffer.isEmpty, !sendFailed else { buffer.removeAll(keepingCapacity: true); return }
-            let ok = buffer.withUnsafeBufferPointer { raw in
+            guard !writer.bytes.isEmpty, !sendFailed else { writer.bytes.removeAll(keepingCapacity: true); return }
+            let ok = writer.bytes.withUnsafeBufferPointer { raw in
                 raw.baseAddress!.withMemoryRebound(to: CChar.self, capacity: raw.count) { ptr in
                     PQputCopyData(conn, ptr, Int32(raw.count))
                 }
             }
             if ok != 1 { sendFailed = true }
-            buffer.removeAll(keepingCapacity: true)
+            writer.bytes.removeAll(keepingCapacity: true)
         }
 
         for row in rows {
-            PostgresCopyText.appendRow(row, to: &buffer)
-            if buffer.count >= flushAt { flush() }
+            writer.beginRow()
+            encode(row, &writer)
+            writer.bytes.append(0x0A)
+            if writer.bytes.count >= flushAt { flush() }
             if sendFailed { break }
         }
         flush()
@@ -241,7 +264,7 @@ public final class PostgresConnection: @unchecked Sendable {
         while let result = PQgetResult(conn) {
             let status = PQresultStatus(result)
             if status == PGRES_COMMAND_OK {
-                copied = Int(String(cString: PQcmdTuples(result))) ?? 0
+                copied = PostgresConnection.cmdTuples(result)
             } else if firstError == nil {
                 firstError = error(from: result, conn: conn)
             }
@@ -338,7 +361,8 @@ public final class PostgresConnection: @unchecked Sendable {
             return .query(sqlState: "", message: primary.isEmpty ? "unknown libpq error" : primary,
                           detail: nil, constraint: nil)
         }
-        return .query(sqlState: sqlState, message: primary, detail: field("D"), constraint: field("n"))
+        return .query(sqlState: sqlState, message: redact(primary), detail: field("D").map(redact),
+                      constraint: field("n"))
     }
 
     private func lossOrCopyError(_ conn: OpaquePointer, _ fallback: String) -> PostgresError {
@@ -465,55 +489,98 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 }
 
-/// COPY text-format encoding.
-public enum PostgresCopyText {
-    /// Appends one row: fields separated by tab, `\N` for NULL, newline-terminated;
-    /// backslash, tab, newline and carriage return inside values are backslash-escaped.
-    public static func appendRow(_ row: [String?], to buffer: inout [UInt8]) {
-        var first = true
-        for field in row {
-            if !first { buffer.append(0x09) }
-            first = false
-            guard var value = field else {
-                buffer.append(0x5C); buffer.append(0x4E)  // \N
-                continue
-            }
-            let done: Void? = value.utf8.withContiguousStorageIfAvailable { bytes in
-                appendEscaped(bytes, to: &buffer)
-            }
-            if done == nil {
-                value.makeContiguousUTF8()
-                value.utf8.withContiguousStorageIfAvailable { appendEscaped($0, to: &buffer) }
-            }
-        }
-        buffer.append(0x0A)
+/// Writes one row of COPY text format: fields separated by tab, `\N` for NULL, and
+/// backslash, tab, newline and carriage return inside values backslash-escaped.
+public struct PostgresCopyRow {
+    var bytes: [UInt8]
+    private var fieldsInRow = 0
+
+    init(capacity: Int) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
     }
 
-    /// One encoded row as a string (for tests and debugging).
-    public static func encodeRow(_ row: [String?]) -> String {
-        var buffer: [UInt8] = []
-        appendRow(row, to: &buffer)
-        return String(decoding: buffer, as: UTF8.self)
+    mutating func beginRow() { fieldsInRow = 0 }
+
+    @inline(__always)
+    private mutating func separate() {
+        if fieldsInRow > 0 { bytes.append(0x09) }
+        fieldsInRow += 1
+    }
+
+    /// NULL.
+    public mutating func null() {
+        separate()
+        bytes.append(0x5C); bytes.append(0x4E)  // \N
+    }
+
+    /// Text (escaped), or NULL.
+    public mutating func text(_ value: String?) {
+        guard var value else { return null() }
+        separate()
+        let done: Void? = value.utf8.withContiguousStorageIfAvailable { appendEscaped($0) }
+        if done == nil {
+            value.makeContiguousUTF8()
+            value.utf8.withContiguousStorageIfAvailable { appendEscaped($0) }
+        }
+    }
+
+    /// A `timestamptz` (`2026-01-12T22:08:10.446961Z`), or NULL.
+    public mutating func timestamp(_ value: Timestamp?) {
+        guard let value else { return null() }
+        separate()
+        value.appendPostgresText(to: &bytes)
+    }
+
+    /// A boolean (`t`/`f`), or NULL.
+    public mutating func bool(_ value: Bool?) {
+        guard let value else { return null() }
+        separate()
+        bytes.append(value ? 0x74 : 0x66)
+    }
+
+    /// An integer, or NULL.
+    public mutating func int(_ value: Int64?) {
+        guard let value else { return null() }
+        separate()
+        bytes.append(contentsOf: String(value).utf8)
+    }
+
+    /// A one-dimensional `text[]` (array literal, then COPY-escaped).
+    public mutating func textArray(_ values: [String?]) {
+        text(PostgresArrayLiteral.encode(values))
     }
 
     @inline(__always)
-    private static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to buffer: inout [UInt8]) {
+    private mutating func appendEscaped(_ source: UnsafeBufferPointer<UInt8>) {
         var runStart = 0
-        for index in 0..<bytes.count {
-            let byte = bytes[index]
+        for index in 0..<source.count {
+            let byte = source[index]
             let escape: UInt8
             switch byte {
-            case 0x5C: escape = 0x5C  // \\ (backslash)
+            case 0x5C: escape = 0x5C  // \\
             case 0x09: escape = 0x74  // \t
             case 0x0A: escape = 0x6E  // \n
             case 0x0D: escape = 0x72  // \r
             default: continue
             }
-            if index > runStart { buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index])) }
-            buffer.append(0x5C)
-            buffer.append(escape)
+            if index > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: source[runStart..<index])) }
+            bytes.append(0x5C)
+            bytes.append(escape)
             runStart = index + 1
         }
-        if bytes.count > runStart { buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count])) }
+        if source.count > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: source[runStart..<source.count])) }
+    }
+}
+
+/// COPY text-format helpers for plain string rows.
+public enum PostgresCopyText {
+    /// One encoded row (with its newline) as a string.
+    public static func encodeRow(_ row: [String?]) -> String {
+        var writer = PostgresCopyRow(capacity: 64)
+        writer.beginRow()
+        for field in row { writer.text(field) }
+        writer.bytes.append(0x0A)
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 }

@@ -35,7 +35,7 @@ public struct PostgresValue: Sendable, Hashable, CustomStringConvertible,
 
     /// A `timestamptz` from a Foundation `Date` (rounded to the nearest microsecond).
     public static func date(_ value: Date) -> PostgresValue {
-        .timestamp(Timestamp(date: value))
+        .timestamp(Timestamp(microsecondsSinceEpoch: Int64((value.timeIntervalSince1970 * 1_000_000).rounded())))
     }
 
     /// A one-dimensional array literal (`{"a","b c",NULL}`); `nil` elements are NULL.

@@ -4,6 +4,10 @@
 /// `INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE …` per table, so a batch has no
 /// bind-parameter limit, rows identical to what is stored are not rewritten, and an older
 /// snapshot never overwrites a newer one. All calls block: run them via `Offload.run`.
+///
+/// Designed for one writer (the db-writer). Two writers upserting overlapping keys
+/// concurrently are still correct, but may deadlock (40P01): that error `isTransient`,
+/// so retry the batch.
 public final class SecmasterStore: Sendable {
     public let connection: PostgresConnection
 
@@ -51,15 +55,15 @@ public final class SecmasterStore: Sendable {
             var eventCounts = UpsertCounts()
             var marketCounts = UpsertCounts()
             if !seriesRows.isEmpty {
-                try stage(db, SQL.series, rows: seriesRows.lazy.map { SecmasterStore.copyFields($0) })
+                try stage(db, SQL.series, rows: seriesRows, encode: SecmasterStore.encode)
                 seriesCounts = try apply(db, SQL.series.upsert, total: series.count)
             }
             if !eventRows.isEmpty {
-                try stage(db, SQL.events, rows: eventRows.lazy.map { SecmasterStore.copyFields($0) })
+                try stage(db, SQL.events, rows: eventRows, encode: SecmasterStore.encode)
                 eventCounts = try apply(db, SQL.events.upsert, total: events.count)
             }
             if !marketRows.isEmpty {
-                try stage(db, SQL.markets, rows: marketRows.lazy.map { SecmasterStore.copyFields($0) })
+                try stage(db, SQL.markets, rows: marketRows, encode: SecmasterStore.encode)
                 try db.execute(SQL.placeholderEvents)
                 marketCounts = try apply(db, SQL.markets.upsert, total: markets.count)
             }
@@ -179,9 +183,10 @@ public final class SecmasterStore: Sendable {
 
     // MARK: - Internals
 
-    private func stage(_ db: PostgresConnection, _ table: SQL.TableSQL, rows: some Sequence<[String?]>) throws {
+    private func stage<Row>(_ db: PostgresConnection, _ table: SQL.TableSQL, rows: [Row],
+                            encode: (Row, inout PostgresCopyRow) -> Void) throws {
         try db.executeScript(table.createStaging)
-        try db.copyIn(table.copy, rows: rows)
+        try db.copyIn(table.copy, rows: rows, encode: encode)
     }
 
     private func apply(_ db: PostgresConnection, _ sql: String, total: Int) throws -> UpsertCounts {
@@ -210,29 +215,34 @@ public final class SecmasterStore: Sendable {
         return out
     }
 
-    static func copyFields(_ row: SeriesRow) -> [String?] {
-        [row.ticker, row.title, row.category, PostgresArrayLiteral.encode(row.tags.map { Optional($0) }), row.isGame ? "t" : "f"]
+    // COPY encoders: field order = SQL.*Columns.
+
+    static func encode(_ row: SeriesRow, _ w: inout PostgresCopyRow) {
+        w.text(row.ticker); w.text(row.title); w.text(row.category)
+        w.textArray(row.tags.map { Optional($0) }); w.bool(row.isGame)
     }
 
-    static func copyFields(_ row: EventRow) -> [String?] {
-        [row.ticker, row.seriesTicker, row.title, row.subTitle, row.category, bool(row.mutuallyExclusive),
-         row.strikeDate?.postgresText, row.strikePeriod, row.collateralReturnType,
-         row.exchangeUpdatedAt?.postgresText, row.fetchedAt.postgresText]
+    static func encode(_ row: EventRow, _ w: inout PostgresCopyRow) {
+        w.text(row.ticker); w.text(row.seriesTicker); w.text(row.title); w.text(row.subTitle)
+        w.text(row.category); w.bool(row.mutuallyExclusive); w.timestamp(row.strikeDate)
+        w.text(row.strikePeriod); w.text(row.collateralReturnType); w.timestamp(row.exchangeUpdatedAt)
+        w.timestamp(row.fetchedAt)
     }
 
-    static func copyFields(_ row: MarketRow) -> [String?] {
-        [row.ticker, row.eventTicker, row.seriesTicker, row.marketType, row.title, row.subtitle,
-         row.yesSubTitle, row.noSubTitle, row.status, row.result,
-         row.createdTime?.postgresText, row.updatedTime?.postgresText, row.openTime?.postgresText,
-         row.closeTime?.postgresText, row.expectedExpirationTime?.postgresText,
-         row.latestExpirationTime?.postgresText, row.settlementTs?.postgresText,
-         bool(row.canCloseEarly), row.strikeType, row.floorStrike, row.capStrike, row.customStrikeJSON,
-         row.rulesPrimary, row.rulesSecondary, row.yesBidDollars, row.yesAskDollars, row.noBidDollars,
-         row.noAskDollars, row.lastPriceDollars, row.notionalValueDollars, row.settlementValueDollars,
-         row.volumeFp, row.volume24hFp, row.openInterestFp, row.fetchedAt.postgresText]
+    static func encode(_ row: MarketRow, _ w: inout PostgresCopyRow) {
+        w.text(row.ticker); w.text(row.eventTicker); w.text(row.seriesTicker); w.text(row.marketType)
+        w.text(row.title); w.text(row.subtitle); w.text(row.yesSubTitle); w.text(row.noSubTitle)
+        w.text(row.status); w.text(row.result)
+        w.timestamp(row.createdTime); w.timestamp(row.updatedTime); w.timestamp(row.openTime)
+        w.timestamp(row.closeTime); w.timestamp(row.expectedExpirationTime)
+        w.timestamp(row.latestExpirationTime); w.timestamp(row.settlementTs)
+        w.bool(row.canCloseEarly); w.text(row.strikeType); w.text(row.floorStrike); w.text(row.capStrike)
+        w.text(row.customStrikeJSON); w.text(row.rulesPrimary); w.text(row.rulesSecondary)
+        w.text(row.yesBidDollars); w.text(row.yesAskDollars); w.text(row.noBidDollars); w.text(row.noAskDollars)
+        w.text(row.lastPriceDollars); w.text(row.notionalValueDollars); w.text(row.settlementValueDollars)
+        w.text(row.volumeFp); w.text(row.volume24hFp); w.text(row.openInterestFp)
+        w.timestamp(row.fetchedAt)
     }
-
-    private static func bool(_ value: Bool?) -> String? { value.map { $0 ? "t" : "f" } }
 
     /// Fixed SQL text, built once from the column lists (identifiers only — never data).
     enum SQL {

@@ -8,36 +8,49 @@ extension Timestamp {
     /// `2026-01-12T22:08:10.446961Z` (ISO 8601, always six fractional digits, UTC).
     /// Years before 1 AD are written in PostgreSQL's `… BC` form.
     public var postgresText: String {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(32)
+        appendPostgresText(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends ``postgresText`` as UTF-8 (no intermediate string; one copy into `bytes`).
+    func appendPostgresText(to bytes: inout [UInt8]) {
         let micros = microsecondsSinceEpoch
         let (secondsTotal, micro) = micros.floorDivMod(1_000_000)
         let (days, secondOfDay) = secondsTotal.floorDivMod(86_400)
         let (year, month, day) = PostgresCalendar.civil(fromDays: days)
-        let hour = secondOfDay / 3600, minute = (secondOfDay % 3600) / 60, second = secondOfDay % 60
-
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(32)
         let bc = year <= 0
         let displayYear = bc ? 1 - year : year
-        if displayYear > 9999 {
-            bytes.append(contentsOf: Array(String(displayYear).utf8))
-        } else {
-            PostgresCalendar.appendDigits(&bytes, displayYear, width: 4)
+        let hour = secondOfDay / 3600, minute = (secondOfDay % 3600) / 60, second = secondOfDay % 60
+        // "YYYY-MM-DDTHH:MM:SS.ffffffZ" is 27 bytes: build it on the stack, append once.
+        var scratch: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &scratch) { raw in
+            let p = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            @inline(__always) func put(_ value: Int64, at offset: Int, width: Int) {
+                var v = value
+                var i = offset + width - 1
+                while i >= offset {
+                    p[i] = 0x30 &+ UInt8(truncatingIfNeeded: v % 10)
+                    v /= 10
+                    i -= 1
+                }
+            }
+            put(displayYear % 10_000, at: 0, width: 4); p[4] = 0x2D
+            put(month, at: 5, width: 2); p[7] = 0x2D
+            put(day, at: 8, width: 2); p[10] = 0x54  // T
+            put(hour, at: 11, width: 2); p[13] = 0x3A
+            put(minute, at: 14, width: 2); p[16] = 0x3A
+            put(second, at: 17, width: 2); p[19] = 0x2E
+            put(micro, at: 20, width: 6); p[26] = 0x5A  // Z
+            if displayYear > 9999 {  // far outside the exchange's range
+                bytes.append(contentsOf: String(displayYear).utf8)
+                bytes.append(contentsOf: UnsafeBufferPointer(start: p + 4, count: 23))
+            } else {
+                bytes.append(contentsOf: UnsafeBufferPointer(start: p, count: 27))
+            }
         }
-        bytes.append(UInt8(ascii: "-"))
-        PostgresCalendar.appendDigits(&bytes, month, width: 2)
-        bytes.append(UInt8(ascii: "-"))
-        PostgresCalendar.appendDigits(&bytes, day, width: 2)
-        bytes.append(UInt8(ascii: "T"))
-        PostgresCalendar.appendDigits(&bytes, hour, width: 2)
-        bytes.append(UInt8(ascii: ":"))
-        PostgresCalendar.appendDigits(&bytes, minute, width: 2)
-        bytes.append(UInt8(ascii: ":"))
-        PostgresCalendar.appendDigits(&bytes, second, width: 2)
-        bytes.append(UInt8(ascii: "."))
-        PostgresCalendar.appendDigits(&bytes, micro, width: 6)
-        bytes.append(UInt8(ascii: "Z"))
-        if bc { bytes.append(contentsOf: Array(" BC".utf8)) }
-        return String(decoding: bytes, as: UTF8.self)
+        if bc { bytes.append(contentsOf: " BC".utf8) }
     }
 
     /// Parses `timestamptz` text as the server prints it (`2026-01-12 22:08:10.446961+00`,
@@ -109,16 +122,6 @@ extension Timestamp {
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
         self.init(microsecondsSinceEpoch: seconds * 1_000_000 + micro)
     }
-
-    /// From a Foundation `Date`, rounded to the nearest microsecond.
-    public init(date: Date) {
-        self.init(microsecondsSinceEpoch: Int64((date.timeIntervalSince1970 * 1_000_000).rounded()))
-    }
-
-    /// As a Foundation `Date` (a `Double`: exact only to about a microsecond for today's dates).
-    public var date: Date {
-        Date(timeIntervalSince1970: Double(microsecondsSinceEpoch) / 1_000_000)
-    }
 }
 
 enum PostgresCalendar {
@@ -142,18 +145,6 @@ enum PostgresCalendar {
         let day = doy - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    static func appendDigits(_ bytes: inout [UInt8], _ value: Int64, width: Int) {
-        let start = bytes.count
-        for _ in 0..<width { bytes.append(UInt8(ascii: "0")) }
-        var v = value
-        var index = start + width - 1
-        while index >= start {
-            bytes[index] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: v % 10)
-            v /= 10
-            index -= 1
-        }
     }
 }
 
