@@ -51,6 +51,8 @@ let package = Package(
         .executableTarget(name: "series-fetcher", dependencies: ["Shared"]),
         .executableTarget(name: "market-fetcher", dependencies: ["Shared"]),
         .executableTarget(name: "db-writer", dependencies: ["Shared"]),
+        // Benchmark driver for scripts/bench-writer (a product, not a test).
+        .executableTarget(name: "bench-writer", dependencies: ["Shared"]),
         .executableTarget(
             name: "kalshi-sim",
             dependencies: [
@@ -64,6 +66,7 @@ let package = Package(
         .testTarget(name: "SharedTests", dependencies: ["Shared"]),
         .testTarget(name: "MessagingTests", dependencies: ["Shared", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Shared", "TestSupport"]),
+        .testTarget(name: "WriterTests", dependencies: ["Shared", "TestSupport"]),
         .testTarget(name: "KalshiSimulatorTests", dependencies: ["KalshiSimulator"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared", "TestSupport"]),
     ],
