@@ -121,7 +121,7 @@ struct MarketFetcherService: Service {
             workerSubscriptions.append(subs)
         }
         let budget = try exchange.makeBudget(js: js, pool: pool, logger: logger)
-        let client = ExchangeClient(config: exchange.client, budget: budget, logger: logger)
+        let client = ExchangeClient(config: exchange.client, budget: budget, signer: exchange.signer, logger: logger)
         let syncer = MarketSyncer(client: client, js: js, windows: windows, logger: logger)
         let deadLetters = ReliablePublisher(js: js, logger: logger)
 
@@ -252,7 +252,7 @@ enum MarketFetcherMain {
             var logger = Logger(label: "market-fetcher")
             logger[metadataKey: "pool"] = "\(tags.isEmpty ? "*" : tags.joined(separator: ","))"
             logger.info("starting", metadata: [
-                "nats": "\(common.nats.urls.map(Redaction.url))", "exchange": "\(exchange.client.baseURL)",
+                "nats": "\(common.nats.urls.map(Redaction.url))", "exchange": "\(exchange.client.baseURL)", "signed_as": "\(exchange.signer?.keyID ?? "unsigned")",
                 "concurrency": "\(concurrency)", "ack_wait_s": "\(topology.workAckWait.seconds)",
                 "rate_tokens_per_s": "\(exchange.tokensPerSecond)", "rate_scope": "\(exchange.scope)", "lookback_s": "\(lookback.seconds)"])
             let share = try r.double("pool-share", cmd.poolShare, default: 1, range: 0.01...1)

@@ -46,7 +46,7 @@ struct SeriesFetcherService: Service {
             try await Offload.run { try topology.provision(js) }
         }
         let budget = try exchange.makeBudget(js: js, pool: nil, logger: logger)
-        let client = ExchangeClient(config: exchange.client, budget: budget, logger: logger)
+        let client = ExchangeClient(config: exchange.client, budget: budget, signer: exchange.signer, logger: logger)
         let syncer = SeriesSyncer(client: client, js: js, topology: topology, logger: logger)
 
         while !Task.isShuttingDownGracefully {
@@ -98,7 +98,7 @@ enum SeriesFetcherMain {
             var logger = Logger(label: "series-fetcher")
             logger[metadataKey: "schedule"] = "\(schedule)"
             logger.info("starting", metadata: [
-                "nats": "\(common.nats.urls.map(Redaction.url))", "exchange": "\(exchange.client.baseURL)",
+                "nats": "\(common.nats.urls.map(Redaction.url))", "exchange": "\(exchange.client.baseURL)", "signed_as": "\(exchange.signer?.keyID ?? "unsigned")",
                 "tags": "\(selection.tags)", "categories": "\(selection.categories)", "games_only": "\(selection.gamesOnly)",
                 "interval_s": "\(interval.seconds)", "once": "\(cmd.once)", "rate_tokens_per_s": "\(exchange.tokensPerSecond)"])
             let service = SeriesFetcherService(schedule: schedule, selection: selection, interval: interval, once: cmd.once, topology: topology,

@@ -244,3 +244,32 @@ import Testing
         #expect(throws: MessageDecodingError.self) { try MessageCodec.decode(MarketMessage.self, from: Array("{".utf8), subject: "s") }
     }
 }
+
+@Suite struct ThrottleFeedbackTests {
+    let g = GCRA(tokensPerSecond: 200, burstSeconds: 0)
+
+    @Test func a429HalvesTheRateOnceAndItRecovers() {
+        var s = g.throttled(now: 0, cooldown: 1_000_000, state: GCRA.State())
+        #expect(s.factor == 0.5)
+        // A second report during the same cooldown does not halve again.
+        s = g.throttled(now: 500_000, cooldown: 1_000_000, state: s)
+        #expect(abs(s.factor - (0.5 + 0.5 / 60)) < 1e-9)
+        // After the cooldown, requests are spaced at half the rate: 100 ms instead of 50 ms.
+        let r1 = g.reserve(cost: 10, now: 1_500_000, state: s)
+        let r2 = g.reserve(cost: 10, now: 1_500_000, state: r1.newState)
+        #expect(r2.sendAt - r1.sendAt > 90_000 && r2.sendAt - r1.sendAt < 100_000)
+        // Sixty seconds later the full rate is back.
+        #expect(g.factor(at: 62_000_000, state: r2.newState) == 1)
+    }
+
+    @Test func stormsCannotStopTrafficEntirely() {
+        var s = GCRA.State()
+        for i in 0..<40 { s = g.throttled(now: Int64(i) * 3_000_000, cooldown: 1_000_000, state: s) }
+        #expect(s.factor >= g.minimumFactor)
+    }
+
+    @Test func stateWithoutNewFieldsDecodes() throws {
+        let s = try JSONCodec.decode(GCRA.State.self, from: Array(#"{"tat":5,"cooldownUntil":0}"#.utf8))
+        #expect(s.tat == 5 && s.factor == 1)
+    }
+}

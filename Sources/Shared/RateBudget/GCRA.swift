@@ -1,14 +1,24 @@
 /// The Generic Cell Rate Algorithm for a token bucket, as pure math.
 ///
 /// The whole state is one number — the theoretical arrival time (TAT) — plus a shared
-/// cooldown deadline, which is why it fits in one NATS KV value updated by compare-and-set.
-/// Requests *reserve* a slot: the caller learns when it may send and sleeps until then, so a
-/// replica does one state update per request however long it waits.
+/// cooldown deadline and a throttle factor, which is why it fits in one NATS KV value
+/// updated by compare-and-set. Requests *reserve* a slot: the caller learns when it may send
+/// and sleeps until then, so a replica does one state update per request however long it
+/// waits.
+///
+/// Throttle feedback is additive-increase / multiplicative-decrease: a 429 halves the rate
+/// every replica schedules at (the exchange's real budget may be lower than configured —
+/// unsigned traffic, a lowered tier) and starts a cooldown; the rate then recovers linearly
+/// to the configured one over `recoverySeconds`.
 public struct GCRA: Sendable, Equatable {
     /// Refill rate in tokens per second (Kalshi Basic: 200).
     public var tokensPerSecond: Double
     /// Bucket depth expressed in seconds of refill (Kalshi: about 2 s).
     public var burstSeconds: Double
+    /// Time for the throttle factor to climb from 0 back to 1.
+    public var recoverySeconds: Double = 60
+    /// The lowest share of the configured rate a 429 storm can push the schedule to.
+    public var minimumFactor: Double = 0.05
 
     public init(tokensPerSecond: Double, burstSeconds: Double) {
         precondition(tokensPerSecond > 0 && burstSeconds >= 0)
@@ -21,7 +31,24 @@ public struct GCRA: Sendable, Equatable {
         public var tat: Int64
         /// No reservation may start before this instant (shared 429 back-off).
         public var cooldownUntil: Int64
-        public init(tat: Int64 = 0, cooldownUntil: Int64 = 0) { self.tat = tat; self.cooldownUntil = cooldownUntil }
+        /// Share of the configured rate currently scheduled (1 = all of it).
+        public var factor: Double
+        /// When `factor` was last brought up to date (µs).
+        public var factorAt: Int64
+
+        public init(tat: Int64 = 0, cooldownUntil: Int64 = 0, factor: Double = 1, factorAt: Int64 = 0) {
+            self.tat = tat; self.cooldownUntil = cooldownUntil; self.factor = factor; self.factorAt = factorAt
+        }
+
+        enum CodingKeys: String, CodingKey { case tat, cooldownUntil = "cooldown_until", factor, factorAt = "factor_at" }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            tat = try c.decodeIfPresent(Int64.self, forKey: .tat) ?? 0
+            cooldownUntil = try c.decodeIfPresent(Int64.self, forKey: .cooldownUntil) ?? 0
+            factor = min(1, max(0.0001, try c.decodeIfPresent(Double.self, forKey: .factor) ?? 1))
+            factorAt = try c.decodeIfPresent(Int64.self, forKey: .factorAt) ?? 0
+        }
     }
 
     public struct Reservation: Sendable, Equatable {
@@ -31,9 +58,17 @@ public struct GCRA: Sendable, Equatable {
         public func wait(from now: Int64) -> Int64 { max(0, sendAt - now) }
     }
 
+    /// The throttle factor at `now`, recovered linearly since it was last set.
+    public func factor(at now: Int64, state: State) -> Double {
+        guard state.factor < 1 else { return 1 }
+        let elapsed = Double(max(0, now - state.factorAt)) / 1e6
+        return min(1, state.factor + elapsed / recoverySeconds)
+    }
+
     /// Reserves `cost` tokens at `now` (microseconds). Always succeeds; the answer says when.
     public func reserve(cost: Int, now: Int64, state: State) -> Reservation {
-        let increment = Int64((Double(cost) / tokensPerSecond * 1e6).rounded())
+        let f = factor(at: now, state: state)
+        let increment = Int64((Double(cost) / (tokensPerSecond * f) * 1e6).rounded())
         let tolerance = Int64((burstSeconds * 1e6).rounded())
         // A TAT in the past is a full bucket: idle time never banks more than the burst.
         let start = max(state.tat, now, state.cooldownUntil)
@@ -41,12 +76,18 @@ public struct GCRA: Sendable, Equatable {
         // Virtual scheduling: a request conforms once now ≥ TAT_old − (burst − T), i.e. once
         // now ≥ newTAT − burst.
         let sendAt = max(newTAT - tolerance, state.cooldownUntil, now)
-        return Reservation(sendAt: sendAt, newState: State(tat: newTAT, cooldownUntil: state.cooldownUntil))
+        return Reservation(sendAt: sendAt, newState: State(tat: newTAT, cooldownUntil: state.cooldownUntil,
+                                                           factor: f, factorAt: now))
     }
 
-    /// After a 429: nobody sends before `now + cooldown`, and the bucket restarts empty then.
+    /// After a 429: nobody sends before `now + cooldown`, the bucket restarts empty then, and
+    /// the scheduled rate halves.
     public func throttled(now: Int64, cooldown: Int64, state: State) -> State {
         let until = max(state.cooldownUntil, now + cooldown)
-        return State(tat: max(state.tat, until), cooldownUntil: until)
+        // Several replicas may report the same storm: halve at most once per cooldown.
+        let alreadyHalved = state.cooldownUntil > now
+        let f = factor(at: now, state: state)
+        return State(tat: max(state.tat, until), cooldownUntil: until,
+                     factor: alreadyHalved ? f : max(minimumFactor, f / 2), factorAt: now)
     }
 }

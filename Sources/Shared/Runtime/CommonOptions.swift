@@ -73,6 +73,10 @@ public struct ExchangeOptions: ParsableArguments {
     public var rateScope: String?
     @Option(name: .customLong("rate-cost"), help: "Tokens per request (SSMD_RATE_COST). Default 10")
     public var rateCost: String?
+    @Option(name: .customLong("api-key-id"), help: "Kalshi API key id; with --api-private-key, requests are signed and get the tier's budget (SSMD_API_KEY_ID)")
+    public var apiKeyID: String?
+    @Option(name: .customLong("api-private-key"), help: "Path of the PEM private key of --api-key-id (SSMD_API_PRIVATE_KEY); the key is never logged")
+    public var apiPrivateKey: String?
     @Option(name: .customLong("http-timeout"), help: "Total timeout of one exchange request (SSMD_HTTP_TIMEOUT). Default 30s")
     public var httpTimeout: String?
     @Option(name: .customLong("http-max-attempts"), help: "Attempts per exchange request before giving up (SSMD_HTTP_MAX_ATTEMPTS). Default 6")
@@ -88,6 +92,7 @@ public struct ExchangeOptions: ParsableArguments {
         public var client: ExchangeClientConfig
         public var limits: BudgetLimits
         public var scope: Scope
+        public var signer: KalshiKeySigner?
         public var tokensPerSecond: Double { limits.tokensPerSecond }
         public var burstSeconds: Double { limits.burstSeconds }
     }
@@ -101,7 +106,18 @@ public struct ExchangeOptions: ParsableArguments {
         let limits = BudgetLimits(
             tokensPerSecond: try r.double("rate-tokens-per-s", rateTokensPerSecond, default: tier.tokensPerSecond, range: 0.1...1_000_000),
             burstSeconds: try r.double("rate-burst-s", rateBurstSeconds, default: tier.burstSeconds, range: 0...3600))
-        return Resolved(client: config, limits: limits, scope: try r.choice("rate-scope", rateScope, default: Scope.shared))
+        var signer: KalshiKeySigner?
+        let keyID = r.string("api-key-id", apiKeyID), keyPath = r.string("api-private-key", apiPrivateKey)
+        switch (keyID, keyPath) {
+        case (nil, nil): signer = nil
+        case (let id?, let path?):
+            do { signer = try KalshiKeySigner(keyID: id, privateKeyPath: path) } catch {
+                throw ConfigurationError(setting: "--api-private-key (SSMD_API_PRIVATE_KEY)", problem: "\(error)")
+            }
+        case (nil, _): throw ConfigurationError(setting: "--api-key-id (SSMD_API_KEY_ID)", problem: "is required with --api-private-key")
+        case (_, nil): throw ConfigurationError(setting: "--api-private-key (SSMD_API_PRIVATE_KEY)", problem: "is required with --api-key-id")
+        }
+        return Resolved(client: config, limits: limits, scope: try r.choice("rate-scope", rateScope, default: Scope.shared), signer: signer)
     }
 }
 
