@@ -66,7 +66,7 @@ import TestSupport
         defer { server.shutdown() }
         let limits = BudgetLimits(tokensPerSecond: 1000, burstSeconds: 0.25)
         let times = try await Self.contend(replicas: 2, requestsEach: 40, limits: limits,
-                                           pool: .init(name: "backlog", share: 0.25), server: server)
+                                           pool: .init(name: "S&P,EUR/USD,SCOTUS & courts", share: 0.25), server: server)
         let elapsed = Double(times.last! - times.first!) / 1e6
         // 80 requests at 25/s ≈ 3.2 s.
         #expect(elapsed >= 2.8, "capped pool ran at \(Double(times.count) / elapsed)/s")

@@ -127,6 +127,31 @@ public final class PipelineHarness: @unchecked Sendable {
         return o
     }
 
+    /// POSTs a JSON body to the simulator (run-time settings, clock) with the curl tool.
+    @discardableResult
+    public func simulatorPost(_ path: String, json: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["curl", "-sf", "-X", "POST", "-H", "Content-Type: application/json", "-d", json, simulatorURL + path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let body = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw HarnessError.failed("POST \(path) failed: \(p.terminationStatus)") }
+        return body
+    }
+
+    /// Requests the simulator answered, by status code, across exchange endpoints.
+    public func simulatorStatusCounts() throws -> [String: Int] {
+        let stats = try simulatorJSON("/_sim/stats")
+        var out: [String: Int] = [:]
+        for (endpoint, codes) in (stats["requests"] as? [String: [String: Int]]) ?? [:] where !endpoint.hasPrefix("/_sim") {
+            for (code, n) in codes { out[code, default: 0] += n }
+        }
+        return out
+    }
+
     public func query(_ sql: String, _ params: [PostgresValue?] = []) throws -> PostgresResult {
         let c = try PostgresConnection(connectionString: postgres.connectionString)
         defer { c.close() }

@@ -32,13 +32,21 @@ public final class SharedRequestBudget: RequestBudget, @unchecked Sendable {
 
     public static let globalKey = "read"
 
+    /// KV keys allow only `[-/_=.a-zA-Z0-9]`: a readable prefix of the pool name plus a hash
+    /// of all of it (a pool of many tags has a long name).
+    static func poolKey(_ name: String) -> String {
+        let readable = String(name.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)) }
+            .prefix(24).map(Character.init))
+        return "pool.\(readable.isEmpty ? "x" : readable)-\(FNV1a.hash64(name).hex)"
+    }
+
     public init(kv: KeyValueBucket, limits: BudgetLimits, pool: Pool? = nil, cooldown: Duration = .seconds(2), logger: Logger) {
         self.kv = kv
         self.global = limits.scheduled()
         if let pool, pool.share < 1 {
             let share = max(0.01, pool.share)
             let capped = BudgetLimits(tokensPerSecond: limits.tokensPerSecond * share, burstSeconds: limits.burstSeconds)
-            self.pool = ("pool.\(SubjectToken.encode(pool.name))", capped.scheduled())
+            self.pool = (Self.poolKey(pool.name), capped.scheduled())
         } else {
             self.pool = nil
         }
@@ -48,8 +56,10 @@ public final class SharedRequestBudget: RequestBudget, @unchecked Sendable {
 
     public func acquire(cost: Int) async throws {
         let began = Timestamp.now().microsecondsSinceEpoch
-        var sendAt = try await reserve(key: Self.globalKey, gcra: global, cost: cost)
-        if let pool { sendAt = max(sendAt, try await reserve(key: pool.key, gcra: pool.gcra, cost: cost)) }
+        // The pool's cap first: if it fails, no global slot is wasted.
+        var sendAt: Int64 = 0
+        if let pool { sendAt = try await reserve(key: pool.key, gcra: pool.gcra, cost: cost) }
+        sendAt = max(sendAt, try await reserve(key: Self.globalKey, gcra: global, cost: cost))
         let wait = sendAt - Timestamp.now().microsecondsSinceEpoch
         if wait > 0 { try await Task.sleep(for: .microseconds(wait)) }
         metrics.granted(tokens: cost, waitedMicros: Timestamp.now().microsecondsSinceEpoch - began)
