@@ -107,7 +107,8 @@ struct MarketFetcherService: Service {
 
     func run() async throws {
         let connection = try NATSConnection(options: nats, logger: logger)
-        defer { connection.close() }
+        // Drain on the way out: pending acks and publishes reach the server before close.
+        defer { try? connection.drain(timeout: .seconds(5)) }
         let js = try connection.jetStream()
         try await retryUntilReady(logger: logger, what: "NATS JetStream provisioning") {
             try await Offload.run { try topology.provision(js) }
@@ -134,6 +135,20 @@ struct MarketFetcherService: Service {
                             do { try await subs.refresh() } catch { logger.warning("consumer discovery failed", metadata: ["error": "\(error)"]) }
                         }
                     }
+                }
+            }
+            group.addTask {
+                // Budget figures every 30 s: what this replica was granted and waited.
+                var last = budgetSnapshot(budget)
+                while await sleepUnlessShuttingDown(.seconds(30)) {
+                    let now = budgetSnapshot(budget)
+                    let s = client.stats.snapshot
+                    logger.info("budget", metadata: [
+                        "tokens_granted": "\(now.tokens - last.tokens)", "requests": "\(now.requests - last.requests)",
+                        "waited_s": "\(String(format: "%.1f", now.waited - last.waited))",
+                        "replica_utilization": "\(String(format: "%.3f", Double(now.tokens - last.tokens) / 30 / exchange.tokensPerSecond))",
+                        "throttled_total": "\(s.throttled)", "retries_total": "\(s.retries)", "cas_conflicts_total": "\(now.conflicts)"])
+                    last = now
                 }
             }
             for worker in 0..<concurrency {
@@ -233,6 +248,12 @@ struct MarketFetcherService: Service {
             _ = try? await Offload.run { try message.nak(delay: .seconds(5)) }
         }
     }
+}
+
+func budgetSnapshot(_ budget: any RequestBudget) -> (tokens: Int, requests: Int, waited: Double, conflicts: Int) {
+    guard let shared = budget as? SharedRequestBudget else { return (0, 0, 0, 0) }
+    let s = shared.metrics.snapshot
+    return (s.tokens, s.requests, s.waitedSeconds, s.conflicts)
 }
 
 @main

@@ -40,7 +40,8 @@ struct SeriesFetcherService: Service {
 
     func run() async throws {
         let connection = try NATSConnection(options: nats, logger: logger)
-        defer { connection.close() }
+        // Drain on the way out: pending acks and publishes reach the server before close.
+        defer { try? connection.drain(timeout: .seconds(5)) }
         let js = try connection.jetStream()
         try await retryUntilReady(logger: logger, what: "NATS JetStream provisioning") {
             try await Offload.run { try topology.provision(js) }
