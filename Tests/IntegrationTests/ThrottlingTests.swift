@@ -30,3 +30,26 @@ import TestSupport
         try PipelineEndToEndTests.assertExact(h, try PipelineEndToEndTests.expectation(h))
     }
 }
+
+/// Three market-fetcher processes and a series-fetcher configured with the exchange's own
+/// budget never meet a 429: one shared budget, not three.
+@Suite(.serialized) struct SharedBudgetProcessTests {
+    @Test func threeProcessesAtTheExchangesBudgetAreNeverThrottled() throws {
+        let h = try PipelineHarness(name: "budget-procs", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock + [
+            "--rate-limit", "on", "--rate-tokens-per-s", "400", "--unsigned-rate-tokens-per-s", "400", "--rate-burst-s", "1"])
+        defer { h.shutdown() }
+        let budget = ["SSMD_RATE_TOKENS_PER_S": "400", "SSMD_RATE_BURST_S": "1"]
+        try h.start("db-writer", ["--batch-max-age", "100ms"])
+        for _ in 0..<3 { try h.start("market-fetcher", ["--concurrency", "4"], environment: budget) }
+        let started = ContinuousClock.now
+        #expect(try h.run("series-fetcher", ["--once"], environment: budget).status == 0)
+        #expect(try h.waitUntilDrained(timeout: .seconds(120)), "did not drain:\n\(h.logs())")
+        let elapsed = (ContinuousClock.now - started).seconds
+        let codes = try h.simulatorStatusCounts()
+        #expect(codes["429"] == nil, "throttled: \(codes)")
+        // Correctness, not speed: together they never beat the budget (40 requests/s plus the burst).
+        let ok = codes.filter { $0.key.hasPrefix("2") }.values.reduce(0, +)
+        #expect(Double(ok) <= 40 * elapsed + 40, "\(ok) requests in \(elapsed) s")
+        try PipelineEndToEndTests.assertExact(h, try PipelineEndToEndTests.expectation(h))
+    }
+}
