@@ -269,15 +269,15 @@ enum MarketFetcherMain {
             var topology = Topology()
             topology.workAckWait = try r.duration("ack-wait", cmd.ackWait, default: .seconds(30), min: .seconds(1), max: .seconds(3600))
             let lookback = try r.duration("lookback", cmd.lookback, default: .seconds(86_400), min: .seconds(60))
+            let share = try r.double("pool-share", cmd.poolShare, default: 1, range: 0.01...1)
+            let pool = share < 1 ? SharedRequestBudget.Pool(name: tags.isEmpty ? "*" : tags.sorted().joined(separator: ","), share: share) : nil
             StructuredLogHandler.bootstrap(level: common.logLevel, format: common.logFormat)
             var logger = Logger(label: "market-fetcher")
             logger[metadataKey: "pool"] = "\(tags.isEmpty ? "*" : tags.joined(separator: ","))"
             logger.info("starting", metadata: [
                 "nats": "\(common.nats.urls.map(Redaction.url))", "exchange": "\(exchange.client.baseURL)", "signed_as": "\(exchange.signer?.keyID ?? "unsigned")",
                 "concurrency": "\(concurrency)", "ack_wait_s": "\(topology.workAckWait.seconds)",
-                "rate_tokens_per_s": "\(exchange.tokensPerSecond)", "rate_scope": "\(exchange.scope)", "lookback_s": "\(lookback.seconds)"])
-            let share = try r.double("pool-share", cmd.poolShare, default: 1, range: 0.01...1)
-            let pool = share < 1 ? SharedRequestBudget.Pool(name: tags.isEmpty ? "*" : tags.sorted().joined(separator: ","), share: share) : nil
+                "rate_tokens_per_s": "\(exchange.tokensPerSecond)", "rate_scope": "\(exchange.scope)", "pool_share": "\(share)", "lookback_s": "\(lookback.seconds)"])
             let service = MarketFetcherService(tags: tags, pool: pool, concurrency: concurrency, topology: topology,
                                                windows: MarketWindows(lookbackSeconds: Int64(lookback.seconds)),
                                                nats: common.nats, exchange: exchange, logger: logger)

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// A bad setting stops a daemon at start with exit code 2 and one line naming the setting —
+/// by flag and by environment variable — and never echoes a secret.
+@Suite struct ConfigurationErrorTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var program: String
+        var arguments: [String]
+        var environment: [String: String] = [:]
+        var mentions: String
+        var testDescription: String { "\(program) \(arguments.joined(separator: " ")) \(environment)" }
+    }
+
+    static let cases: [Case] = [
+        Case(program: "series-fetcher", arguments: ["--interval", "soon"], mentions: "--interval"),
+        Case(program: "series-fetcher", arguments: [], environment: ["SSMD_INTERVAL": "-3s"], mentions: "SSMD_INTERVAL"),
+        Case(program: "series-fetcher", arguments: ["--nats-url", "http://127.0.0.1:4222"], mentions: "--nats-url"),
+        Case(program: "series-fetcher", arguments: [], environment: ["SSMD_GAMES_ONLY": "maybe"], mentions: "--games-only"),
+        Case(program: "market-fetcher", arguments: ["--concurrency", "0"], mentions: "--concurrency"),
+        Case(program: "market-fetcher", arguments: ["--rate-tier", "gold"], mentions: "--rate-tier"),
+        Case(program: "market-fetcher", arguments: ["--exchange-url", "ftp://example"], mentions: "--exchange-url"),
+        Case(program: "market-fetcher", arguments: ["--api-key-id", "k"], mentions: "--api-private-key"),
+        Case(program: "market-fetcher", arguments: ["--pool-share", "2"], mentions: "--pool-share"),
+        Case(program: "db-writer", arguments: ["--batch-max-rows", "many"], mentions: "--batch-max-rows"),
+        Case(program: "db-writer", arguments: ["--log-format", "xml"], mentions: "--log-format"),
+        Case(program: "db-writer", arguments: ["--database-url", "mysql://u:hunter2@h/db"], mentions: "--database-url"),
+        Case(program: "db-writer", arguments: ["--no-such-flag"], mentions: "--no-such-flag"),
+    ]
+
+    @Test(arguments: cases)
+    func badSettingExitsTwoWithOneLine(_ c: Case) throws {
+        let p = Process()
+        p.executableURL = BuiltProducts.executable(c.program)
+        p.arguments = c.arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SSMD_") }
+        for (k, v) in c.environment { env[k] = v }
+        p.environment = env
+        let err = Pipe(), out = Pipe()
+        p.standardError = err
+        p.standardOutput = out
+        try p.run()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 2, "exit \(p.terminationStatus): \(stderr)")
+        let lines = stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(stderr)")
+        #expect(stderr.contains(c.mentions), "\(stderr)")
+        #expect(!stderr.contains("hunter2"))
+    }
+}
