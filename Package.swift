@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "market-fetcher", targets: ["market-fetcher"]),
         .executable(name: "db-writer", targets: ["db-writer"]),
         .executable(name: "kalshi-sim", targets: ["kalshi-sim"]),
+        .executable(name: "ssmd", targets: ["ssmd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -51,6 +52,8 @@ let package = Package(
         .executableTarget(name: "series-fetcher", dependencies: ["Shared"]),
         .executableTarget(name: "market-fetcher", dependencies: ["Shared"]),
         .executableTarget(name: "db-writer", dependencies: ["Shared"]),
+        // The plan's command line: series/secmaster sync, series list, migrate.
+        .executableTarget(name: "ssmd", dependencies: ["Shared"]),
         // Benchmark driver for scripts/bench-writer (a product, not a test).
         .executableTarget(name: "bench-writer", dependencies: ["Shared"]),
         .executableTarget(
