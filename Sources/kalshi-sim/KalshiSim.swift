@@ -35,6 +35,11 @@ struct KalshiSim: AsyncParsableCommand {
     @Option(name: .customLong("oversized-page-rate"), help: "Fault: probability a page holds more than limit items.")
     var oversizedPageRate = 0.0
     @Option(name: .customLong("fault-seed"), help: "Seed of fault decisions.") var faultSeed: UInt64 = 1
+    @Option(name: .customLong("public-key"),
+            help: "KEYID=PATH.pem (repeatable): verify request signatures against these RSA public keys.")
+    var publicKey: [String] = []
+    @Option(name: .customLong("signature-max-skew-s"), help: "Largest accepted KALSHI-ACCESS-TIMESTAMP skew, seconds.")
+    var signatureMaxSkewS = 30.0
 
     func validate() throws {
         guard ["127.0.0.1", "localhost", "::1"].contains(host) else {
@@ -48,6 +53,10 @@ struct KalshiSim: AsyncParsableCommand {
                           ("truncated-body-rate", truncatedBodyRate), ("malformed-json-rate", malformedJsonRate),
                           ("repeat-cursor-rate", repeatCursorRate), ("oversized-page-rate", oversizedPageRate)] where !(0...1).contains(p) {
             throw ValidationError("--\(name) must be in [0, 1]")
+        }
+        guard signatureMaxSkewS >= 0 else { throw ValidationError("--signature-max-skew-s must be >= 0") }
+        for spec in publicKey {
+            do { _ = try RequestAuthenticator.loadKey(spec) } catch { throw ValidationError("\(error)") }
         }
     }
 
@@ -74,7 +83,11 @@ struct KalshiSim: AsyncParsableCommand {
         config.settings.repeatCursorRate = repeatCursorRate
         config.settings.oversizedPageRate = oversizedPageRate
         config.settings.faultSeed = faultSeed
+        config.authenticator = try RequestAuthenticator(keySpecs: publicKey, maxSkewSeconds: signatureMaxSkewS)
         let server = SimServer(configuration: config)
+        if config.authenticator.verifies {
+            logger.info("verifying request signatures", metadata: ["key_ids": "\(config.authenticator.keys.keys.sorted())"])
+        }
         logger.info("universe generated", metadata: [
             "series": "\(server.universe.series.count)", "events": "\(server.universe.events.count)",
             "markets": "\(server.universe.markets.count)",

@@ -110,9 +110,11 @@ struct TestServer {
     static let fixedStart: Int64 = 1_795_600_000  // 2026-11-25T09:46:40Z
 
     static func start(scale: Double = 0.02, seed: UInt64 = 42, speed: Double = 0,
-                      settings: SimSettings = { var s = SimSettings(); s.rateLimit = false; return s }()) async throws -> TestServer {
+                      settings: SimSettings = { var s = SimSettings(); s.rateLimit = false; return s }(),
+                      authenticator: RequestAuthenticator = RequestAuthenticator()) async throws -> TestServer {
         var c = SimConfiguration()
         c.settings = settings
+        c.authenticator = authenticator
         c.port = 0
         c.scale = scale
         c.seed = seed
@@ -130,5 +132,35 @@ struct TestServer {
     func stop() async {
         task.cancel()
         _ = try? await task.value
+    }
+}
+
+/// Sends `request` raw and reads until the server closes or fails the connection.
+/// Returns what was read and the errno of the failing `recv` (0 = orderly close, FIN).
+func rawExchange(port: Int, request: String) async -> (bytes: [UInt8], recvErrno: Int32) {
+    await withCheckedContinuation { cont in
+        DispatchQueue.global().async {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(port).bigEndian)
+            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+            _ = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            var timeout = timeval(tv_sec: 15, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let bytes = Array(request.utf8)
+            _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+            var raw = [UInt8]()
+            var buf = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = recv(fd, &buf, buf.count, 0)
+                if n < 0 { cont.resume(returning: (raw, errno)); return }
+                if n == 0 { cont.resume(returning: (raw, 0)); return }
+                raw.append(contentsOf: buf[0..<n])
+            }
+        }
     }
 }

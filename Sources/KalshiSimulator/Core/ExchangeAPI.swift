@@ -1,28 +1,46 @@
+import NIOCore
+
 /// A response from the pure core: status, body bytes and a label for request statistics.
 public struct SimResponse: Sendable {
     public var status: Int
-    public var body: [UInt8]
+    /// The body as sent (large pages are rendered straight into it).
+    public var payload: ByteBuffer
     public var contentType: String
     /// The route template (`/markets/{ticker}`), for per-endpoint counters.
     public var endpoint: String
 
     public init(status: Int, body: [UInt8], contentType: String = "application/json", endpoint: String) {
+        self.init(status: status, payload: ByteBuffer(bytes: body), contentType: contentType, endpoint: endpoint)
+    }
+
+    public init(status: Int, payload: ByteBuffer, contentType: String = "application/json", endpoint: String) {
         self.status = status
-        self.body = body
+        self.payload = payload
         self.contentType = contentType
         self.endpoint = endpoint
     }
 
-    public var bodyString: String { String(decoding: body, as: UTF8.self) }
+    /// The body as an array (a copy; fault injection and tests).
+    public var body: [UInt8] {
+        get { Array(buffer: payload) }
+        set { payload = ByteBuffer(bytes: newValue) }
+    }
+
+    public var bodyString: String { String(buffer: payload) }
 }
 
 /// The exchange's market-data endpoints and the simulator's truth endpoints, as a pure
 /// function of (universe, simulated time, request). No I/O, no clock reads.
 public struct ExchangeAPI: Sendable {
     public let universe: Universe
+    /// Renderings of each market's time-dependent members, reused while still exact.
+    public let tails: MarketTailCache
     public static let basePath = "/trade-api/v2"
 
-    public init(universe: Universe) { self.universe = universe }
+    public init(universe: Universe) {
+        self.universe = universe
+        tails = MarketTailCache(count: universe.markets.count)
+    }
 
     /// Strips the base path; the API answers both under `/trade-api/v2` and at the root.
     public static func routePath(_ path: String) -> String {
@@ -50,13 +68,16 @@ public struct ExchangeAPI: Sendable {
             guard method == "GET" || method == "HEAD" else {
                 throw APIError(status: 405, code: "method_not_allowed", message: "method not allowed")
             }
+            if parts.count == 1, parts[0] == "markets" {
+                // The hot path: rendered straight into the response buffer.
+                return SimResponse(status: 200, payload: try marketsList(params, at: t, faults: faults), endpoint: endpoint)
+            }
             let body: [UInt8]
             switch (parts.count, parts.first ?? "") {
             case (2, "search") where parts[1] == "tags_by_categories": body = tagsByCategories()
             case (2, "search") where parts[1] == "filters_by_sport": body = filtersBySport()
             case (1, "series"): body = try seriesList(params, at: t)
             case (2, "series"): body = try seriesSingle(parts[1], params, at: t)
-            case (1, "markets"): body = try marketsList(params, at: t, faults: faults)
             case (2, "markets"): body = try marketSingle(parts[1], at: t)
             case (1, "events"): body = try eventsList(params, at: t, faults: faults)
             case (2, "events"): body = try eventSingle(parts[1], params, at: t)
@@ -194,24 +215,46 @@ public struct ExchangeAPI: Sendable {
         return (items, cursor)
     }
 
-    func marketsList(_ p: QueryParams, at t: Int64, faults: FaultPlan) throws(APIError) -> [UInt8] {
+    /// A page of markets, assembled from each market's static JSON and cached tail into one
+    /// buffer sized up front (no per-request String, Foundation or re-rendering).
+    func marketsList(_ p: QueryParams, at t: Int64, faults: FaultPlan) throws(APIError) -> ByteBuffer {
         let q = try MarketsQuery(p)
         let (items, cursor) = try marketsPage(q, at: t, faults: faults)
-        var w = JSONWriter(capacity: 64 + items.count * 1800)
-        w.raw("{\"markets\":[")
-        for (k, i) in items.enumerated() {
-            if k > 0 { w.comma() }
-            MarketRendering.append(universe.markets[i], at: t, to: &w)
+        var size = 64 + cursor.utf8.count
+        for i in items { size += universe.markets[i].staticJSON.count + 800 }
+        var out = ByteBufferAllocator().buffer(capacity: size)
+        out.writeStaticString("{\"markets\":[")
+        var first = true
+        tails.forEachTail(items, of: universe, at: t) { i, tail in
+            if first { first = false } else { out.writeInteger(UInt8(ascii: ",")) }
+            out.writeInteger(UInt8(ascii: "{"))
+            out.writeBytes(universe.markets[i].staticJSON)
+            out.writeBytes(tail)
+            out.writeInteger(UInt8(ascii: "}"))
         }
+        var w = JSONWriter(capacity: 32 + cursor.utf8.count)
         w.raw("],\"cursor\":"); w.string(cursor); w.raw("}")
-        return w.bytes
+        out.writeBytes(w.bytes)
+        return out
+    }
+
+    /// One market object as seen at `t`, through the tail cache.
+    func appendMarkets(_ items: some Sequence<Int>, at t: Int64, to w: inout JSONWriter) {
+        var first = true
+        tails.forEachTail(items, of: universe, at: t) { i, tail in
+            if first { first = false } else { w.comma() }
+            w.bytes.append(0x7B)
+            w.raw(universe.markets[i].staticJSON)
+            w.raw(tail)
+            w.bytes.append(0x7D)
+        }
     }
 
     func marketSingle(_ ticker: String, at t: Int64) throws(APIError) -> [UInt8] {
         guard let i = universe.marketIndex[ticker], universe.isMarketVisible(i, at: t) else { throw .notFound() }
         var w = JSONWriter(capacity: 2048)
         w.raw("{\"market\":")
-        MarketRendering.append(universe.markets[i], at: t, to: &w)
+        appendMarkets(CollectionOfOne(i), at: t, to: &w)
         w.raw("}")
         return w.bytes
     }
@@ -220,12 +263,8 @@ public struct ExchangeAPI: Sendable {
 
     func appendMarkets(of e: EventRecord, at t: Int64, to w: inout JSONWriter) {
         w.raw("[")
-        var first = true
-        for i in e.marketRange where universe.isMarketVisible(i, at: t) {
-            if !first { w.comma() }
-            first = false
-            MarketRendering.append(universe.markets[i], at: t, to: &w)
-        }
+        let u = universe
+        appendMarkets(e.marketRange.lazy.filter { u.isMarketVisible($0, at: t) }, at: t, to: &w)
         w.raw("]")
     }
 

@@ -226,11 +226,11 @@ public struct MarketsQuery: Sendable {
     /// Whether market `i` matches every filter at `t` (candidate ranges are the caller's).
     public func matches(_ u: Universe, _ i: Int, at t: Int64) -> Bool {
         guard u.isMarketVisible(i, at: t) else { return false }
-        let m = u.markets[i]
+        // Field reads only: copying the whole record would retain a dozen strings per market.
         if let f = mveFilter {
-            if (f == .only) != m.isMultivariate { return false }
+            if (f == .only) != u.markets[i].isMultivariate { return false }
         }
-        let tl = m.timeline
+        let tl = u.markets[i].timeline
         if let s = status, !s.matches(tl.status(at: t)) { return false }
         if let x = minCreatedTs, tl.createdTs < x { return false }
         if let x = maxCreatedTs, tl.createdTs > x { return false }

@@ -23,7 +23,8 @@ public enum MarketRendering {
         let tl = m.timeline
         if t <= tl.openTs || m.baseVolume == 0 { return 0 }
         let span = max(1, tl.effectiveCloseTs - tl.openTs)
-        let elapsed = min(t, tl.effectiveCloseTs) - tl.openTs
+        // max(0, …): a few generated timelines close before they open; never a negative volume.
+        let elapsed = max(0, min(t, tl.effectiveCloseTs) - tl.openTs)
         return m.baseVolume * elapsed / span / 100 * 100
     }
 
@@ -96,11 +97,18 @@ public enum MarketRendering {
 
     /// Appends the full market object as seen at `t`.
     public static func append(_ m: MarketRecord, at t: Int64, to w: inout JSONWriter) {
+        w.bytes.append(0x7B)
+        w.raw(m.staticJSON)
+        appendTail(m, at: t, to: &w)
+        w.bytes.append(0x7D)
+    }
+
+    /// The members after `staticJSON` (each preceded by a comma, no closing brace): every
+    /// member that depends on the simulated time. Exact over `[t, validUntil(m, at: t))`.
+    public static func appendTail(_ m: MarketRecord, at t: Int64, to w: inout JSONWriter) {
         let tl = m.timeline
         let status = tl.status(at: t)
         let q = quote(m, status: status, at: t)
-        w.bytes.append(0x7B)
-        w.raw(m.staticJSON)
         w.comma(); w.key("status"); w.rawString(status.rawValue.quotedJSON)
         w.comma(); w.key("close_time"); w.time(tl.shownCloseTs(at: t))
         w.comma(); w.key("updated_time"); w.time(tl.updatedTs(at: t))
@@ -129,7 +137,55 @@ public enum MarketRendering {
         if let s = tl.settlementTs(at: t) {
             w.comma(); w.key("settlement_ts"); w.time(s)
         }
-        w.bytes.append(0x7D)
+    }
+
+    /// The first instant after `t` at which anything `appendTail` writes may change: a
+    /// timeline instant (status, shown close, updated/settlement time, rules text), the
+    /// same instant a day later (`previous_*`, `volume_24h_fp` look a day back), the next
+    /// 15-minute price bucket while quotes move (now or a day ago), and the next whole
+    /// contract of volume (now or a day ago). Conservative: the rendering may stay equal
+    /// past it, never change before it.
+    public static func validUntil(_ m: MarketRecord, at t: Int64) -> Int64 {
+        let tl = m.timeline
+        var until = Int64.max
+        @inline(__always) func consider(_ x: Int64) { if x > t, x < until { until = x } }
+        // `volume` is 0 up to and including openTs, so it may first move at openTs + 1.
+        for x in [tl.createdTs, tl.openTs, tl.openTs + 1, tl.scheduledCloseTs, tl.determinedTs, tl.settledTs] {
+            consider(x); consider(x + 86_400)
+        }
+        for x in [tl.earlyCloseTs, tl.pauseStartTs, tl.pauseEndTs, tl.disputedTs, tl.amendedTs, tl.metadataChangeTs] {
+            if let x { consider(x); consider(x + 86_400) }
+        }
+        let close = tl.effectiveCloseTs
+        let dayAgo = t - 86_400
+        let trading = t >= tl.openTs && t < close
+        let tradingDayAgo = dayAgo >= tl.openTs && dayAgo < close
+        if trading || tradingDayAgo {
+            consider((SimTime.floorDiv(t, priceBucketSeconds) + 1) * priceBucketSeconds)
+        }
+        if trading { consider(nextVolumeStep(m, after: t)) }
+        if tradingDayAgo { consider(nextVolumeStep(m, after: dayAgo) &+ 86_400) }
+        return until
+    }
+
+    /// For `openTs <= x < effectiveCloseTs`: the first instant after `x` at which
+    /// `volume(m, at:)` differs from `volume(m, at: x)`. `volume` is
+    /// floor(B·e / (100·span))·100 with e = elapsed seconds, so the next step is at
+    /// e' = ceil((k + 1)·100·span / B).
+    static func nextVolumeStep(_ m: MarketRecord, after x: Int64) -> Int64 {
+        let tl = m.timeline
+        let b = m.baseVolume
+        guard b > 0 else { return Int64.max }
+        let span = max(1, tl.effectiveCloseTs - tl.openTs)
+        let e = max(0, x - tl.openTs)
+        let (be, o1) = b.multipliedReportingOverflow(by: e)
+        let (unit, o2) = span.multipliedReportingOverflow(by: 100)
+        guard !o1, !o2 else { return x + 1 }
+        let k = be / unit
+        let (num, o3) = (k + 1).multipliedReportingOverflow(by: unit)
+        guard !o3 else { return x + 1 }
+        let next = tl.openTs + (num + b - 1) / b
+        return next > x ? next : x + 1
     }
 
     public static func json(_ m: MarketRecord, at t: Int64) -> String {

@@ -45,13 +45,11 @@ public struct Universe: Sendable {
     public func isSeriesVisible(_ i: Int, at t: Int64) -> Bool { series[i].isListed(at: t) }
 
     public func isEventVisible(_ i: Int, at t: Int64) -> Bool {
-        let e = events[i]
-        return e.createdTs <= t && series[e.seriesIndex].isListed(at: t)
+        events[i].createdTs <= t && series[events[i].seriesIndex].isListed(at: t)
     }
 
     public func isMarketVisible(_ i: Int, at t: Int64) -> Bool {
-        let m = markets[i]
-        return m.timeline.createdTs <= t && isEventVisible(m.eventIndex, at: t)
+        markets[i].timeline.createdTs <= t && isEventVisible(markets[i].eventIndex, at: t)
     }
 
     public func isMultivariate(series i: Int) -> Bool { series[i].kind == .multivariate }

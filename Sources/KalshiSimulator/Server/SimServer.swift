@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -13,6 +14,8 @@ public struct SimConfiguration: Sendable {
     public var startTime: Int64?
     public var clockSpeed = 1.0
     public var settings = SimSettings()
+    /// Signature verification (`--public-key`); empty = signatures are not verified.
+    public var authenticator = RequestAuthenticator()
 
     public init() {}
 }
@@ -36,6 +39,11 @@ struct SimResponder: HTTPResponder {
     typealias Context = SimRequestContext
     let api: ExchangeAPI
     let state: SimState
+    let authenticator: RequestAuthenticator
+
+    static let keyHeader = HTTPField.Name("KALSHI-ACCESS-KEY")!
+    static let timestampHeader = HTTPField.Name("KALSHI-ACCESS-TIMESTAMP")!
+    static let signatureHeader = HTTPField.Name("KALSHI-ACCESS-SIGNATURE")!
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let route = ExchangeAPI.routePath(request.uri.path)
@@ -52,7 +60,18 @@ struct SimResponder: HTTPResponder {
             state.count(endpoint: sim.endpoint, status: sim.status)
             return response(sim)
         }
-        let signed = request.headers.contains { $0.name.canonicalName == "kalshi-access-key" }
+        let auth = authenticator.check(key: request.headers[Self.keyHeader], timestamp: request.headers[Self.timestampHeader],
+                                       signature: request.headers[Self.signatureHeader], method: method,
+                                       path: request.uri.path, nowMs: Int64((SimState.wallNow() * 1000).rounded(.down)))
+        let signed: Bool
+        switch auth {
+        case .unsigned: signed = false
+        case .signed: signed = true
+        case .rejected(let why):
+            // Checked before metering: a rejected request draws no tokens and no fault.
+            state.count(endpoint: "401", status: 401)
+            return response(SimResponse(status: 401, body: APIError(status: 401, code: "unauthorized", message: why).body, endpoint: "401"))
+        }
         guard let (_, faults) = state.admit(signed: signed) else {
             state.count(endpoint: "429", status: 429)
             // Exactly the exchange's body, and no Retry-After / X-RateLimit-* headers.
@@ -61,8 +80,13 @@ struct SimResponder: HTTPResponder {
         if faults.latencyMs > 0 { try await Task.sleep(nanoseconds: UInt64(faults.latencyMs * 1_000_000)) }
         if faults.connectionReset {
             state.count(endpoint: "fault:reset", status: 0)
-            // The connection is dropped before any byte of a response is written.
-            try? await context.channel.close().get()
+            // The connection is dropped before any byte of a response is written, with
+            // SO_LINGER {on, 0} so that close() sends a TCP RST (the peer sees ECONNRESET).
+            let channel = context.channel
+            if let provider = channel as? any SocketOptionProvider {
+                try? await provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+            }
+            try? await channel.close().get()
             throw InjectedFault()
         }
         if faults.serverError {
@@ -94,7 +118,7 @@ struct SimResponder: HTTPResponder {
         var headers = HTTPFields()
         headers[.contentType] = sim.contentType
         return Response(status: HTTPResponse.Status(code: sim.status), headers: headers,
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: sim.body)))
+                        body: ResponseBody(byteBuffer: sim.payload))
     }
 
     /// `/_sim/clock` and `/_sim/stats`.
@@ -166,7 +190,8 @@ public final class SimServer: Sendable {
     }
 
     func makeApplication(logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
-        let responder = SimResponder(api: ExchangeAPI(universe: universe), state: state)
+        let responder = SimResponder(api: ExchangeAPI(universe: universe), state: state,
+                                     authenticator: configuration.authenticator)
         return Application(
             responder: responder,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "kalshi-sim"),
