@@ -1,0 +1,43 @@
+import Foundation
+import Shared
+import Testing
+import TestSupport
+
+/// The plan's command line against the simulator, NATS and PostgreSQL.
+@Suite(.serialized) struct CLITests {
+    @Test func migrateSyncAndListWithTagFilters() throws {
+        let h = try PipelineHarness(name: "cli", simulatorArguments: PipelineEndToEndTests.frozenClock)
+        defer { h.shutdown() }
+        let migrate = try h.run("ssmd", ["migrate"])
+        #expect(migrate.status == 0 && migrate.output.contains("applied: 001_secmaster.sql, 002_series.sql"), "\(migrate.output)")
+        #expect(try h.run("ssmd", ["migrate"]).output.contains("schema up to date"))
+
+        try h.start("db-writer", ["--batch-max-age", "100ms"])
+        // Basketball, games only: series sync publishes only those work items.
+        let seriesSync = try h.run("ssmd", ["series", "sync", "--tag", "Basketball", "--games-only"])
+        #expect(seriesSync.status == 0, "\(seriesSync.output)")
+        let e = try PipelineEndToEndTests.expectation(h)
+        let basketballGames = e.series.filter { $0.value.tags.contains("Basketball") && $0.value.isGame }
+        #expect(!basketballGames.isEmpty)
+        #expect(seriesSync.output.contains("tracked: \(basketballGames.count),"), "\(seriesSync.output)")
+
+        // The full plan command: series, then markets of those series, written by db-writer.
+        let secmaster = try h.run("ssmd", ["secmaster", "sync", "--by-series", "--tag", "Basketball", "--games-only"])
+        #expect(secmaster.status == 0, "\(secmaster.output)\n\(h.logs())")
+        #expect(secmaster.output.contains("series: \(basketballGames.count) tracked"), "\(secmaster.output)")
+        let markets = try h.query("SELECT count(DISTINCT series_ticker) AS s, count(*) AS m FROM markets")
+        #expect(Int(markets[0, "s"]!)! >= 1)
+        let expectedMarkets = e.markets.values.filter { basketballGames[$0["series_ticker"] as! String] != nil }.count
+        #expect(Int(markets[0, "m"]!)! == expectedMarkets, "markets in db vs simulator truth")
+
+        let list = try h.run("ssmd", ["series", "list", "--tag", "Basketball", "--games-only"])
+        #expect(list.status == 0)
+        let rows = list.output.split(separator: "\n").filter { !$0.hasPrefix("TICKER") && $0.contains("\t") }
+        #expect(Set(rows.map { String($0.split(separator: "\t")[0]) }) == Set(basketballGames.keys), "\(list.output)")
+
+        // Usage errors exit 2 with one line.
+        let bad = try h.run("ssmd", ["secmaster", "sync"])
+        #expect(bad.status == 2, "\(bad.output)")
+        #expect(bad.output.contains("--by-series"))
+    }
+}
