@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "db-writer", targets: ["db-writer"]),
         .executable(name: "kalshi-sim", targets: ["kalshi-sim"]),
         .executable(name: "ssmd", targets: ["ssmd"]),
+        .executable(name: "data-api", targets: ["data-api"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -21,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         // RSA-PSS request signing (fetchers) and its verification (simulator).
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // Model Context Protocol tools for agents (`ssmd mcp`).
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
     ],
     targets: [
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
@@ -53,7 +56,12 @@ let package = Package(
         .executableTarget(name: "market-fetcher", dependencies: ["Shared"]),
         .executableTarget(name: "db-writer", dependencies: ["Shared"]),
         // The plan's command line: series/secmaster sync, series list, migrate.
-        .executableTarget(name: "ssmd", dependencies: ["Shared"]),
+        .executableTarget(name: "ssmd", dependencies: ["Shared", .product(name: "MCP", package: "swift-sdk")]),
+        // Read-only HTTP API and admin dashboard over the security master.
+        .executableTarget(
+            name: "data-api",
+            dependencies: ["Shared", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
         // Benchmark driver for scripts/bench-writer (a product, not a test).
         .executableTarget(name: "bench-writer", dependencies: ["Shared"]),
         .executableTarget(
@@ -70,6 +78,7 @@ let package = Package(
         .testTarget(name: "MessagingTests", dependencies: ["Shared", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Shared", "TestSupport"]),
         .testTarget(name: "WriterTests", dependencies: ["Shared", "TestSupport"]),
+        .testTarget(name: "DataAPITests", dependencies: ["Shared", "TestSupport"]),
         .testTarget(name: "KalshiSimulatorTests", dependencies: ["KalshiSimulator"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared", "TestSupport"]),
     ],

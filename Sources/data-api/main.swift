@@ -1,0 +1,1 @@
+print("data-api: not implemented yet")
