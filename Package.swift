@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         // RSA-PSS request signing (fetchers) and its verification (simulator).
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // Schedule files (YAML).
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         // Model Context Protocol tools for agents (`ssmd mcp`).
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
     ],
@@ -41,6 +43,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .target(

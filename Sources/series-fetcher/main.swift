@@ -22,6 +22,8 @@ struct SeriesFetcherCommand: ParsableCommand {
     var gamesOnly = false
     @Option(name: .customLong("interval"), help: "Time between cycle starts (SSMD_INTERVAL). Default 5m")
     var interval: String?
+    @Option(name: .customLong("schedule-file"), help: "YAML file of schedules (name, tags, categories, games_only, interval), run side by side; replaces --schedule/--tag/--category/--games-only/--interval (SSMD_SCHEDULE_FILE)")
+    var scheduleFile: String?
     @Option(name: .customLong("ack-wait"), help: "AckWait of the work consumers it creates: a work item whose replica went silent this long is redelivered (SSMD_ACK_WAIT). Default 30s")
     var ackWait: String?
     @Flag(name: .customLong("once"), help: "Run one cycle and exit: 0 if every category synced, 1 otherwise")
@@ -29,9 +31,7 @@ struct SeriesFetcherCommand: ParsableCommand {
 }
 
 struct SeriesFetcherService: Service {
-    let schedule: String
-    let selection: SeriesSelection
-    let interval: Duration
+    let schedules: [Schedule]
     let once: Bool
     let topology: Topology
     let nats: NATSOptions
@@ -40,7 +40,7 @@ struct SeriesFetcherService: Service {
 
     func run() async throws {
         let connection = try NATSConnection(options: nats, logger: logger)
-        // Drain on the way out: pending acks and publishes reach the server before close.
+        // Drain on the way out: pending publishes reach the server before close.
         defer { try? connection.drain(timeout: .seconds(5)) }
         let js = try connection.jetStream()
         try await retryUntilReady(logger: logger, what: "NATS JetStream provisioning") {
@@ -49,12 +49,23 @@ struct SeriesFetcherService: Service {
         let budget = try exchange.makeBudget(js: js, pool: nil, logger: logger)
         let client = ExchangeClient(config: exchange.client, budget: budget, signer: exchange.signer, logger: logger)
         let syncer = SeriesSyncer(client: client, js: js, topology: topology, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (i, schedule) in schedules.enumerated() {
+                let earlier = schedules[..<i].map(\.selection)
+                group.addTask { try await loop(schedule, claimedByEarlier: earlier, syncer: syncer) }
+            }
+            try await group.waitForAll()
+        }
+    }
 
+    func loop(_ schedule: Schedule, claimedByEarlier: [SeriesSelection], syncer: SeriesSyncer) async throws {
+        var log = logger
+        log[metadataKey: "schedule"] = "\(schedule.name)"
         while !Task.isShuttingDownGracefully {
             let started = ContinuousClock.now
             do {
-                let report = try await syncer.runCycle(schedule: schedule, selection: selection)
-                logger.info("cycle complete", metadata: [
+                let report = try await syncer.runCycle(schedule: schedule.name, selection: schedule.selection, claimedByEarlier: claimedByEarlier)
+                log.info("cycle complete", metadata: [
                     "cycle": "\(report.cycleId)", "categories": "\(report.categories)", "categories_failed": "\(report.categoriesFailed)",
                     "series_listed": "\(report.seriesListed)", "series_tracked": "\(report.seriesTracked)",
                     "work_items": "\(report.workItems)", "requests": "\(report.requests)",
@@ -66,11 +77,10 @@ struct SeriesFetcherService: Service {
             } catch let e as CycleIncomplete {
                 throw e
             } catch {
-                logger.error("cycle failed; next cycle will retry", metadata: ["error": "\(error)"])
+                log.error("cycle failed; next cycle will retry", metadata: ["error": "\(error)"])
                 if once { throw error }
             }
-            let next = started + interval
-            let wait = next - ContinuousClock.now
+            let wait = started + schedule.interval - ContinuousClock.now
             if wait > .zero, !(await sleepUnlessShuttingDown(wait)) { break }
         }
     }
@@ -89,20 +99,31 @@ enum SeriesFetcherMain {
             let r = SettingsResolver()
             let common = try cmd.common.resolve(connectionName: "series-fetcher")
             let exchange = try cmd.exchange.resolve(r)
-            let selection = SeriesSelection(tags: r.list("tag", cmd.tags), categories: r.list("category", cmd.categories),
-                                            gamesOnly: try r.bool("games-only", cmd.gamesOnly ? true : nil, default: false))
-            let interval = try r.duration("interval", cmd.interval, default: .seconds(300), min: .seconds(1))
-            let schedule = r.string("schedule", cmd.schedule, default: "all") ?? "all"
+            let schedules: [Schedule]
+            if let file = r.string("schedule-file", cmd.scheduleFile) {
+                if cmd.schedule != nil || !cmd.tags.isEmpty || !cmd.categories.isEmpty || cmd.gamesOnly || cmd.interval != nil {
+                    throw ConfigurationError(setting: "--schedule-file (SSMD_SCHEDULE_FILE)", problem: "cannot be combined with --schedule, --tag, --category, --games-only or --interval")
+                }
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                    throw ConfigurationError(setting: "--schedule-file (SSMD_SCHEDULE_FILE)", problem: "cannot read \(file)")
+                }
+                schedules = try ScheduleFile.parse(text)
+            } else {
+                schedules = [Schedule(
+                    name: r.string("schedule", cmd.schedule, default: "all") ?? "all",
+                    selection: SeriesSelection(tags: r.list("tag", cmd.tags), categories: r.list("category", cmd.categories),
+                                               gamesOnly: try r.bool("games-only", cmd.gamesOnly ? true : nil, default: false)),
+                    interval: try r.duration("interval", cmd.interval, default: .seconds(300), min: .seconds(1)))]
+            }
             var topology = Topology()
             topology.workAckWait = try r.duration("ack-wait", cmd.ackWait, default: .seconds(30), min: .seconds(1), max: .seconds(3600))
             StructuredLogHandler.bootstrap(level: common.logLevel, format: common.logFormat)
-            var logger = Logger(label: "series-fetcher")
-            logger[metadataKey: "schedule"] = "\(schedule)"
+            let logger = Logger(label: "series-fetcher")
             logger.info("starting", metadata: [
+                "schedules": "\(schedules.map { "\($0.name)(tags: \($0.selection.tags), categories: \($0.selection.categories), games_only: \($0.selection.gamesOnly), every \($0.interval.seconds)s)" })",
                 "nats": "\(common.nats.urls.map(Redaction.url))", "exchange": "\(exchange.client.baseURL)", "signed_as": "\(exchange.signer?.keyID ?? "unsigned")",
-                "tags": "\(selection.tags)", "categories": "\(selection.categories)", "games_only": "\(selection.gamesOnly)",
-                "interval_s": "\(interval.seconds)", "once": "\(cmd.once)", "rate_tokens_per_s": "\(exchange.tokensPerSecond)"])
-            let service = SeriesFetcherService(schedule: schedule, selection: selection, interval: interval, once: cmd.once, topology: topology,
+                "once": "\(cmd.once)", "rate_tokens_per_s": "\(exchange.tokensPerSecond)"])
+            let service = SeriesFetcherService(schedules: schedules, once: cmd.once, topology: topology,
                                                nats: common.nats, exchange: exchange, logger: logger)
             try await DaemonMain.run(services: [service], logger: logger, shutdownTimeout: common.shutdownTimeout)
         } catch {

@@ -41,3 +41,40 @@ import TestSupport
         #expect(bad.output.contains("--by-series"))
     }
 }
+
+/// A schedule file whose schedules overlap: every series is synced by exactly one schedule.
+@Suite(.serialized) struct ScheduleFileRunTests {
+    @Test func overlappingSchedulesSyncEachSeriesOnce() throws {
+        let h = try PipelineHarness(name: "schedules", simulatorArguments: PipelineEndToEndTests.frozenClock)
+        defer { h.shutdown() }
+        let file = h.directory.url.appendingPathComponent("schedules.yaml")
+        try """
+        schedules:
+          - name: games
+            tags: [Basketball, Soccer]
+            games_only: true
+            interval: 1m
+          - name: sports
+            categories: [Sports]
+            interval: 1m
+          - name: everything
+            interval: 1m
+        """.write(to: file, atomically: true, encoding: .utf8)
+        try h.start("db-writer", ["--batch-max-age", "100ms"])
+        let fetcher = try h.start("market-fetcher")
+        let run = try h.run("series-fetcher", ["--once", "--schedule-file", file.path])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(try h.waitUntilDrained(timeout: .seconds(120)))
+        let synced = fetcher.output.split(separator: "\n").filter { $0.contains("msg=\"series synced\"") }
+            .compactMap { $0.split(separator: " ").first { $0.hasPrefix("series=") } }
+        #expect(synced.count == Set(synced).count, "a series was synced twice")
+        let e = try PipelineEndToEndTests.expectation(h)
+        #expect(Set(synced.map { String($0.dropFirst("series=".count)) }) == Set(e.series.keys))
+        // Which schedule claimed what: Basketball and Soccer games went to "games".
+        let cycles = run.output.split(separator: "\n").filter { $0.contains("cycle complete") }
+        #expect(cycles.count == 3)
+        let games = e.series.filter { ($0.value.tags.contains("Basketball") || $0.value.tags.contains("Soccer")) && $0.value.isGame }.count
+        #expect(cycles.contains { $0.contains("schedule=games") && $0.contains("series_tracked=\(games) ") }, "\(cycles)")
+        try PipelineEndToEndTests.assertExact(h, e)
+    }
+}

@@ -17,7 +17,10 @@ public final class SeriesSyncer: Sendable {
         self.logger = logger
     }
 
-    public func runCycle(schedule: String, selection: SeriesSelection) async throws -> CycleReport {
+    /// - Parameter claimedByEarlier: selections of schedules that come first; a series they
+    ///   cover is theirs, and this cycle leaves it out (overlapping schedules never sync a
+    ///   series twice).
+    public func runCycle(schedule: String, selection: SeriesSelection, claimedByEarlier: [SeriesSelection] = []) async throws -> CycleReport {
         let started = Timestamp.now()
         let cycleId = "\(schedule)-\(started.secondsSinceEpoch)"
         let requestsBefore = client.stats.snapshot.requests
@@ -45,7 +48,9 @@ public final class SeriesSyncer: Sendable {
                 continue
             }
             listed += series.count
-            let picked = selection.select(series, category: category, map: map, rule: rule)
+            let picked = selection.select(series, category: category, map: map, rule: rule).filter { t in
+                !claimedByEarlier.contains { !$0.select([t.series], category: category, map: map, rule: rule).isEmpty }
+            }
             tracked += picked.count
             let fetchedAt = Timestamp.now()
             var messages: [OutgoingMessage] = []
