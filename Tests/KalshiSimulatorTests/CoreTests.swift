@@ -186,3 +186,9 @@ let ref: Int64 = 1_795_600_000
         #expect(FixedPoint.count(1000) == "10.00")
     }
 }
+
+@Test func everyMarketOpensBeforeItCloses() throws {
+    let u = Universe(seed: 42, scale: 0.05, referenceTs: 1_795_600_000)
+    let bad = u.markets.map(\.timeline).filter { $0.openTs > ($0.earlyCloseTs ?? $0.scheduledCloseTs) || $0.determinedTs < ($0.earlyCloseTs ?? $0.scheduledCloseTs) }
+    #expect(bad.isEmpty, "\(bad.count) markets close before they open or are determined before they close")
+}

@@ -317,8 +317,14 @@ struct UniverseGenerator {
                 }
             }
             if rng.chance(0.02) {
+                // A market listed later: it opens when it is created, and never closes
+                // (early or as scheduled) before it opens.
                 tl.createdTs = ref + rng.int64(5 * m...24 * h)
                 tl.openTs = tl.createdTs
+                if let e = tl.earlyCloseTs, e <= tl.openTs { tl.earlyCloseTs = nil }
+                if tl.scheduledCloseTs <= tl.openTs { tl.scheduledCloseTs = tl.openTs + rng.int64(1 * h...7 * d) }
+                if let p = tl.pauseStartTs, p < tl.openTs { tl.pauseStartTs = nil; tl.pauseEndTs = nil }
+                tl.determinedTs = max(tl.determinedTs, (tl.earlyCloseTs ?? tl.scheduledCloseTs) + rng.int64(5 * m...2 * h))
             }
         }
         if canCloseEarly, phase == .settledOld || phase == .settledRecent, rng.chance(0.4) {
@@ -354,6 +360,16 @@ struct UniverseGenerator {
             } else {
                 t.createdTs = s.createdTs
                 if t.openTs < t.createdTs { t.openTs = t.createdTs }
+                // Never close before opening: move the rest of the life after the open.
+                let close = t.earlyCloseTs ?? t.scheduledCloseTs
+                if close <= t.openTs {
+                    let later = t.openTs - close + Self.hour
+                    t.scheduledCloseTs += later; t.determinedTs += later
+                    t.earlyCloseTs = t.earlyCloseTs.map { $0 + later }
+                    t.disputedTs = t.disputedTs.map { $0 + later }
+                    t.amendedTs = t.amendedTs.map { $0 + later }
+                    if let p = t.pauseStartTs, p < t.openTs { t.pauseStartTs = nil; t.pauseEndTs = nil }
+                }
             }
         }
     }
