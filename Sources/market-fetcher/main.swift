@@ -36,22 +36,16 @@ struct MarketFetcherService: Service {
     let logger: Logger
 
     func run() async throws {
-        let connection = try NATSConnection(options: nats, logger: logger)
-        // Drain on the way out: pending acks and publishes reach the server before close.
+        let (connection, js) = try await connectPipeline(nats: nats, topology: topology, logger: logger)
         defer { try? connection.drain(timeout: .seconds(5)) }
-        let js = try connection.jetStream()
-        try await retryUntilReady(logger: logger, what: "NATS JetStream provisioning") {
-            try await Offload.run { try topology.provision(js) }
-        }
-        let budget = try exchange.makeBudget(js: js, pool: pool, logger: logger)
-        let client = ExchangeClient(config: exchange.client, budget: budget, signer: exchange.signer, logger: logger)
+        let client = try exchange.makeClient(js: js, pool: pool, logger: logger)
         let workers = MarketWorkPool(js: js, topology: topology, tags: tags, concurrency: concurrency,
                                      syncer: MarketSyncer(client: client, js: js, windows: windows, logger: logger), logger: logger)
         let budgetLog = Task {
             // Budget figures every 30 s: what this replica was granted and waited.
-            var last = budgetSnapshot(budget)
+            var last = budgetSnapshot(client.budget)
             while await sleepUnlessShuttingDown(.seconds(30)) {
-                let now = budgetSnapshot(budget)
+                let now = budgetSnapshot(client.budget)
                 let s = client.stats.snapshot
                 logger.info("budget", metadata: [
                     "tokens_granted": "\(now.tokens - last.tokens)", "requests": "\(now.requests - last.requests)",

@@ -39,15 +39,9 @@ struct SeriesFetcherService: Service {
     let logger: Logger
 
     func run() async throws {
-        let connection = try NATSConnection(options: nats, logger: logger)
-        // Drain on the way out: pending publishes reach the server before close.
+        let (connection, js) = try await connectPipeline(nats: nats, topology: topology, logger: logger)
         defer { try? connection.drain(timeout: .seconds(5)) }
-        let js = try connection.jetStream()
-        try await retryUntilReady(logger: logger, what: "NATS JetStream provisioning") {
-            try await Offload.run { try topology.provision(js) }
-        }
-        let budget = try exchange.makeBudget(js: js, pool: nil, logger: logger)
-        let client = ExchangeClient(config: exchange.client, budget: budget, signer: exchange.signer, logger: logger)
+        let client = try exchange.makeClient(js: js, pool: nil, logger: logger)
         let syncer = SeriesSyncer(client: client, js: js, topology: topology, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (i, schedule) in schedules.enumerated() {

@@ -60,7 +60,7 @@ struct SeriesSync: AsyncParsableCommand {
         let started = ContinuousClock.now
         let (connection, js) = try await connect(c, logger: logger)
         defer { try? connection.drain(timeout: .seconds(5)) }
-        let client = ExchangeClient(config: x.client, budget: try x.makeBudget(js: js, pool: nil, logger: logger), signer: x.signer, logger: logger)
+        let client = try x.makeClient(js: js, pool: nil, logger: logger)
         let report = try await SeriesSyncer(client: client, js: js, topology: Topology(), logger: logger)
             .runCycle(schedule: "cli", selection: sel)
         print("series listed: \(report.seriesListed), tracked: \(report.seriesTracked), work items: \(report.workItems), categories: \(report.categories) (\(report.categoriesFailed) failed), requests: \(report.requests), duration: \(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s")
@@ -100,7 +100,7 @@ struct SecmasterSync: AsyncParsableCommand {
         let (connection, js) = try await connect(c, logger: logger)
         defer { try? connection.drain(timeout: .seconds(5)) }
         let topology = Topology()
-        let client = ExchangeClient(config: x.client, budget: try x.makeBudget(js: js, pool: nil, logger: logger), signer: x.signer, logger: logger)
+        let client = try x.makeClient(js: js, pool: nil, logger: logger)
         let report = try await SeriesSyncer(client: client, js: js, topology: topology, logger: logger).runCycle(schedule: "cli", selection: sel)
         let seriesDone = ContinuousClock.now
 

@@ -152,7 +152,7 @@ public final class ExchangeClient: Sendable {
     public let stats = ExchangeStats()
     @TaskLocal public static var tally: RequestTally?
     private let http: CurlHTTPClient
-    private let budget: any RequestBudget
+    public let budget: any RequestBudget
     private let signer: (any RequestSigner)?
     private let logger: Logger
     private let basePath: String

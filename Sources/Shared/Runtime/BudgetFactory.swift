@@ -12,3 +12,22 @@ extension ExchangeOptions.Resolved {
         }
     }
 }
+
+extension ExchangeOptions.Resolved {
+    /// The exchange client of a fetcher: its budget, its signer, its settings.
+    public func makeClient(js: JetStream, pool: SharedRequestBudget.Pool?, logger: Logger) throws -> ExchangeClient {
+        ExchangeClient(config: client, budget: try makeBudget(js: js, pool: pool, logger: logger), signer: signer, logger: logger)
+    }
+}
+
+/// A daemon's NATS connection with ssmd's streams and buckets provisioned. Waits (with
+/// backoff) for a server that is not up yet instead of failing. Callers drain it on exit so
+/// pending acks and publishes reach the server before the connection closes.
+public func connectPipeline(nats: NATSOptions, topology: Topology, logger: Logger) async throws -> (NATSConnection, JetStream) {
+    let connection = try NATSConnection(options: nats, logger: logger)
+    let js = try connection.jetStream()
+    try await retryUntilReady(logger: logger, what: "NATS JetStream provisioning") {
+        try await Offload.run { try topology.provision(js) }
+    }
+    return (connection, js)
+}
