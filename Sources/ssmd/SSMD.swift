@@ -10,7 +10,7 @@ struct SSMD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ssmd",
         abstract: "Kalshi security master: sync series and markets, list series, migrate the database, watch updates, serve MCP tools.",
-        subcommands: [SeriesCommand.self, SecmasterCommand.self, MigrateCommand.self, WatchCommand.self])
+        subcommands: [SeriesCommand.self, SecmasterCommand.self, MigrateCommand.self, WatchCommand.self, MCPCommand.self])
 }
 
 struct SeriesCommand: AsyncParsableCommand {
