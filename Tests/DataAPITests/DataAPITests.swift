@@ -52,6 +52,17 @@ import TestSupport
         if let parameter { #expect(e?["parameter"] as? String == parameter, "GET \(path): \(r.body)", sourceLocation: sourceLocation) }
     }
 
+    @Test func badConfigurationExitsTwoWithOneLine() throws {
+        for (args, setting) in [(["--http-port", "http"], "--http-port"), (["--http-port", "70000"], "--http-port"),
+                                (["--database-url", "mysql://x/y"], "--database-url"), (["--db-connections", "0"], "--db-connections"),
+                                (["--nats-url", "http://x"], "--nats-url"), (["--no-such-flag"], "--no-such-flag")] {
+            let r = try runTool(BuiltProducts.executable("data-api").path, args, timeout: .seconds(20))
+            #expect(r.status == 2, "\(args): \(r.output)")
+            let lines = r.output.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("data-api: ") && lines[0].contains(setting), "\(args): \(r.output)")
+        }
+    }
+
     @Test func seriesMarketsStatsAndErrorsMatchPostgres() throws {
         let h = try PipelineHarness(name: "data-api", simulatorArguments: Self.frozenClock)
         defer { h.shutdown() }
