@@ -9,8 +9,8 @@ import Shared
 struct SSMD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ssmd",
-        abstract: "Kalshi security master: sync series and markets, list series, migrate the database.",
-        subcommands: [SeriesCommand.self, SecmasterCommand.self, MigrateCommand.self])
+        abstract: "Kalshi security master: sync series and markets, list series, migrate the database, watch updates, serve MCP tools.",
+        subcommands: [SeriesCommand.self, SecmasterCommand.self, MigrateCommand.self, WatchCommand.self, MCPCommand.self])
 }
 
 struct SeriesCommand: AsyncParsableCommand {

@@ -1,0 +1,280 @@
+/// The OpenAPI 3 description of this API, served at `/openapi.yaml` (hand-written, embedded
+/// in the binary; tests parse and validate it).
+enum OpenAPIDocument {
+    static let yaml = #"""
+openapi: 3.0.3
+info:
+  title: ssmd data API
+  version: "1"
+  description: |
+    Read-only access to the ssmd security master (Kalshi series and markets) in PostgreSQL.
+    JSON is snake_case. Times are RFC 3339 in UTC; prices (dollars) and counts (contracts)
+    are exact decimal strings, never floats. Lists are ordered by ticker and paginated by
+    keyset: pass the `cursor` of a page to get the next one; `cursor` is null on the last page.
+servers:
+  - url: http://127.0.0.1:8080
+paths:
+  /v1/series:
+    get:
+      operationId: listSeries
+      summary: Tracked series, by ticker
+      parameters:
+        - {name: category, in: query, schema: {type: string}, description: "Exact category, e.g. Sports"}
+        - {name: tag, in: query, schema: {type: string}, description: "Series carrying this tag (exact, e.g. S&P — URL-encode it: S%26P)"}
+        - {name: games_only, in: query, schema: {type: boolean, default: false}, description: Only game series}
+        - {name: active, in: query, schema: {type: boolean}, description: "true: series the exchange still lists; false: the others; absent: both"}
+        - $ref: '#/components/parameters/limit'
+        - $ref: '#/components/parameters/cursor'
+      responses:
+        "200":
+          description: A page of series
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [series, cursor]
+                properties:
+                  series: {type: array, items: {$ref: '#/components/schemas/Series'}}
+                  cursor: {$ref: '#/components/schemas/Cursor'}
+        "400": {$ref: '#/components/responses/BadRequest'}
+  /v1/series/stats:
+    get:
+      operationId: seriesStatsByCategory
+      summary: Series per category
+      parameters:
+        - {name: category, in: query, schema: {type: string}}
+      responses:
+        "200":
+          description: Per category, series total, game series and active series
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [categories]
+                properties:
+                  categories:
+                    type: array
+                    items:
+                      type: object
+                      required: [category, total, games, active]
+                      properties:
+                        category: {type: string}
+                        total: {type: integer}
+                        games: {type: integer}
+                        active: {type: integer}
+        "400": {$ref: '#/components/responses/BadRequest'}
+  /v1/series/{ticker}:
+    get:
+      operationId: getSeries
+      summary: One series
+      parameters:
+        - {name: ticker, in: path, required: true, schema: {type: string}}
+      responses:
+        "200":
+          description: The series
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [series]
+                properties:
+                  series: {$ref: '#/components/schemas/Series'}
+        "404": {$ref: '#/components/responses/NotFound'}
+  /v1/stats/series:
+    get:
+      operationId: marketStatsBySeries
+      summary: Markets of each series by raw exchange status
+      parameters:
+        - {name: series, in: query, schema: {type: string}, description: "One series ticker"}
+        - {name: tag, in: query, schema: {type: string}}
+        - {name: category, in: query, schema: {type: string}}
+      responses:
+        "200":
+          description: Per series, its markets counted by status
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [series]
+                properties:
+                  series:
+                    type: array
+                    items:
+                      type: object
+                      required: [series_ticker, category, is_game, active, markets_total, markets_by_status]
+                      properties:
+                        series_ticker: {type: string}
+                        category: {type: string}
+                        is_game: {type: boolean}
+                        active: {type: boolean}
+                        markets_total: {type: integer}
+                        markets_by_status:
+                          type: object
+                          additionalProperties: {type: integer}
+                          example: {active: 12, finalized: 3}
+        "400": {$ref: '#/components/responses/BadRequest'}
+  /v1/markets:
+    get:
+      operationId: listMarkets
+      summary: Markets, by ticker
+      parameters:
+        - {name: series, in: query, schema: {type: string}, description: Series ticker}
+        - {name: tag, in: query, schema: {type: string}, description: Markets of series carrying this tag}
+        - name: status
+          in: query
+          description: Raw exchange status
+          schema: {type: string, enum: [initialized, active, inactive, closed, determined, disputed, amended, finalized]}
+        - $ref: '#/components/parameters/limit'
+        - $ref: '#/components/parameters/cursor'
+      responses:
+        "200":
+          description: A page of markets
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [markets, cursor]
+                properties:
+                  markets: {type: array, items: {$ref: '#/components/schemas/Market'}}
+                  cursor: {$ref: '#/components/schemas/Cursor'}
+        "400": {$ref: '#/components/responses/BadRequest'}
+  /v1/markets/{ticker}:
+    get:
+      operationId: getMarket
+      summary: One market (tickers may contain dots, e.g. KXBTCD-25NOV2517-T98999.99)
+      parameters:
+        - {name: ticker, in: path, required: true, schema: {type: string}}
+      responses:
+        "200":
+          description: The market
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [market]
+                properties:
+                  market: {$ref: '#/components/schemas/Market'}
+        "404": {$ref: '#/components/responses/NotFound'}
+  /healthz:
+    get:
+      operationId: healthz
+      summary: The process is alive
+      responses:
+        "200": {description: Alive, content: {application/json: {schema: {$ref: '#/components/schemas/Status'}}}}
+  /readyz:
+    get:
+      operationId: readyz
+      summary: The database answers
+      responses:
+        "200": {description: Ready, content: {application/json: {schema: {$ref: '#/components/schemas/Status'}}}}
+        "503": {description: The database does not answer, content: {application/json: {schema: {$ref: '#/components/schemas/Status'}}}}
+  /openapi.yaml:
+    get:
+      operationId: openapi
+      summary: This document
+      responses:
+        "200": {description: OpenAPI 3 YAML, content: {application/yaml: {schema: {type: string}}}}
+  /:
+    get:
+      operationId: dashboard
+      summary: Admin dashboard (HTML)
+      parameters:
+        - {name: series, in: query, schema: {type: string}, description: Also show this series' markets}
+      responses:
+        "200": {description: HTML page, content: {text/html: {schema: {type: string}}}}
+components:
+  parameters:
+    limit:
+      name: limit
+      in: query
+      description: Page size
+      schema: {type: integer, minimum: 1, maximum: 1000, default: 100}
+    cursor:
+      name: cursor
+      in: query
+      description: Opaque cursor of the previous page
+      schema: {type: string}
+  responses:
+    BadRequest:
+      description: A parameter is invalid (named in error.parameter)
+      content: {application/json: {schema: {$ref: '#/components/schemas/Error'}}}
+    NotFound:
+      description: No such ticker or path
+      content: {application/json: {schema: {$ref: '#/components/schemas/Error'}}}
+  schemas:
+    Cursor:
+      type: string
+      nullable: true
+      description: Pass as `cursor` to get the next page; null on the last page
+    Status:
+      type: object
+      required: [status]
+      properties:
+        status: {type: string}
+        reason: {type: string}
+    Error:
+      type: object
+      required: [error]
+      properties:
+        error:
+          type: object
+          required: [code, message]
+          properties:
+            code: {type: string, enum: [bad_request, not_found, method_not_allowed, unavailable]}
+            parameter: {type: string, description: The offending parameter (bad_request only)}
+            message: {type: string}
+    Series:
+      type: object
+      required: [ticker, title, category, tags, is_game, active, created_at, updated_at]
+      properties:
+        ticker: {type: string, example: KXNBAGAME}
+        title: {type: string}
+        category: {type: string, example: Sports}
+        tags: {type: array, items: {type: string}, example: [Basketball]}
+        is_game: {type: boolean}
+        active: {type: boolean, description: false once the exchange stopped listing the series}
+        created_at: {type: string, format: date-time}
+        updated_at: {type: string, format: date-time}
+    Market:
+      type: object
+      required: [ticker, event_ticker, series_ticker, status]
+      properties:
+        ticker: {type: string}
+        event_ticker: {type: string}
+        series_ticker: {type: string}
+        status: {type: string, description: Raw exchange status}
+        market_type: {type: string, nullable: true}
+        title: {type: string, nullable: true}
+        yes_sub_title: {type: string, nullable: true}
+        no_sub_title: {type: string, nullable: true}
+        result: {type: string, nullable: true}
+        strike_type: {type: string, nullable: true}
+        floor_strike: {$ref: '#/components/schemas/Decimal'}
+        cap_strike: {$ref: '#/components/schemas/Decimal'}
+        yes_bid_dollars: {$ref: '#/components/schemas/Decimal'}
+        yes_ask_dollars: {$ref: '#/components/schemas/Decimal'}
+        no_bid_dollars: {$ref: '#/components/schemas/Decimal'}
+        no_ask_dollars: {$ref: '#/components/schemas/Decimal'}
+        last_price_dollars: {$ref: '#/components/schemas/Decimal'}
+        settlement_value_dollars: {$ref: '#/components/schemas/Decimal'}
+        volume_fp: {$ref: '#/components/schemas/Decimal'}
+        volume_24h_fp: {$ref: '#/components/schemas/Decimal'}
+        open_interest_fp: {$ref: '#/components/schemas/Decimal'}
+        open_time: {$ref: '#/components/schemas/Time'}
+        close_time: {$ref: '#/components/schemas/Time'}
+        expected_expiration_time: {$ref: '#/components/schemas/Time'}
+        settlement_ts: {$ref: '#/components/schemas/Time'}
+        fetched_at: {$ref: '#/components/schemas/Time'}
+        gone_at: {$ref: '#/components/schemas/Time'}
+        updated_at: {$ref: '#/components/schemas/Time'}
+    Decimal:
+      type: string
+      nullable: true
+      pattern: '^-?[0-9]+(\.[0-9]+)?$'
+      example: "0.5600"
+    Time:
+      type: string
+      format: date-time
+      nullable: true
+"""#
+}

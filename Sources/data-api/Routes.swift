@@ -1,0 +1,210 @@
+import Foundation
+import Logging
+import Shared
+
+/// The read-only API: routing, parameter validation and parameterized SQL. Everything it
+/// answers is JSON (snake_case) except `/` (the dashboard) and `/openapi.yaml`.
+struct DataAPI: Sendable {
+    let pool: ReadOnlyPool
+    let dashboard: Dashboard
+    let logger: Logger
+
+    static let marketStatuses: Set<String> = ["initialized", "active", "inactive", "closed", "determined", "disputed", "amended", "finalized"]
+
+    func handle(method: String, path: String, query: String) async -> APIResponse {
+        do {
+            guard method == "GET" || method == "HEAD" else {
+                throw APIError(status: 405, code: "method_not_allowed", parameter: nil, message: "this API is read-only: use GET")
+            }
+            let q = try QueryParameters(query)
+            let segments = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+            switch segments.first {
+            case nil:
+                try q.allow(["series"])
+                return .html(await dashboard.render(series: q["series"]))
+            case "healthz":
+                return .json(.object(["status": .string("ok")]))
+            case "readyz":
+                do {
+                    _ = try await pool.query("SELECT 1")
+                    return .json(.object(["status": .string("ready")]))
+                } catch {
+                    return .json(.object(["status": .string("unavailable"), "reason": .string("database: \(error)")]), status: 503)
+                }
+            case "openapi.yaml":
+                return APIResponse(status: 200, contentType: "application/yaml; charset=utf-8", body: Array(OpenAPIDocument.yaml.utf8))
+            case "v1":
+                return try await v1(Array(segments.dropFirst()), q)
+            default:
+                throw APIError.notFound("no such path: \(path)")
+            }
+        } catch let e as APIError {
+            return e.response
+        } catch {
+            logger.error("request failed", metadata: ["path": "\(path)", "error": "\(error)"])
+            return APIError(status: 503, code: "unavailable", parameter: nil, message: "the database did not answer").response
+        }
+    }
+
+    private func v1(_ s: [String], _ q: QueryParameters) async throws -> APIResponse {
+        guard let path = Self.decodeSegments(s) else { throw APIError.notFound("malformed path") }
+        switch path.count {
+        case 1 where path[0] == "series": return try await seriesList(q)
+        case 2 where path[0] == "series" && path[1] == "stats": return try await categoryStats(q)
+        case 2 where path[0] == "series": try q.allow([]); return try await seriesOne(path[1])
+        case 2 where path[0] == "stats" && path[1] == "series": return try await seriesStats(q)
+        case 1 where path[0] == "markets": return try await marketList(q)
+        case 2 where path[0] == "markets": try q.allow([]); return try await marketOne(path[1])
+        default: throw APIError.notFound("no such path: /v1/\(s.joined(separator: "/"))")
+        }
+    }
+
+    /// Path segments are percent-decoded one by one (a ticker may be `A%2FB`).
+    static func decodeSegments(_ s: [String]) -> [String]? {
+        var out: [String] = []
+        for x in s {
+            guard let d = x.removingPercentEncoding else { return nil }
+            out.append(d)
+        }
+        return out
+    }
+
+    // MARK: Series
+
+    static let seriesColumns = "ticker, title, category, tags, is_game, active, created_at, updated_at"
+
+    static func seriesJSON(_ r: PostgresResult, _ i: Int) -> JSONValue {
+        .object(["ticker": r.text(i, "ticker"), "title": r.text(i, "title"), "category": r.text(i, "category"),
+                 "tags": r.textArray(i, "tags"), "is_game": r.bool(i, "is_game"), "active": r.bool(i, "active"),
+                 "created_at": r.time(i, "created_at"), "updated_at": r.time(i, "updated_at")])
+    }
+
+    func seriesList(_ q: QueryParameters) async throws -> APIResponse {
+        try q.allow(["category", "tag", "games_only", "active", "limit", "cursor"])
+        let limit = try q.limit()
+        let after = try q.cursor()
+        let gamesOnly = try q.bool("games_only") ?? false
+        let active = try q.bool("active")
+        let r = try await pool.query("""
+            SELECT \(Self.seriesColumns) FROM series
+            WHERE ($1::text IS NULL OR category = $1)
+              AND ($2::text IS NULL OR tags @> ARRAY[$2::text])
+              AND (NOT $3::bool OR is_game)
+              AND ($4::bool IS NULL OR active = $4)
+              AND ($5::text IS NULL OR ticker > $5)
+            ORDER BY ticker
+            LIMIT $6
+            """, [q["category"].map(PostgresValue.text), q["tag"].map(PostgresValue.text), .bool(gamesOnly),
+                  active.map(PostgresValue.bool), after.map(PostgresValue.text), .int(limit + 1)])
+        let n = min(r.rowCount, limit)
+        let items = (0..<n).map { Self.seriesJSON(r, $0) }
+        let cursor: JSONValue = r.rowCount > limit ? .string(Cursor.encode(r[n - 1, "ticker"]!)) : .null
+        return .json(.object(["series": .array(items), "cursor": cursor]))
+    }
+
+    func seriesOne(_ ticker: String) async throws -> APIResponse {
+        let r = try await pool.query("SELECT \(Self.seriesColumns) FROM series WHERE ticker = $1", [.text(ticker)])
+        guard r.rowCount == 1 else { throw APIError.notFound("no series \(ticker)") }
+        return .json(.object(["series": Self.seriesJSON(r, 0)]))
+    }
+
+    /// Per category: series total, game series, active series.
+    func categoryStats(_ q: QueryParameters) async throws -> APIResponse {
+        try q.allow(["category"])
+        let r = try await pool.query("""
+            SELECT category, count(*) AS total, count(*) FILTER (WHERE is_game) AS games, count(*) FILTER (WHERE active) AS active
+            FROM series WHERE ($1::text IS NULL OR category = $1) GROUP BY category ORDER BY category
+            """, [q["category"].map(PostgresValue.text)])
+        let items = (0..<r.rowCount).map { i in
+            JSONValue.object(["category": r.text(i, "category"), "total": .number(Double(r.int(i, "total"))),
+                              "games": .number(Double(r.int(i, "games"))), "active": .number(Double(r.int(i, "active")))])
+        }
+        return .json(.object(["categories": .array(items)]))
+    }
+
+    /// Per series: its markets by raw exchange status.
+    func seriesStats(_ q: QueryParameters) async throws -> APIResponse {
+        try q.allow(["series", "tag", "category"])
+        let r = try await pool.query("""
+            SELECT s.ticker, s.category, s.is_game, s.active, m.status, count(m.ticker) AS n
+            FROM series s LEFT JOIN markets m ON m.series_ticker = s.ticker
+            WHERE ($1::text IS NULL OR s.ticker = $1) AND ($2::text IS NULL OR s.tags @> ARRAY[$2::text])
+              AND ($3::text IS NULL OR s.category = $3)
+            GROUP BY s.ticker, s.category, s.is_game, s.active, m.status
+            ORDER BY s.ticker, m.status
+            """, [q["series"].map(PostgresValue.text), q["tag"].map(PostgresValue.text), q["category"].map(PostgresValue.text)])
+        var items: [JSONValue] = []
+        var i = 0
+        while i < r.rowCount {
+            let ticker = r[i, "ticker"]!
+            var byStatus: [String: JSONValue] = [:]
+            var total = 0
+            let first = i
+            while i < r.rowCount, r[i, "ticker"] == ticker {
+                if let status = r[i, "status"] {
+                    byStatus[status] = .number(Double(r.int(i, "n")))
+                    total += r.int(i, "n")
+                }
+                i += 1
+            }
+            items.append(.object(["series_ticker": .string(ticker), "category": r.text(first, "category"),
+                                  "is_game": r.bool(first, "is_game"), "active": r.bool(first, "active"),
+                                  "markets_total": .number(Double(total)), "markets_by_status": .object(byStatus)]))
+        }
+        return .json(.object(["series": .array(items)]))
+    }
+
+    // MARK: Markets
+
+    static let marketColumns = """
+        ticker, event_ticker, series_ticker, status, market_type, title, yes_sub_title, no_sub_title, result,
+        open_time, close_time, expected_expiration_time, settlement_ts, strike_type,
+        floor_strike::text AS floor_strike, cap_strike::text AS cap_strike,
+        yes_bid_dollars::text AS yes_bid_dollars, yes_ask_dollars::text AS yes_ask_dollars,
+        no_bid_dollars::text AS no_bid_dollars, no_ask_dollars::text AS no_ask_dollars,
+        last_price_dollars::text AS last_price_dollars, settlement_value_dollars::text AS settlement_value_dollars,
+        volume_fp::text AS volume_fp, volume_24h_fp::text AS volume_24h_fp, open_interest_fp::text AS open_interest_fp,
+        fetched_at, gone_at, updated_at
+        """
+
+    static func marketJSON(_ r: PostgresResult, _ i: Int) -> JSONValue {
+        var o: [String: JSONValue] = [:]
+        for c in ["ticker", "event_ticker", "series_ticker", "status", "market_type", "title", "yes_sub_title", "no_sub_title",
+                  "result", "strike_type", "floor_strike", "cap_strike", "yes_bid_dollars", "yes_ask_dollars", "no_bid_dollars",
+                  "no_ask_dollars", "last_price_dollars", "settlement_value_dollars", "volume_fp", "volume_24h_fp", "open_interest_fp"] {
+            o[c] = r.text(i, c)
+        }
+        for c in ["open_time", "close_time", "expected_expiration_time", "settlement_ts", "fetched_at", "gone_at", "updated_at"] {
+            o[c] = r.time(i, c)
+        }
+        return .object(o)
+    }
+
+    func marketList(_ q: QueryParameters) async throws -> APIResponse {
+        try q.allow(["series", "tag", "status", "limit", "cursor"])
+        let limit = try q.limit()
+        let after = try q.cursor()
+        if let s = q["status"], !Self.marketStatuses.contains(s) {
+            throw APIError.badRequest("status", "must be a raw exchange status: \(Self.marketStatuses.sorted().joined(separator: ", "))")
+        }
+        let r = try await pool.query("""
+            SELECT \(Self.marketColumns) FROM markets
+            WHERE ($1::text IS NULL OR series_ticker = $1)
+              AND ($2::text IS NULL OR series_ticker IN (SELECT ticker FROM series WHERE tags @> ARRAY[$2::text]))
+              AND ($3::text IS NULL OR status = $3)
+              AND ($4::text IS NULL OR ticker > $4)
+            ORDER BY ticker
+            LIMIT $5
+            """, [q["series"].map(PostgresValue.text), q["tag"].map(PostgresValue.text), q["status"].map(PostgresValue.text),
+                  after.map(PostgresValue.text), .int(limit + 1)])
+        let n = min(r.rowCount, limit)
+        let cursor: JSONValue = r.rowCount > limit ? .string(Cursor.encode(r[n - 1, "ticker"]!)) : .null
+        return .json(.object(["markets": .array((0..<n).map { Self.marketJSON(r, $0) }), "cursor": cursor]))
+    }
+
+    func marketOne(_ ticker: String) async throws -> APIResponse {
+        let r = try await pool.query("SELECT \(Self.marketColumns) FROM markets WHERE ticker = $1", [.text(ticker)])
+        guard r.rowCount == 1 else { throw APIError.notFound("no market \(ticker)") }
+        return .json(.object(["market": Self.marketJSON(r, 0)]))
+    }
+}

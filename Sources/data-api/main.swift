@@ -1,1 +1,0 @@
-print("data-api: not implemented yet")

@@ -1,0 +1,84 @@
+import Foundation
+import Shared
+
+/// Helpers for tests of the data API and the connectors: fill the security master with one
+/// real pipeline cycle, start `data-api`, and GET from it.
+extension PipelineHarness {
+    /// db-writer + market-fetcher, one `series-fetcher --once` cycle, then waits until
+    /// everything is committed. Throws with the logs when the pipeline does not drain.
+    public func fillSecmaster(timeout: Duration = .seconds(180)) throws {
+        try start("db-writer", ["--batch-max-age", "100ms"])
+        try start("market-fetcher")
+        try runCycle(timeout: timeout)
+    }
+
+    /// One more series cycle (the daemons already running), then waits until drained.
+    public func runCycle(timeout: Duration = .seconds(180)) throws {
+        let cycle = try run("series-fetcher", ["--once"], timeout: timeout)
+        guard cycle.status == 0 else { throw HarnessError.failed("series-fetcher --once: \(cycle.status)\n\(cycle.output.suffix(2000))") }
+        guard try waitUntilDrained(timeout: timeout) else { throw HarnessError.failed("pipeline did not drain:\n\(logs())") }
+    }
+
+    /// Starts `data-api` on a port the kernel picks and returns it with its base URL.
+    public func startDataAPI(_ arguments: [String] = [], environment extra: [String: String] = [:]) throws -> (process: ChildProcess, url: String) {
+        let p = try start("data-api", ["--http-port", "0"] + arguments, environment: extra)
+        let marker = "data-api listening on "
+        guard eventually(timeout: .seconds(30), { p.output.contains(marker) || !p.isRunning }),
+              let line = p.output.split(separator: "\n").first(where: { $0.hasPrefix(marker) }) else {
+            throw HarnessError.failed("data-api did not start:\n\(p.output.suffix(2000))")
+        }
+        return (p, String(line.dropFirst(marker.count)).trimmingCharacters(in: .whitespaces))
+    }
+}
+
+/// A GET answered by data-api, decoded when it is JSON.
+public struct APIReply: Sendable {
+    public var status: Int
+    public var body: String
+    public var contentType: String?
+    public var json: [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
+    }
+}
+
+public enum APIClient {
+    public static func get(_ url: String) throws -> APIReply {
+        let r = try CurlHTTPClient().get(url: url)
+        return APIReply(status: r.status, body: String(decoding: r.body, as: UTF8.self), contentType: r.contentType)
+    }
+
+    /// A query-string value: everything but unreserved characters percent-encoded.
+    public static func escape(_ s: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-_.~")
+        return s.addingPercentEncoding(withAllowedCharacters: allowed)!
+    }
+}
+
+/// Runs a tool from PATH (python3, chromium …) to completion; stdout and stderr together.
+/// Killed (by PID) when it outlives `timeout`.
+public func runTool(_ tool: String, _ arguments: [String], timeout: Duration = .seconds(120)) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = [tool] + arguments
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("tool-\(getpid())-\(UInt32.random(in: 0..<UInt32.max)).log")
+    FileManager.default.createFile(atPath: out.path, contents: nil)
+    let handle = try FileHandle(forWritingTo: out)
+    defer { try? handle.close(); try? FileManager.default.removeItem(at: out) }
+    p.standardOutput = handle
+    p.standardError = handle
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    let finished = eventually(timeout: timeout, every: .milliseconds(100)) { !p.isRunning }
+    if !finished {
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+    }
+    let output = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+    return (finished ? p.terminationStatus : -9, output)
+}
+
+/// Where a test's files live in the source tree (scripts next to the tests).
+public func testSourceFile(_ relativePath: String) -> String {
+    BuiltProducts.packageRoot.appendingPathComponent(relativePath).path
+}
