@@ -44,6 +44,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
+                // Each daemon's /metrics, /healthz and /readyz.
+                .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .target(

@@ -13,6 +13,7 @@ struct MarketFetcherCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var exchange: ExchangeOptions
+    @OptionGroup var ops: OpsOptions
     @Option(name: .customLong("tag"), help: "Tag whose work this replica takes; repeatable (SSMD_TAG, comma-separated). None: every tag")
     var tags: [String] = []
     @Option(name: .customLong("concurrency"), help: "Work items synced at once by this replica (SSMD_CONCURRENCY). Default 4")
@@ -33,14 +34,18 @@ struct MarketFetcherService: Service {
     let windows: MarketWindows
     let nats: NATSOptions
     let exchange: ExchangeOptions.Resolved
+    let metrics: MetricsRegistry
+    let probe: ReadinessProbe
     let logger: Logger
 
     func run() async throws {
         let (connection, js) = try await connectPipeline(nats: nats, topology: topology, logger: logger)
+        probe.watch(nats: connection)
         defer { try? connection.drain(timeout: .seconds(5)) }
         let client = try exchange.makeClient(js: js, pool: pool, logger: logger)
         let workers = MarketWorkPool(js: js, topology: topology, tags: tags, concurrency: concurrency,
                                      syncer: MarketSyncer(client: client, js: js, windows: windows, logger: logger), logger: logger)
+        metrics.register { client.metricFamilies() + workers.metricFamilies() }
         let budgetLog = Task {
             // Budget figures every 30 s: what this replica was granted and waited.
             var last = budgetSnapshot(client.budget)
@@ -77,6 +82,7 @@ enum MarketFetcherMain {
             let r = SettingsResolver()
             let common = try cmd.common.resolve(connectionName: "market-fetcher")
             let exchange = try cmd.exchange.resolve(r)
+            let ops = try cmd.ops.resolve(r)
             let tags = r.list("tag", cmd.tags)
             let concurrency = try r.int("concurrency", cmd.concurrency, default: 4, range: 1...256)
             var topology = Topology()
@@ -91,10 +97,13 @@ enum MarketFetcherMain {
                 "nats": "\(common.nats.urls.map(Redaction.url))", "exchange": "\(exchange.client.baseURL)", "signed_as": "\(exchange.signer?.keyID ?? "unsigned")",
                 "concurrency": "\(concurrency)", "ack_wait_s": "\(topology.workAckWait.seconds)",
                 "rate_tokens_per_s": "\(exchange.tokensPerSecond)", "rate_scope": "\(exchange.scope)", "pool_share": "\(share)", "lookback_s": "\(lookback.seconds)"])
+            let metrics = MetricsRegistry(), probe = ReadinessProbe()
             let service = MarketFetcherService(tags: tags, pool: pool, concurrency: concurrency, topology: topology,
                                                windows: MarketWindows(lookbackSeconds: Int64(lookback.seconds)),
-                                               nats: common.nats, exchange: exchange, logger: logger)
-            try await DaemonMain.run(services: [service], logger: logger, shutdownTimeout: common.shutdownTimeout)
+                                               nats: common.nats, exchange: exchange, metrics: metrics, probe: probe, logger: logger)
+            var services: [any Service] = [service]
+            if let (host, port) = ops { services.append(OpsServer(host: host, port: port, program: "market-fetcher", registry: metrics, logger: logger, readiness: probe.check)) }
+            try await DaemonMain.run(services: services, logger: logger, shutdownTimeout: common.shutdownTimeout)
         } catch {
             DaemonMain.exit(MarketFetcherCommand.self, error: error, program: "market-fetcher")
         }

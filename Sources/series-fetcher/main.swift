@@ -12,6 +12,7 @@ struct SeriesFetcherCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var exchange: ExchangeOptions
+    @OptionGroup var ops: OpsOptions
     @Option(name: .customLong("schedule"), help: "Schedule name, used in cycle ids and reports (SSMD_SCHEDULE). Default all")
     var schedule: String?
     @Option(name: .customLong("tag"), help: "Tag to cover; repeatable (SSMD_TAG, comma-separated). None and no --category: everything")
@@ -36,12 +37,16 @@ struct SeriesFetcherService: Service {
     let topology: Topology
     let nats: NATSOptions
     let exchange: ExchangeOptions.Resolved
+    let metrics: MetricsRegistry
+    let probe: ReadinessProbe
     let logger: Logger
 
     func run() async throws {
         let (connection, js) = try await connectPipeline(nats: nats, topology: topology, logger: logger)
+        probe.watch(nats: connection)
         defer { try? connection.drain(timeout: .seconds(5)) }
         let client = try exchange.makeClient(js: js, pool: nil, logger: logger)
+        metrics.register { client.metricFamilies() }
         let syncer = SeriesSyncer(client: client, js: js, topology: topology, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (i, schedule) in schedules.enumerated() {
@@ -93,6 +98,7 @@ enum SeriesFetcherMain {
             let r = SettingsResolver()
             let common = try cmd.common.resolve(connectionName: "series-fetcher")
             let exchange = try cmd.exchange.resolve(r)
+            let ops = try cmd.ops.resolve(r)
             let schedules: [Schedule]
             if let file = r.string("schedule-file", cmd.scheduleFile) {
                 if cmd.schedule != nil || !cmd.tags.isEmpty || !cmd.categories.isEmpty || cmd.gamesOnly || cmd.interval != nil {
@@ -117,9 +123,12 @@ enum SeriesFetcherMain {
                 "schedules": "\(schedules.map { "\($0.name)(tags: \($0.selection.tags), categories: \($0.selection.categories), games_only: \($0.selection.gamesOnly), every \($0.interval.seconds)s)" })",
                 "nats": "\(common.nats.urls.map(Redaction.url))", "exchange": "\(exchange.client.baseURL)", "signed_as": "\(exchange.signer?.keyID ?? "unsigned")",
                 "once": "\(cmd.once)", "rate_tokens_per_s": "\(exchange.tokensPerSecond)"])
+            let metrics = MetricsRegistry(), probe = ReadinessProbe()
             let service = SeriesFetcherService(schedules: schedules, once: cmd.once, topology: topology,
-                                               nats: common.nats, exchange: exchange, logger: logger)
-            try await DaemonMain.run(services: [service], logger: logger, shutdownTimeout: common.shutdownTimeout)
+                                               nats: common.nats, exchange: exchange, metrics: metrics, probe: probe, logger: logger)
+            var services: [any Service] = [service]
+            if let (host, port) = ops { services.append(OpsServer(host: host, port: port, program: "series-fetcher", registry: metrics, logger: logger, readiness: probe.check)) }
+            try await DaemonMain.run(services: services, logger: logger, shutdownTimeout: common.shutdownTimeout)
         } catch {
             DaemonMain.exit(SeriesFetcherCommand.self, error: error, program: "series-fetcher")
         }

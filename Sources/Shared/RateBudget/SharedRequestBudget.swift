@@ -22,6 +22,8 @@ public final class SharedRequestBudget: RequestBudget, @unchecked Sendable {
 
     private let kv: KeyValueBucket
     private let global: GCRA
+    /// The configured refill (tokens/s) this budget schedules at.
+    public var tokensPerSecond: Double { global.tokensPerSecond }
     private let pool: (key: String, gcra: GCRA)?
     private let cooldown: Duration
     private let logger: Logger
