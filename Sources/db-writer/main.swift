@@ -13,7 +13,7 @@ struct DBWriterCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var database: DatabaseOptions
-    @Option(name: .customLong("batch-max-rows"), help: "Messages per transaction at most (SSMD_BATCH_MAX_ROWS). Default 5000")
+    @Option(name: .customLong("batch-max-rows"), help: "Messages per transaction at most (SSMD_BATCH_MAX_ROWS). Default 2500")
     var batchMaxRows: String?
     @Option(name: .customLong("batch-max-bytes"), help: "Payload bytes per transaction at most (SSMD_BATCH_MAX_BYTES). Default 8388608")
     var batchMaxBytes: String?
@@ -46,8 +46,8 @@ struct DBWriterService: Service {
     let conninfo: String
     let logger: Logger
 
-    /// Messages per pull request: one request per this many rows keeps the round trips cheap.
-    static let fetchChunk = 1000
+    /// Messages per pull request at most (the rest of the batch's room, up to this).
+    static let fetchChunk = 2500
 
     func run() async throws {
         let connection = try NATSConnection(options: nats, logger: logger)
@@ -91,22 +91,28 @@ struct DBWriterService: Service {
         logger.info("stopped", metadata: metrics.snapshot.logMetadata)
     }
 
-    /// Pull → batch → commit, strictly in turn: nothing more is pulled until the batch is
-    /// committed and acked, so a slow PostgreSQL slows the pulling instead of growing memory
-    /// (at most `maxRows` messages, about `maxBytes` of payload, are held at once).
+    /// Pull → decode → commit, with at most one batch committing while the next one is
+    /// pulled and decoded: when PostgreSQL is slow, the loop waits for the commit before it
+    /// starts another, so it stops pulling instead of growing memory (at most two batches —
+    /// 2 × `maxRows` messages, about 2 × `maxBytes` of payload — are held at once). Batches
+    /// commit in order, one at a time.
     private func batchLoop(sub: PullSubscription, writer: BatchWriter) async {
         var batch: [JetStreamMessage] = []
         batch.reserveCapacity(settings.maxRows)
         var bytes = 0
         var oldest = ContinuousClock.now
+        var committing: Task<Bool, Never>?
         while true {
             let stopping = Task.isShuttingDownGracefully || Task.isCancelled
             let due = !batch.isEmpty && (batch.count >= settings.maxRows || bytes >= settings.maxBytes
                                           || ContinuousClock.now - oldest >= settings.maxAge || stopping)
             if due {
-                if !(await writer.commit(batch)) { break }  // cancelled: the rest is redelivered
-                batch.removeAll(keepingCapacity: true)
+                let prepared = writer.prepare(batch)  // overlaps the previous batch's commit
+                batch = []
+                batch.reserveCapacity(settings.maxRows)
                 bytes = 0
+                if let previous = committing, !(await previous.value) { committing = nil; break }
+                committing = Task { await writer.commit(prepared) }
             }
             if stopping { break }
             let room = settings.maxRows - batch.count
@@ -124,6 +130,7 @@ struct DBWriterService: Service {
                 _ = await sleepUnlessShuttingDown(.milliseconds(500))
             }
         }
+        if let c = committing { _ = await c.value }
     }
 
     /// Logs totals, the last batch, commit latency percentiles and the consumer's lag every
@@ -148,13 +155,19 @@ struct DBWriterService: Service {
 @main
 enum DBWriterMain {
     static func main() async {
+        // Few malloc arenas: the writer's memory is a couple of batches, and per-thread
+        // arenas (one per Dispatch worker) would multiply its peak resident size.
+        #if os(Linux)
+        _ = glibcMallopt(-8 /* M_ARENA_MAX */, 2)
+        #endif
         do {
             let cmd = try DBWriterCommand.parse()
             let r = SettingsResolver()
             let common = try cmd.common.resolve(connectionName: "db-writer")
             let conninfo = try cmd.database.resolve(r)
             let settings = WriterSettings(
-                maxRows: try r.int("batch-max-rows", cmd.batchMaxRows, default: 5000, range: 1...1_000_000),
+                // 2,500: as fast as larger batches, and two of them in flight stay well under 100 MB.
+                maxRows: try r.int("batch-max-rows", cmd.batchMaxRows, default: 2500, range: 1...1_000_000),
                 maxBytes: try r.int("batch-max-bytes", cmd.batchMaxBytes, default: 8 << 20, range: 1024...(1 << 30)),
                 maxAge: try r.duration("batch-max-age", cmd.batchMaxAge, default: .milliseconds(500), min: .milliseconds(1), max: .seconds(600)),
                 ackWait: try r.duration("ack-wait", cmd.ackWait, default: Topology().writerAckWait, min: .seconds(1), max: .seconds(3600)),
@@ -175,3 +188,9 @@ enum DBWriterMain {
         }
     }
 }
+
+#if os(Linux)
+/// glibc's `mallopt` (malloc.h is not part of the Glibc module).
+@_silgen_name("mallopt")
+func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif

@@ -84,23 +84,43 @@ public final class BatchWriter: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Writes `messages` and acknowledges them. Returns false only when the task was
-    /// cancelled before everything was durable: what was not committed is left unacked,
-    /// so the server redelivers it (to this writer after a restart).
-    @discardableResult
-    public func commit(_ messages: [JetStreamMessage]) async -> Bool {
+    /// A fetched batch, decoded: what will be written, and the poison set aside before.
+    public struct Prepared: Sendable {
+        public let good: [(message: JetStreamMessage, payload: SecmasterPayload)]
+        public let poison: [(message: JetStreamMessage, reason: String)]
+        public var count: Int { good.count + poison.count }
+    }
+
+    /// Decodes a batch (pure CPU work, no I/O): the writer's loop runs it for the next batch
+    /// while the previous one commits.
+    public func prepare(_ messages: [JetStreamMessage]) -> Prepared {
         let decoder = JSONDecoder()
         var good: [(message: JetStreamMessage, payload: SecmasterPayload)] = []
+        var poison: [(message: JetStreamMessage, reason: String)] = []
         good.reserveCapacity(messages.count)
         for m in messages {
             do {
                 good.append((m, try SecmasterPayload.decode(subject: m.subject, data: m.data, decoder: decoder)))
             } catch {
-                await setAside(m, reason: "\(error)")
+                poison.append((m, "\(error)"))
             }
         }
-        guard !good.isEmpty else { return true }
-        return await commitDecoded(good[...])
+        return Prepared(good: good, poison: poison)
+    }
+
+    /// Writes `messages` and acknowledges them. Returns false only when the task was
+    /// cancelled before everything was durable: what was not committed is left unacked,
+    /// so the server redelivers it (to this writer after a restart).
+    @discardableResult
+    public func commit(_ messages: [JetStreamMessage]) async -> Bool {
+        await commit(prepare(messages))
+    }
+
+    @discardableResult
+    public func commit(_ batch: Prepared) async -> Bool {
+        for p in batch.poison { await setAside(p.message, reason: p.reason) }
+        guard !batch.good.isEmpty else { return true }
+        return await commitDecoded(batch.good[...])
     }
 
     /// Messages known to decode. A data or constraint error splits the batch until the bad

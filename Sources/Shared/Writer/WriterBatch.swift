@@ -4,14 +4,16 @@ import Foundation
 public enum SecmasterPayload: Sendable {
     case series(SeriesMessage)
     case event(EventMessage)
-    case market(MarketMessage)
+    /// Markets travel as rows: the hot path decodes the payload straight into one.
+    case market(MarketRow)
     case catalog(CatalogMessage)
 
     /// Decodes by subject kind; the error's description is the reason a poison message
     /// is dead-lettered with.
     public static func decode(subject: String, data: [UInt8], decoder: JSONDecoder = JSONDecoder()) throws -> SecmasterPayload {
         if subject.hasPrefix("ssmd.market.") {
-            return .market(try WriterDecoding.decode(MarketMessage.self, from: data, subject: subject, decoder: decoder))
+            if let row = FastMarketDecoder.decode(data) { return .market(row) }
+            return .market(MarketRow(try WriterDecoding.decode(MarketMessage.self, from: data, subject: subject, decoder: decoder)))
         } else if subject.hasPrefix("ssmd.event.") {
             return .event(try WriterDecoding.decode(EventMessage.self, from: data, subject: subject, decoder: decoder))
         } else if subject.hasPrefix("ssmd.series.") {
@@ -58,7 +60,7 @@ public struct DecodedBatch: Sendable {
     public var rows: (series: [SeriesRow], events: [EventRow], markets: [MarketRow]) {
         (coalesced.series.values.map(SeriesRow.init).sorted { $0.ticker < $1.ticker },
          coalesced.events.values.map(EventRow.init).sorted { $0.ticker < $1.ticker },
-         coalesced.markets.values.map(MarketRow.init).sorted { $0.ticker < $1.ticker })
+         coalesced.markets.values.sorted { $0.ticker < $1.ticker })
     }
 
     /// The category listings to apply after the upserts, newest per category, each with the
