@@ -13,12 +13,18 @@ struct DBWriterCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var database: DatabaseOptions
-    @Option(name: .customLong("batch-max-rows"), help: "Messages per transaction at most (SSMD_BATCH_MAX_ROWS). Default 5000")
+    @Option(name: .customLong("batch-max-rows"), help: "Messages per transaction at most (SSMD_BATCH_MAX_ROWS). Default 2500")
     var batchMaxRows: String?
     @Option(name: .customLong("batch-max-bytes"), help: "Payload bytes per transaction at most (SSMD_BATCH_MAX_BYTES). Default 8388608")
     var batchMaxBytes: String?
     @Option(name: .customLong("batch-max-age"), help: "Longest a message waits for its batch (SSMD_BATCH_MAX_AGE). Default 500ms")
     var batchMaxAge: String?
+    @Option(name: .customLong("ack-wait"), help: "Silence after which the server redelivers an unacknowledged message (SSMD_ACK_WAIT). Default 60s")
+    var ackWait: String?
+    @Option(name: .customLong("statement-timeout"), help: "Longest a single SQL statement may run (SSMD_STATEMENT_TIMEOUT). Default 120s")
+    var statementTimeout: String?
+    @Option(name: .customLong("metrics-interval"), help: "How often the writer logs its metrics (SSMD_METRICS_INTERVAL). Default 10s")
+    var metricsInterval: String?
     @Flag(name: .customLong("no-migrate"), help: "Do not apply migrations at start (SSMD_NO_MIGRATE)")
     var noMigrate = false
 }
@@ -27,46 +33,10 @@ struct WriterSettings: Sendable {
     var maxRows: Int
     var maxBytes: Int
     var maxAge: Duration
+    var ackWait: Duration
+    var statementTimeout: Duration
+    var metricsInterval: Duration
     var migrate: Bool
-}
-
-/// A PostgreSQL session that reconnects by itself; every use happens off the cooperative pool.
-final class DatabaseSession: @unchecked Sendable {
-    private let conninfo: String
-    private let lock = SimpleLock()
-    private var connection: PostgresConnection?
-    private let logger: Logger
-
-    init(conninfo: String, logger: Logger) {
-        self.conninfo = conninfo
-        self.logger = logger
-    }
-
-    func withStore<T: Sendable>(_ body: @escaping @Sendable (SecmasterStore) throws -> T) async throws -> T {
-        try await Offload.run { [self] in
-            try lock.withLock {
-                if connection == nil { connection = try PostgresConnection(connectionString: conninfo) }
-                do {
-                    return try body(SecmasterStore(connection: connection!))
-                } catch let e as PostgresError where e.isConnectionLoss {
-                    connection?.close()
-                    connection = nil
-                    throw e
-                }
-            }
-        }
-    }
-
-    func migrate() async throws -> [String] {
-        try await Offload.run { [self] in
-            try lock.withLock {
-                if connection == nil { connection = try PostgresConnection(connectionString: conninfo) }
-                return try Migrator.standard().migrate(connection!).map(\.fileName)
-            }
-        }
-    }
-
-    func close() { lock.withLock { connection?.close(); connection = nil } }
 }
 
 struct DBWriterService: Service {
@@ -76,20 +46,30 @@ struct DBWriterService: Service {
     let conninfo: String
     let logger: Logger
 
+    /// Messages per pull request at most (the rest of the batch's room, up to this).
+    static let fetchChunk = 2500
+
     func run() async throws {
         let connection = try NATSConnection(options: nats, logger: logger)
         // Drain on the way out: pending acks and publishes reach the server before close.
         defer { try? connection.drain(timeout: .seconds(5)) }
         let js = try connection.jetStream()
+        let consumerSpec = {
+            var c = topology.writerConsumer
+            c.ackWait = settings.ackWait
+            return c
+        }()
         try await retryUntilReady(logger: logger, what: "NATS JetStream provisioning") {
             try await Offload.run {
                 try topology.provision(js)
-                try js.ensureConsumer(stream: Streams.secmaster, topology.writerConsumer)
+                try js.ensureConsumer(stream: Streams.secmaster, consumerSpec)
             }
         }
+        // A pull consumer: the server delivers only what a fetch asks for, so its
+        // MaxAckPending is a ceiling, never a push; what is in flight is bounded by one batch.
         let sub = try js.pullSubscribe(stream: Streams.secmaster, consumer: Streams.writerConsumer)
         defer { sub.close() }
-        let db = DatabaseSession(conninfo: conninfo, logger: logger)
+        let db = WriterDatabase(conninfo: conninfo, statementTimeout: settings.statementTimeout, logger: logger)
         defer { db.close() }
         if settings.migrate {
             try await retryUntilReady(logger: logger, what: "database migration") {
@@ -97,26 +77,52 @@ struct DBWriterService: Service {
                 if !applied.isEmpty { logger.info("migrations applied", metadata: ["applied": "\(applied)"]) }
             }
         }
-        let writer = BatchWriter(db: db, deadLetters: ReliablePublisher(js: js, logger: logger), ackWait: topology.writerAckWait, logger: logger)
+        let metrics = WriterMetricsRecorder()
+        let writer = BatchWriter(db: db, deadLetters: ReliablePublisher(js: js, logger: logger), ackWait: settings.ackWait,
+                                 metrics: metrics, logger: logger)
 
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await reportMetrics(metrics, js: js) }
+            await batchLoop(sub: sub, writer: writer)
+            group.cancelAll()
+        }
+        // Acks are fire-and-forget: push the last ones out before closing.
+        try? await Offload.run { try connection.flush(timeout: .seconds(2)) }
+        await refreshLag(metrics, js: js)
+        logger.info("stopped", metadata: metrics.snapshot.logMetadata)
+    }
+
+    /// Pull → decode → commit, with at most one batch committing while the next one is
+    /// pulled and decoded: when PostgreSQL is slow, the loop waits for the commit before it
+    /// starts another, so it stops pulling instead of growing memory (at most two batches —
+    /// 2 × `maxRows` messages, about 2 × `maxBytes` of payload — are held at once). Batches
+    /// commit in order, one at a time.
+    private func batchLoop(sub: PullSubscription, writer: BatchWriter) async {
         var batch: [JetStreamMessage] = []
+        batch.reserveCapacity(settings.maxRows)
         var bytes = 0
         var oldest = ContinuousClock.now
+        var committing: Task<Bool, Never>?
         while true {
             let stopping = Task.isShuttingDownGracefully || Task.isCancelled
             let due = !batch.isEmpty && (batch.count >= settings.maxRows || bytes >= settings.maxBytes
                                           || ContinuousClock.now - oldest >= settings.maxAge || stopping)
             if due {
-                // Backpressure: nothing more is pulled until this batch is committed.
-                await writer.commit(batch)
-                batch.removeAll(keepingCapacity: true)
+                let prepared = writer.prepare(batch)  // overlaps the previous batch's commit
+                batch = []
+                batch.reserveCapacity(settings.maxRows)
                 bytes = 0
+                if let previous = committing, !(await previous.value) { committing = nil; break }
+                committing = Task { await writer.commit(prepared) }
             }
             if stopping { break }
             let room = settings.maxRows - batch.count
             let wait: Duration = batch.isEmpty ? .seconds(1) : max(.milliseconds(1), settings.maxAge - (ContinuousClock.now - oldest))
+            // The byte cap of a pull: what is left of the batch's budget, but never below the
+            // largest possible message (a smaller cap would make the server refuse the pull).
+            let byteRoom = max(settings.maxBytes - bytes, 2 << 20)
             do {
-                let got = try await Offload.run { try sub.fetch(batch: min(room, 1000), maxWait: wait) }
+                let got = try await Offload.run { try sub.fetch(batch: min(room, Self.fetchChunk), maxWait: wait, maxBytes: byteRoom) }
                 if batch.isEmpty, !got.isEmpty { oldest = ContinuousClock.now }
                 for m in got { bytes += m.data.count }
                 batch.append(contentsOf: got)
@@ -125,143 +131,57 @@ struct DBWriterService: Service {
                 _ = await sleepUnlessShuttingDown(.milliseconds(500))
             }
         }
-        logger.info("stopped", metadata: writer.totals.metadata)
+        if let c = committing { _ = await c.value }
     }
-}
 
-/// Commits one batch, whatever it takes: retries PostgreSQL outages with backoff (keeping
-/// the messages' leases alive), isolates poison by splitting the batch, dead-letters it with
-/// its reason, and acks only what is durable.
-final class BatchWriter: @unchecked Sendable {
-    struct Totals {
-        var batches = 0, messages = 0, deadLetters = 0
-        var series = UpsertCounts(inserted: 0, updated: 0, unchanged: 0)
-        var events = UpsertCounts(inserted: 0, updated: 0, unchanged: 0)
-        var markets = UpsertCounts(inserted: 0, updated: 0, unchanged: 0)
-        var deactivated = 0
-        var metadata: Logger.Metadata {
-            ["batches": "\(batches)", "messages": "\(messages)", "dead_letters": "\(deadLetters)",
-             "markets_inserted": "\(markets.inserted)", "markets_updated": "\(markets.updated)", "markets_unchanged": "\(markets.unchanged)",
-             "series_deactivated": "\(deactivated)"]
+    /// Logs totals, the last batch, commit latency percentiles and the consumer's lag every
+    /// `metricsInterval`.
+    private func reportMetrics(_ metrics: WriterMetricsRecorder, js: JetStream) async {
+        while await sleepUnlessShuttingDown(settings.metricsInterval) {
+            await refreshLag(metrics, js: js)
+            logger.info("writer metrics", metadata: metrics.snapshot.logMetadata)
         }
     }
 
-    private let db: DatabaseSession
-    private let deadLetters: ReliablePublisher
-    private let ackWait: Duration
-    private let logger: Logger
-    private(set) var totals = Totals()
-
-    init(db: DatabaseSession, deadLetters: ReliablePublisher, ackWait: Duration, logger: Logger) {
-        self.db = db
-        self.deadLetters = deadLetters
-        self.ackWait = ackWait
-        self.logger = logger
-    }
-
-    func commit(_ messages: [JetStreamMessage]) async {
-        let decoded = DecodedBatch(subjects: messages.map(\.subject), payloads: messages.map(\.data))
-        let poisonIndexes = Set(decoded.poison.map(\.index))
-        for (i, reason) in decoded.poison { await setAside(messages[i], reason: reason) }
-        let good = messages.enumerated().filter { !poisonIndexes.contains($0.offset) }.map(\.element)
-        guard !good.isEmpty else { return }
-        await commitDecodable(good)
-    }
-
-    /// Messages known to decode. A data or constraint error splits the batch until the bad
-    /// message is alone; connection errors are retried until PostgreSQL is back.
-    private func commitDecodable(_ messages: [JetStreamMessage]) async {
-        let batch = DecodedBatch(subjects: messages.map(\.subject), payloads: messages.map(\.data))
-        let rows = batch.rows
-        let catalogs = Array(batch.coalesced.catalogs.values)
-        var attempt = 0
-        var lastLease = ContinuousClock.now
-        while true {
-            do {
-                let started = ContinuousClock.now
-                let result = try await db.withStore { store in
-                    let counts = try store.upsert(series: rows.series, events: rows.events, markets: rows.markets)
-                    var deactivated = 0
-                    for c in catalogs { deactivated += try store.deactivateSeries(category: c.category, listed: c.seriesTickers) }
-                    return (counts, deactivated)
-                }
-                for m in messages { try? m.ack() }
-                totals.batches += 1
-                totals.messages += messages.count
-                totals.series = totals.series + result.0.series
-                totals.events = totals.events + result.0.events
-                totals.markets = totals.markets + result.0.markets
-                totals.deactivated += result.1
-                logger.debug("batch committed", metadata: [
-                    "messages": "\(messages.count)", "markets_inserted": "\(result.0.markets.inserted)",
-                    "markets_updated": "\(result.0.markets.updated)", "markets_unchanged": "\(result.0.markets.unchanged)",
-                    "commit_ms": "\((ContinuousClock.now - started).seconds * 1000)"])
-                return
-            } catch let e as PostgresError where e.isConstraintViolation {
-                if messages.count == 1 {
-                    await setAside(messages[0], reason: "rejected by PostgreSQL: \(e)")
-                } else {
-                    let mid = messages.count / 2
-                    await commitDecodable(Array(messages[..<mid]))
-                    await commitDecodable(Array(messages[mid...]))
-                }
-                return
-            } catch {
-                attempt += 1
-                if attempt == 1 || attempt % 10 == 0 {
-                    logger.error("batch not committed; retrying (nothing acked)", metadata: ["error": "\(error)", "attempt": "\(attempt)", "messages": "\(messages.count)"])
-                }
-                if ContinuousClock.now - lastLease >= .milliseconds(ackWait.milliseconds / 3) {
-                    for m in messages { try? m.inProgress() }
-                    lastLease = ContinuousClock.now
-                }
-                let pause = RetryPolicy(maxAttempts: .max, base: .milliseconds(200), cap: .seconds(5)).delay(attempt: attempt, unit: Double.random(in: 0.5..<1))
-                try? await Task.sleep(for: pause)
+    private func refreshLag(_ metrics: WriterMetricsRecorder, js: JetStream) async {
+        if let info = try? await Offload.run({ try js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer) }) {
+            metrics.update {
+                $0.consumerPending = info.numPending
+                $0.consumerAckPending = info.numAckPending
             }
         }
-    }
-
-    private func setAside(_ message: JetStreamMessage, reason: String) async {
-        let letter = DeadLetter(stage: "db-writer", reason: reason, subject: message.subject,
-                                deliveries: message.deliveryCount, failedAt: .now(), payload: message.data)
-        do {
-            try await deadLetters.publishAll([OutgoingMessage(subject: Subjects.deadLetter(stage: "db-writer"), data: letter.encoded(),
-                                                              msgId: "dlq:db-writer:\(message.streamSequence)")])
-            try message.term()
-            totals.deadLetters += 1
-            logger.error("message set aside on the dead-letter subject", metadata: ["subject": "\(message.subject)", "reason": "\(reason)"])
-        } catch {
-            logger.error("could not dead-letter message; leaving it for redelivery", metadata: ["reason": "\(reason)", "error": "\(error)"])
-            try? message.nak(delay: .seconds(5))
-        }
-    }
-}
-
-extension UpsertCounts {
-    static func + (a: UpsertCounts, b: UpsertCounts) -> UpsertCounts {
-        UpsertCounts(inserted: a.inserted + b.inserted, updated: a.updated + b.updated, unchanged: a.unchanged + b.unchanged)
     }
 }
 
 @main
 enum DBWriterMain {
     static func main() async {
+        // Few malloc arenas: the writer's memory is a couple of batches, and per-thread
+        // arenas (one per Dispatch worker) would multiply its peak resident size.
+        #if os(Linux)
+        _ = glibcMallopt(-8 /* M_ARENA_MAX */, 2)
+        #endif
         do {
             let cmd = try DBWriterCommand.parse()
             let r = SettingsResolver()
             let common = try cmd.common.resolve(connectionName: "db-writer")
             let conninfo = try cmd.database.resolve(r)
             let settings = WriterSettings(
-                maxRows: try r.int("batch-max-rows", cmd.batchMaxRows, default: 5000, range: 1...1_000_000),
+                // 2,500: as fast as larger batches, and two of them in flight stay well under 100 MB.
+                maxRows: try r.int("batch-max-rows", cmd.batchMaxRows, default: 2500, range: 1...1_000_000),
                 maxBytes: try r.int("batch-max-bytes", cmd.batchMaxBytes, default: 8 << 20, range: 1024...(1 << 30)),
                 maxAge: try r.duration("batch-max-age", cmd.batchMaxAge, default: .milliseconds(500), min: .milliseconds(1), max: .seconds(600)),
+                ackWait: try r.duration("ack-wait", cmd.ackWait, default: Topology().writerAckWait, min: .seconds(1), max: .seconds(3600)),
+                statementTimeout: try r.duration("statement-timeout", cmd.statementTimeout, default: .seconds(120), min: .seconds(1), max: .seconds(86_400)),
+                metricsInterval: try r.duration("metrics-interval", cmd.metricsInterval, default: .seconds(10), min: .milliseconds(100), max: .seconds(86_400)),
                 migrate: !(try r.bool("no-migrate", cmd.noMigrate ? true : nil, default: false)))
             StructuredLogHandler.bootstrap(level: common.logLevel, format: common.logFormat)
             let logger = Logger(label: "db-writer")
             logger.info("starting", metadata: [
                 "nats": "\(common.nats.urls.map(Redaction.url))", "database": "\(Redaction.conninfo(conninfo.isEmpty ? "(PG* environment)" : conninfo))",
                 "batch_max_rows": "\(settings.maxRows)", "batch_max_bytes": "\(settings.maxBytes)",
-                "batch_max_age_ms": "\(settings.maxAge.milliseconds)", "migrate": "\(settings.migrate)"])
+                "batch_max_age_ms": "\(settings.maxAge.milliseconds)", "ack_wait_s": "\(settings.ackWait.seconds)",
+                "statement_timeout_s": "\(settings.statementTimeout.seconds)", "migrate": "\(settings.migrate)"])
             let service = DBWriterService(settings: settings, topology: Topology(), nats: common.nats, conninfo: conninfo, logger: logger)
             try await DaemonMain.run(services: [service], logger: logger, shutdownTimeout: common.shutdownTimeout)
         } catch {
@@ -269,3 +189,9 @@ enum DBWriterMain {
         }
     }
 }
+
+#if os(Linux)
+/// glibc's `mallopt` (malloc.h is not part of the Glibc module).
+@_silgen_name("mallopt")
+func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+#endif

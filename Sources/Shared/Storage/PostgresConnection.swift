@@ -25,7 +25,8 @@ public final class PostgresConnection: @unchecked Sendable {
     /// (`postgresql://user:pw@host:5432/db?sslmode=disable`), or empty — then libpq's
     /// standard `PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD`, … variables (and
     /// `~/.pgpass`) apply. Unless given, `connect_timeout` defaults to 10 s
-    /// (or `PGCONNECT_TIMEOUT`) and TCP keepalives probe after 30 s idle.
+    /// (or `PGCONNECT_TIMEOUT`), TCP keepalives probe after 30 s idle, and data the server
+    /// does not acknowledge for 60 s fails the connection (`tcp_user_timeout`).
     /// Error messages never contain the password.
     public init(connectionString: String) throws {
         let secrets = PostgresConnection.secrets(in: connectionString)
@@ -42,6 +43,10 @@ public final class PostgresConnection: @unchecked Sendable {
         // rather than the OS default of two hours (ignored on unix sockets).
         keywords += ["keepalives_idle", "keepalives_interval", "keepalives_count"]
         values += ["30", "10", "3"]
+        // Data sent but not acknowledged by the peer for 60 s (a COPY into a vanished
+        // server) fails the connection instead of blocking until the OS gives up (~15 min).
+        keywords.append("tcp_user_timeout")
+        values.append("60000")
         // Later entries override earlier ones; `dbname` is expanded as a full conninfo
         // string or URI (expand_dbname = 1), so the caller's settings win. An empty value
         // is ignored by libpq, leaving the PG* environment variables in charge.

@@ -87,6 +87,31 @@ public final class SecmasterStore: Sendable {
             """, [.text(category), .array(tickers)]).affectedRows
     }
 
+    /// Applies a category's complete listing (`ssmd.catalog.<category>`): its series that are
+    /// not listed become inactive, listed ones that were inactive become active again
+    /// (`updated_at` bumped only for rows that change). `newer` names series whose own
+    /// snapshot, written in the same transaction, is newer than the listing: the listing
+    /// does not decide for them. Call only with a complete list.
+    @discardableResult
+    public func applyCatalog(category: String, listed tickers: [String], newer: [String] = [])
+        throws -> (deactivated: Int, reactivated: Int)
+    {
+        let result = try connection.execute("""
+            WITH listed AS (SELECT DISTINCT unnest($2::text[]) AS ticker),
+            changed AS (
+                UPDATE series s SET active = (s.ticker IN (SELECT ticker FROM listed)), updated_at = now()
+                WHERE s.category = $1
+                  AND NOT (s.ticker = ANY($3::text[]))
+                  AND s.active IS DISTINCT FROM (s.ticker IN (SELECT ticker FROM listed))
+                RETURNING s.active
+            )
+            SELECT count(*) FILTER (WHERE NOT active) AS deactivated,
+                   count(*) FILTER (WHERE active) AS reactivated
+            FROM changed
+            """, [.text(category), .array(tickers), .array(newer)])
+        return (Int(result[0, "deactivated"] ?? "0") ?? 0, Int(result[0, "reactivated"] ?? "0") ?? 0)
+    }
+
     /// Sets `gone_at` on the given markets that are not already gone; returns how many changed.
     @discardableResult
     public func markGone(markets tickers: [String], at time: Timestamp) throws -> Int {
@@ -216,6 +241,13 @@ public final class SecmasterStore: Sendable {
     }
 
     // COPY encoders: field order = SQL.*Columns.
+
+    /// The `markets` columns the upsert writes, in the order ``encode(_:_:)-(MarketRow,_)``
+    /// emits them (benchmarks COPY with it).
+    public static var marketColumns: [String] { SQL.marketColumns }
+
+    /// Writes one market as a COPY text row, as the upsert's staging COPY does.
+    public static func encodeMarket(_ row: MarketRow, _ w: inout PostgresCopyRow) { encode(row, &w) }
 
     static func encode(_ row: SeriesRow, _ w: inout PostgresCopyRow) {
         w.text(row.ticker); w.text(row.title); w.text(row.category)

@@ -4,7 +4,7 @@
 public struct CoalescedBatch: Sendable {
     public private(set) var series: [String: SeriesMessage] = [:]
     public private(set) var events: [String: EventMessage] = [:]
-    public private(set) var markets: [String: MarketMessage] = [:]
+    public private(set) var markets: [String: MarketRow] = [:]
     public private(set) var catalogs: [String: CatalogMessage] = [:]
     public private(set) var messages = 0
 
@@ -26,10 +26,14 @@ public struct CoalescedBatch: Sendable {
     }
 
     public mutating func add(_ m: MarketMessage) {
+        add(MarketRow(m))
+    }
+
+    /// A market already reduced to its row (the writer's fast decoding path).
+    public mutating func add(_ m: MarketRow) {
         messages += 1
-        if let old = markets[m.market.ticker],
-           (old.market.updatedTime, old.fetchedAt) > (m.market.updatedTime, m.fetchedAt) { return }
-        markets[m.market.ticker] = m
+        if let old = markets[m.ticker], (old.updatedTime, old.fetchedAt) > (m.updatedTime, m.fetchedAt) { return }
+        markets[m.ticker] = m
     }
 
     public mutating func add(_ m: CatalogMessage) {
