@@ -13,6 +13,7 @@ struct DBWriterCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var database: DatabaseOptions
+    @OptionGroup var ops: OpsOptions
     @Option(name: .customLong("batch-max-rows"), help: "Messages per transaction at most (SSMD_BATCH_MAX_ROWS). Default 2500")
     var batchMaxRows: String?
     @Option(name: .customLong("batch-max-bytes"), help: "Payload bytes per transaction at most (SSMD_BATCH_MAX_BYTES). Default 8388608")
@@ -44,6 +45,8 @@ struct DBWriterService: Service {
     let topology: Topology
     let nats: NATSOptions
     let conninfo: String
+    let registry: MetricsRegistry
+    let probe: ReadinessProbe
     let logger: Logger
 
     /// Messages per pull request at most (the rest of the batch's room, up to this).
@@ -53,6 +56,8 @@ struct DBWriterService: Service {
         let connection = try NATSConnection(options: nats, logger: logger)
         // Drain on the way out: pending acks and publishes reach the server before close.
         defer { try? connection.drain(timeout: .seconds(5)) }
+        probe.watch(nats: connection)
+        probe.watch(postgres: conninfo)
         let js = try connection.jetStream()
         let consumerSpec = {
             var c = topology.writerConsumer
@@ -78,6 +83,7 @@ struct DBWriterService: Service {
             }
         }
         let metrics = WriterMetricsRecorder()
+        registry.register { metrics.snapshot.metricFamilies() }
         let writer = BatchWriter(db: db, deadLetters: ReliablePublisher(js: js, logger: logger), ackWait: settings.ackWait,
                                  metrics: metrics, logger: logger)
 
@@ -165,6 +171,7 @@ enum DBWriterMain {
             let cmd = try DBWriterCommand.parse()
             let r = SettingsResolver()
             let common = try cmd.common.resolve(connectionName: "db-writer")
+            let ops = try cmd.ops.resolve(r)
             let conninfo = try cmd.database.resolve(r)
             let settings = WriterSettings(
                 // 2,500: as fast as larger batches, and two of them in flight stay well under 100 MB.
@@ -182,8 +189,12 @@ enum DBWriterMain {
                 "batch_max_rows": "\(settings.maxRows)", "batch_max_bytes": "\(settings.maxBytes)",
                 "batch_max_age_ms": "\(settings.maxAge.milliseconds)", "ack_wait_s": "\(settings.ackWait.seconds)",
                 "statement_timeout_s": "\(settings.statementTimeout.seconds)", "migrate": "\(settings.migrate)"])
-            let service = DBWriterService(settings: settings, topology: Topology(), nats: common.nats, conninfo: conninfo, logger: logger)
-            try await DaemonMain.run(services: [service], logger: logger, shutdownTimeout: common.shutdownTimeout)
+            let registry = MetricsRegistry(), probe = ReadinessProbe()
+            let service = DBWriterService(settings: settings, topology: Topology(), nats: common.nats, conninfo: conninfo,
+                                          registry: registry, probe: probe, logger: logger)
+            var services: [any Service] = [service]
+            if let (host, port) = ops { services.append(OpsServer(host: host, port: port, program: "db-writer", registry: registry, logger: logger, readiness: probe.check)) }
+            try await DaemonMain.run(services: services, logger: logger, shutdownTimeout: common.shutdownTimeout)
         } catch {
             DaemonMain.exit(DBWriterCommand.self, error: error, program: "db-writer")
         }

@@ -29,7 +29,7 @@ public struct OpsOptions: ParsableArguments {
 
 /// The health and metrics endpoint of one daemon, as a service of its group.
 public struct OpsServer: Service {
-    public typealias Readiness = @Sendable () -> (ready: Bool, detail: String)
+    public typealias Readiness = @Sendable () async -> (ready: Bool, detail: String)
 
     let host: String
     let port: Int
@@ -48,7 +48,7 @@ public struct OpsServer: Service {
         let registry = self.registry, readiness = self.readiness
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
-            let (ready, detail) = readiness()
+            let (ready, detail) = await readiness()
             return Response(status: ready ? .ok : .serviceUnavailable,
                             headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: detail + "\n")))
         }
@@ -77,11 +77,21 @@ public final class ReadinessProbe: @unchecked Sendable {
     public func watch(nats: NATSConnection) { lock.withLock { self.nats = nats } }
     public func watch(database: @escaping @Sendable () -> Bool) { lock.withLock { self.database = database } }
 
-    public func check() -> (ready: Bool, detail: String) {
+    /// Watches PostgreSQL by connecting with the daemon's connection string and a short
+    /// timeout (a held connection would only tell about itself).
+    public func watch(postgres conninfo: String) {
+        watch(database: {
+            guard let c = try? PostgresConnection(connectionString: conninfo + (conninfo.contains("://") ? "" : " connect_timeout=2")) else { return false }
+            defer { c.close() }
+            return (try? c.ping()) != nil
+        })
+    }
+
+    public func check() async -> (ready: Bool, detail: String) {
         let (n, d) = lock.withLock { (nats, database) }
         var problems: [String] = []
         if let n { if !n.isConnected { problems.append("nats: \(n.status.lowercased())") } } else { problems.append("nats: not connected yet") }
-        if let d, !d() { problems.append("postgres: unreachable") }
+        if let d, !((try? await Offload.run { d() }) ?? false) { problems.append("postgres: unreachable") }
         return problems.isEmpty ? (true, "ready") : (false, problems.joined(separator: "; "))
     }
 }

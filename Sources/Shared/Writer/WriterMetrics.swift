@@ -164,3 +164,35 @@ public final class WriterMetricsRecorder: Sendable {
         state.withLock { body(&$0) }
     }
 }
+
+extension WriterMetrics {
+    /// The Prometheus view: `ssmd_writer_*` counters, the batch-size and commit-latency
+    /// histograms, and the consumer lag gauges.
+    public func metricFamilies() -> [MetricFamily] {
+        func rows(_ table: String, _ c: UpsertCounts) -> [(labels: [(String, String)], value: Double)] {
+            [([("table", table), ("outcome", "inserted")], Double(c.inserted)),
+             ([("table", table), ("outcome", "updated")], Double(c.updated)),
+             ([("table", table), ("outcome", "unchanged")], Double(c.unchanged))]
+        }
+        func histogram(_ name: String, _ help: String, _ h: Histogram) -> MetricFamily {
+            var samples: [(labels: [(String, String)], value: Double)] = h.cumulative.map { ([("le", MetricsRegistry.format($0.le))], Double($0.count)) }
+            samples.append(([("le", "+Inf")], Double(h.count)))
+            return MetricFamily(name + "_bucket", .counter, help, samples: samples)
+        }
+        var families = [
+            MetricFamily("ssmd_writer_batches_total", .counter, "Batches committed", Double(batches)),
+            MetricFamily("ssmd_writer_messages_total", .counter, "Messages committed (before coalescing)", Double(messages)),
+            MetricFamily("ssmd_writer_dead_letters_total", .counter, "Messages set aside on ssmd.dlq.db-writer", Double(deadLetters)),
+            MetricFamily("ssmd_writer_commit_retries_total", .counter, "Batch commits retried after a PostgreSQL error", Double(commitRetries)),
+            MetricFamily("ssmd_writer_rows_total", .counter, "Rows by table and outcome",
+                         samples: rows("series", series) + rows("events", events) + rows("markets", markets)),
+            MetricFamily("ssmd_writer_series_deactivated_total", .counter, "Series the exchange stopped listing", Double(seriesDeactivated)),
+            MetricFamily("ssmd_writer_last_batch_messages", .gauge, "Messages in the last committed batch", Double(lastBatchMessages)),
+            histogram("ssmd_writer_batch_size", "Messages per committed batch", batchSize),
+            histogram("ssmd_writer_commit_seconds", "Commit latency", commitSeconds),
+        ]
+        if let p = consumerPending { families.append(MetricFamily("ssmd_writer_consumer_pending", .gauge, "Messages not yet delivered to the writer", Double(p))) }
+        if let a = consumerAckPending { families.append(MetricFamily("ssmd_writer_consumer_ack_pending", .gauge, "Messages delivered, not yet acked", Double(a))) }
+        return families
+    }
+}
