@@ -1,0 +1,33 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// compose.yaml is valid for docker-compose (no engine needed) and has the services,
+/// profile, replicas and health-gated dependencies operations rely on.
+@Suite struct ComposeFileTests {
+    func compose(_ arguments: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["docker-compose", "-f", BuiltProducts.packageRoot.appendingPathComponent("compose.yaml").path] + arguments
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, text)
+    }
+
+    @Test func composeFileIsValid() throws {
+        let (status, config) = try compose(["config"])
+        #expect(status == 0, "\(config)")
+        let (_, services) = try compose(["--profile", "sim", "config", "--services"])
+        #expect(Set(services.split(separator: "\n").map(String.init)) ==
+                ["nats", "postgres", "db-writer", "series-fetcher", "market-fetcher-sports", "market-fetcher-rest", "data-api", "kalshi-sim"])
+        // docker-compose 1.29 lists profiled services too; the profile must be declared.
+        #expect(config.contains("profiles:") && config.contains("- sim"), "the simulator is behind the sim profile")
+        #expect(config.contains("replicas: 2"))
+        #expect(config.contains("condition: service_healthy"))
+        #expect(config.contains("ssmd_ro"), "data-api connects with the read-only role")
+    }
+}
