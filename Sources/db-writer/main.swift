@@ -192,9 +192,8 @@ enum DBWriterMain {
             let registry = MetricsRegistry(), probe = ReadinessProbe()
             let service = DBWriterService(settings: settings, topology: Topology(), nats: common.nats, conninfo: conninfo,
                                           registry: registry, probe: probe, logger: logger)
-            var services: [any Service] = [service]
-            if let (host, port) = ops { services.append(OpsServer(host: host, port: port, program: "db-writer", registry: registry, logger: logger, readiness: probe.check)) }
-            try await DaemonMain.run(services: services, logger: logger, shutdownTimeout: common.shutdownTimeout)
+            try await DaemonMain.run(service, program: "db-writer", ops: ops, metrics: registry, probe: probe, logger: logger,
+                                     shutdownTimeout: common.shutdownTimeout)
         } catch {
             DaemonMain.exit(DBWriterCommand.self, error: error, program: "db-writer")
         }

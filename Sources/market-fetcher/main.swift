@@ -101,9 +101,8 @@ enum MarketFetcherMain {
             let service = MarketFetcherService(tags: tags, pool: pool, concurrency: concurrency, topology: topology,
                                                windows: MarketWindows(lookbackSeconds: Int64(lookback.seconds)),
                                                nats: common.nats, exchange: exchange, metrics: metrics, probe: probe, logger: logger)
-            var services: [any Service] = [service]
-            if let (host, port) = ops { services.append(OpsServer(host: host, port: port, program: "market-fetcher", registry: metrics, logger: logger, readiness: probe.check)) }
-            try await DaemonMain.run(services: services, logger: logger, shutdownTimeout: common.shutdownTimeout)
+            try await DaemonMain.run(service, program: "market-fetcher", ops: ops, metrics: metrics, probe: probe, logger: logger,
+                                     shutdownTimeout: common.shutdownTimeout)
         } catch {
             DaemonMain.exit(MarketFetcherCommand.self, error: error, program: "market-fetcher")
         }

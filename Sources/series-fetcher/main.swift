@@ -126,9 +126,8 @@ enum SeriesFetcherMain {
             let metrics = MetricsRegistry(), probe = ReadinessProbe()
             let service = SeriesFetcherService(schedules: schedules, once: cmd.once, topology: topology,
                                                nats: common.nats, exchange: exchange, metrics: metrics, probe: probe, logger: logger)
-            var services: [any Service] = [service]
-            if let (host, port) = ops { services.append(OpsServer(host: host, port: port, program: "series-fetcher", registry: metrics, logger: logger, readiness: probe.check)) }
-            try await DaemonMain.run(services: services, logger: logger, shutdownTimeout: common.shutdownTimeout)
+            try await DaemonMain.run(service, program: "series-fetcher", ops: ops, metrics: metrics, probe: probe, logger: logger,
+                                     shutdownTimeout: common.shutdownTimeout)
         } catch {
             DaemonMain.exit(SeriesFetcherCommand.self, error: error, program: "series-fetcher")
         }

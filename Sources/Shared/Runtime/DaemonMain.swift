@@ -68,3 +68,16 @@ public func retryUntilReady(logger: Logger, what: String, _ body: () async throw
         }
     }
 }
+
+extension DaemonMain {
+    /// Runs a daemon's service beside its `/metrics`, `/healthz` and `/readyz` endpoint
+    /// (when `ops` is set), until SIGTERM/SIGINT or until the service ends.
+    public static func run(_ service: any Service, program: String, ops: (host: String, port: Int)?, metrics: MetricsRegistry,
+                           probe: ReadinessProbe, logger: Logger, shutdownTimeout: Duration) async throws {
+        var services: [any Service] = [service]
+        if let ops {
+            services.append(OpsServer(host: ops.host, port: ops.port, program: program, registry: metrics, logger: logger, readiness: probe.check))
+        }
+        try await run(services: services, logger: logger, shutdownTimeout: shutdownTimeout)
+    }
+}
