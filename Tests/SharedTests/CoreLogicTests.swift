@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Shared
 
@@ -271,5 +272,25 @@ import Testing
     @Test func stateWithoutNewFieldsDecodes() throws {
         let s = try JSONCodec.decode(GCRA.State.self, from: Array(#"{"tat":5,"cooldownUntil":0}"#.utf8))
         #expect(s.tat == 5 && s.factor == 1)
+    }
+}
+
+@Suite struct HostileStateTests {
+    @Test func corruptSharedStateNeitherHangsNorTraps() {
+        let g = GCRA(tokensPerSecond: 200, burstSeconds: 2)
+        let now: Int64 = 1_800_000_000_000_000
+        for bad in [GCRA.State(tat: .max, cooldownUntil: .max, factor: 1, factorAt: 0),
+                    GCRA.State(tat: -5, cooldownUntil: -5, factor: 0.0001, factorAt: .max)] {
+            let r = g.reserve(cost: 10, now: now, state: bad)
+            #expect(r.wait(from: now) <= 3_600_000_000)
+            _ = g.throttled(now: now, cooldown: 1_000_000, state: bad)
+        }
+    }
+
+    @Test func absurdNumbersAreDecodingErrorsNotCrashes() {
+        let json = #"{"ticker":"A","event_ticker":"E","status":"active","settlement_timer_seconds":9223372036854775808}"#
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(Market.self, from: Data(json.utf8)) }
+        #expect(SettingsResolver.parseDuration("1e30s") == nil)
+        #expect(SettingsResolver.parseDuration("99999999999999999999") == nil)
     }
 }

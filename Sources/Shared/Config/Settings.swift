@@ -117,10 +117,10 @@ public struct SettingsResolver: Sendable {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
         for (suffix, factor) in units where s.hasSuffix(suffix) {
             let number = s.dropLast(suffix.count)
-            guard let v = Double(number), v.isFinite, v >= 0 else { return nil }
+            guard let v = Double(number), v.isFinite, v >= 0, v * factor < 9.0e12 else { return nil }
             return .microseconds(Int64(v * factor * 1e6))
         }
-        guard let v = Double(s), v.isFinite, v >= 0 else { return nil }
+        guard let v = Double(s), v.isFinite, v >= 0, v < 9.0e12 else { return nil }
         return .microseconds(Int64(v * 1e6))
     }
 

@@ -19,7 +19,13 @@ extension KeyedDecodingContainer {
 
     func int(_ key: Key) throws -> Int64? {
         if let i = try? decodeIfPresent(Int64.self, forKey: key) { return i }
-        if let d = try decodeIfPresent(Double.self, forKey: key), d.isFinite, d == d.rounded() { return Int64(d) }
+        if let d = try decodeIfPresent(Double.self, forKey: key) {
+            // Int64(d) traps outside Int64's range; an absurd number is a bad field, not a crash.
+            guard d.isFinite, d == d.rounded(), abs(d) < 9.0e18 else {
+                throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "not an integer in range: \(d)")
+            }
+            return Int64(d)
+        }
         return nil
     }
 

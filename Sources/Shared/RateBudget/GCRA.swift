@@ -58,6 +58,18 @@ public struct GCRA: Sendable, Equatable {
         public func wait(from now: Int64) -> Int64 { max(0, sendAt - now) }
     }
 
+    /// Shared state is written by other processes: a value more than an hour ahead (a
+    /// corrupted key, a clock far off) is treated as a full bucket rather than a reason to
+    /// wait forever — or to overflow.
+    func sane(_ state: State, now: Int64) -> State {
+        let horizon = now &+ 3_600_000_000
+        var s = state
+        if s.tat > horizon || s.tat < 0 { s.tat = now }
+        if s.cooldownUntil > horizon || s.cooldownUntil < 0 { s.cooldownUntil = 0 }
+        if !(s.factor > 0) || s.factor > 1 { s.factor = 1 }
+        return s
+    }
+
     /// The throttle factor at `now`, recovered linearly since it was last set.
     public func factor(at now: Int64, state: State) -> Double {
         guard state.factor < 1 else { return 1 }
@@ -70,6 +82,7 @@ public struct GCRA: Sendable, Equatable {
         let f = factor(at: now, state: state)
         let increment = Int64((Double(cost) / (tokensPerSecond * f) * 1e6).rounded())
         let tolerance = Int64((burstSeconds * 1e6).rounded())
+        let state = sane(state, now: now)
         // A TAT in the past is a full bucket: idle time never banks more than the burst.
         let start = max(state.tat, now, state.cooldownUntil)
         let newTAT = start + increment
@@ -83,6 +96,7 @@ public struct GCRA: Sendable, Equatable {
     /// After a 429: nobody sends before `now + cooldown`, the bucket restarts empty then, and
     /// the scheduled rate halves.
     public func throttled(now: Int64, cooldown: Int64, state: State) -> State {
+        let state = sane(state, now: now)
         let until = max(state.cooldownUntil, now + cooldown)
         // Several replicas may report the same storm: halve at most once per cooldown.
         let alreadyHalved = state.cooldownUntil > now
