@@ -21,8 +21,9 @@ extension KeyedDecodingContainer {
         if let i = try? decodeIfPresent(Int64.self, forKey: key) { return i }
         if let d = try decodeIfPresent(Double.self, forKey: key) {
             // Int64(d) traps outside Int64's range; an absurd number is a bad field, not a crash.
-            guard d.isFinite, d == d.rounded(), abs(d) < 9.0e18 else {
-                throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "not an integer in range: \(d)")
+            guard d.isFinite, d == d.rounded() else { return nil }
+            guard abs(d) < 9.0e18 else {
+                throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "integer out of range: \(d)")
             }
             return Int64(d)
         }
