@@ -73,6 +73,12 @@ import TestSupport
         // Which schedule claimed what: Basketball and Soccer games went to "games".
         let cycles = run.output.split(separator: "\n").filter { $0.contains("cycle complete") }
         #expect(cycles.count == 3)
+        // Each cycle counts only its own requests (2 lookups + one per category, 13 at most),
+        // though the three run at once on one client.
+        for c in cycles {
+            let n = c.split(separator: " ").first { $0.hasPrefix("requests=") }.flatMap { Int($0.dropFirst("requests=".count)) }
+            #expect(n != nil && n! <= 15, "\(c)")
+        }
         let games = e.series.filter { ($0.value.tags.contains("Basketball") || $0.value.tags.contains("Soccer")) && $0.value.isGame }.count
         #expect(cycles.contains { $0.contains("schedule=games") && $0.contains("series_tracked=\(games) ") }, "\(cycles)")
         try PipelineEndToEndTests.assertExact(h, e)

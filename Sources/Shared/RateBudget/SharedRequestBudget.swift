@@ -34,13 +34,8 @@ public final class SharedRequestBudget: RequestBudget, @unchecked Sendable {
 
     public static let globalKey = "read"
 
-    /// KV keys allow only `[-/_=.a-zA-Z0-9]`: a readable prefix of the pool name plus a hash
-    /// of all of it (a pool of many tags has a long name).
-    static func poolKey(_ name: String) -> String {
-        let readable = String(name.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)) }
-            .prefix(24).map(Character.init))
-        return "pool.\(readable.isEmpty ? "x" : readable)-\(FNV1a.hash64(name).hex)"
-    }
+    /// KV keys allow only `[-/_=.a-zA-Z0-9]`, and a pool of many tags has a long name.
+    static func poolKey(_ name: String) -> String { SafeName.make(prefix: "pool", from: name, separator: ".") }
 
     public init(kv: KeyValueBucket, limits: BudgetLimits, pool: Pool? = nil, cooldown: Duration = .seconds(2), logger: Logger) {
         self.kv = kv

@@ -45,19 +45,26 @@ actor WorkSubscriptions {
 
     var count: Int { subscriptions.count }
 
-    func refresh() throws {
-        let names: [String]
-        if fixedTags.isEmpty {
-            names = try js.consumerNames(stream: Streams.work).filter { $0.hasPrefix("work-") }.sorted()
-        } else {
-            names = fixedTags.map { Streams.workConsumer(tag: $0) }
-            for tag in fixedTags { try js.ensureConsumer(stream: Streams.work, topology.workConsumer(tag: tag)) }
+    /// Binds to consumers not yet subscribed. The cnats calls block, so they run in
+    /// `Offload`; only the list update happens on the actor.
+    func refresh() async throws {
+        let js = self.js, topology = self.topology, fixedTags = self.fixedTags
+        let known = Set(subscriptions.map(\.name))
+        let added = try await Offload.run { () -> [(name: String, sub: PullSubscription, ackWait: Duration)] in
+            let names: [String]
+            if fixedTags.isEmpty {
+                names = try js.consumerNames(stream: Streams.work).filter { $0.hasPrefix("work-") }.sorted()
+            } else {
+                names = fixedTags.map { Streams.workConsumer(tag: $0) }
+                for tag in fixedTags { try js.ensureConsumer(stream: Streams.work, topology.workConsumer(tag: tag)) }
+            }
+            return try names.filter { !known.contains($0) }.map { name in
+                // The consumer's own AckWait (set by whoever created it) paces the lease keeper.
+                let ackWait = try js.consumerInfo(stream: Streams.work, name: name).ackWait
+                return (name, try js.pullSubscribe(stream: Streams.work, consumer: name), ackWait)
+            }
         }
-        for name in names where !subscriptions.contains(where: { $0.name == name }) {
-            // The consumer's own AckWait (set by whoever created it) paces the lease keeper.
-            let ackWait = try js.consumerInfo(stream: Streams.work, name: name).ackWait
-            subscriptions.append((name, try js.pullSubscribe(stream: Streams.work, consumer: name), ackWait))
-        }
+        subscriptions.append(contentsOf: added)
     }
 
     func next() -> (sub: PullSubscription, ackWait: Duration)? {

@@ -21,9 +21,16 @@ public final class SeriesSyncer: Sendable {
     ///   cover is theirs, and this cycle leaves it out (overlapping schedules never sync a
     ///   series twice).
     public func runCycle(schedule: String, selection: SeriesSelection, claimedByEarlier: [SeriesSelection] = []) async throws -> CycleReport {
+        // Schedules run concurrently on one client: count this cycle's requests only.
+        let tally = RequestTally()
+        return try await ExchangeClient.$tally.withValue(tally) {
+            try await runCounted(schedule: schedule, selection: selection, claimedByEarlier: claimedByEarlier, tally: tally)
+        }
+    }
+
+    private func runCounted(schedule: String, selection: SeriesSelection, claimedByEarlier: [SeriesSelection], tally: RequestTally) async throws -> CycleReport {
         let started = Timestamp.now()
         let cycleId = "\(schedule)-\(started.secondsSinceEpoch)"
-        let requestsBefore = client.stats.snapshot.requests
         var log = logger
         log[metadataKey: "cycle"] = "\(cycleId)"
 
@@ -83,7 +90,7 @@ public final class SeriesSyncer: Sendable {
         let report = CycleReport(schedule: schedule, cycleId: cycleId, startedAt: started, finishedAt: .now(),
                                  categories: categories.count, categoriesFailed: failed, seriesListed: listed,
                                  seriesTracked: tracked, workItems: work,
-                                 requests: client.stats.snapshot.requests - requestsBefore)
+                                 requests: tally.requests)
         await recordReport(report)
         return report
     }
