@@ -22,7 +22,7 @@ struct MarketFetcherCommand: ParsableCommand {
     var ackWait: String?
     @Option(name: .customLong("pool-share"), help: "Cap this pool at a share (0–1] of the shared budget; unused share stays with the others (SSMD_POOL_SHARE). Default 1")
     var poolShare: String?
-    @Option(name: .customLong("lookback"), help: "Closed and settled markets of the last … (SSMD_LOOKBACK). Default 24h")
+    @Option(name: .customLong("lookback"), help: "A full sync covers events with a market closing this long ago or later: open, unopened, recently closed and settled (SSMD_LOOKBACK). Default 24h")
     var lookback: String?
 }
 
@@ -31,7 +31,7 @@ struct MarketFetcherService: Service {
     let pool: SharedRequestBudget.Pool?
     let concurrency: Int
     let topology: Topology
-    let windows: MarketWindows
+    let lookbackSeconds: Int64
     let nats: NATSOptions
     let exchange: ExchangeOptions.Resolved
     let metrics: MetricsRegistry
@@ -44,7 +44,7 @@ struct MarketFetcherService: Service {
         defer { try? connection.drain(timeout: .seconds(5)) }
         let client = try exchange.makeClient(js: js, pool: pool, logger: logger)
         let workers = MarketWorkPool(js: js, topology: topology, tags: tags, concurrency: concurrency,
-                                     syncer: MarketSyncer(client: client, js: js, windows: windows, logger: logger), logger: logger)
+                                     syncer: MarketSyncer(client: client, js: js, lookbackSeconds: lookbackSeconds, logger: logger), logger: logger)
         metrics.register { client.metricFamilies() + workers.metricFamilies() }
         let budgetLog = Task {
             // Budget figures every 30 s: what this replica was granted and waited.
@@ -99,7 +99,7 @@ enum MarketFetcherMain {
                 "rate_tokens_per_s": "\(exchange.tokensPerSecond)", "rate_scope": "\(exchange.scope)", "pool_share": "\(share)", "lookback_s": "\(lookback.seconds)"])
             let metrics = MetricsRegistry(), probe = ReadinessProbe()
             let service = MarketFetcherService(tags: tags, pool: pool, concurrency: concurrency, topology: topology,
-                                               windows: MarketWindows(lookbackSeconds: Int64(lookback.seconds)),
+                                               lookbackSeconds: Int64(lookback.seconds),
                                                nats: common.nats, exchange: exchange, metrics: metrics, probe: probe, logger: logger)
             try await DaemonMain.run(service, program: "market-fetcher", ops: ops, metrics: metrics, probe: probe, logger: logger,
                                      shutdownTimeout: common.shutdownTimeout)

@@ -27,6 +27,12 @@ struct SeriesFetcherCommand: ParsableCommand {
     var scheduleFile: String?
     @Option(name: .customLong("ack-wait"), help: "AckWait of the work consumers it creates: a work item whose replica went silent this long is redelivered (SSMD_ACK_WAIT). Default 30s")
     var ackWait: String?
+    @Option(name: .customLong("reconcile-every"), help: "Every series gets a full sync at least this often, a slice of them each cycle; between, only what the change feed reports (SSMD_RECONCILE_EVERY). Default 6h")
+    var reconcileEvery: String?
+    @Option(name: .customLong("delta-limit"), help: "Changed markets carried inside one work item; more and the market-fetcher fetches them (SSMD_DELTA_LIMIT). Default 100")
+    var deltaLimit: String?
+    @Flag(name: .customLong("full"), help: "Ignore the change feed: the first cycle syncs every series in full")
+    var full = false
     @Flag(name: .customLong("once"), help: "Run one cycle and exit: 0 if every category synced, 1 otherwise")
     var once = false
 }
@@ -34,6 +40,9 @@ struct SeriesFetcherCommand: ParsableCommand {
 struct SeriesFetcherService: Service {
     let schedules: [Schedule]
     let once: Bool
+    let fullFirst: Bool
+    let reconcileSeconds: Int64
+    let deltaLimit: Int
     let topology: Topology
     let nats: NATSOptions
     let exchange: ExchangeOptions.Resolved
@@ -60,14 +69,20 @@ struct SeriesFetcherService: Service {
     func loop(_ schedule: Schedule, claimedByEarlier: [SeriesSelection], syncer: SeriesSyncer) async throws {
         var log = logger
         log[metadataKey: "schedule"] = "\(schedule.name)"
+        let policy = SyncPolicy(intervalSeconds: Int64(schedule.interval.seconds), reconcileSeconds: reconcileSeconds, deltaLimit: deltaLimit)
+        var forceFull = fullFirst
         while !Task.isShuttingDownGracefully {
             let started = ContinuousClock.now
             do {
-                let report = try await syncer.runCycle(schedule: schedule.name, selection: schedule.selection, claimedByEarlier: claimedByEarlier)
+                let report = try await syncer.runCycle(schedule: schedule.name, selection: schedule.selection, claimedByEarlier: claimedByEarlier,
+                                                       policy: policy, forceFull: forceFull)
+                forceFull = false
                 log.info("cycle complete", metadata: [
                     "cycle": "\(report.cycleId)", "categories": "\(report.categories)", "categories_failed": "\(report.categoriesFailed)",
                     "series_listed": "\(report.seriesListed)", "series_tracked": "\(report.seriesTracked)",
-                    "work_items": "\(report.workItems)", "requests": "\(report.requests)",
+                    "work_items": "\(report.workItems)", "full": "\(report.fullItems)", "delta": "\(report.deltaItems)",
+                    "incremental": "\(report.incrementalItems)", "feed_markets": "\(report.feedMarkets)",
+                    "feed_failed": "\(report.feedFailed)", "requests": "\(report.requests)",
                     "duration_s": "\((ContinuousClock.now - started).seconds)"])
                 if once {
                     if report.categoriesFailed > 0 { throw CycleIncomplete(failed: report.categoriesFailed) }
@@ -115,6 +130,8 @@ enum SeriesFetcherMain {
                                                gamesOnly: try r.bool("games-only", cmd.gamesOnly ? true : nil, default: false)),
                     interval: try r.duration("interval", cmd.interval, default: .seconds(300), min: .seconds(1)))]
             }
+            let reconcile = try r.duration("reconcile-every", cmd.reconcileEvery, default: .seconds(6 * 3600), min: .seconds(1))
+            let deltaLimit = try r.int("delta-limit", cmd.deltaLimit, default: 100, range: 1...500)
             var topology = Topology()
             topology.workAckWait = try r.duration("ack-wait", cmd.ackWait, default: .seconds(30), min: .seconds(1), max: .seconds(3600))
             StructuredLogHandler.bootstrap(level: common.logLevel, format: common.logFormat)
@@ -122,9 +139,11 @@ enum SeriesFetcherMain {
             logger.info("starting", metadata: [
                 "schedules": "\(schedules.map { "\($0.name)(tags: \($0.selection.tags), categories: \($0.selection.categories), games_only: \($0.selection.gamesOnly), every \($0.interval.seconds)s)" })",
                 "nats": "\(common.nats.urls.map(Redaction.url))", "exchange": "\(exchange.client.baseURL)", "signed_as": "\(exchange.signer?.keyID ?? "unsigned")",
-                "once": "\(cmd.once)", "rate_tokens_per_s": "\(exchange.tokensPerSecond)"])
+                "once": "\(cmd.once)", "full": "\(cmd.full)", "reconcile_every_s": "\(reconcile.seconds)", "delta_limit": "\(deltaLimit)",
+                "rate_tokens_per_s": "\(exchange.tokensPerSecond)"])
             let metrics = MetricsRegistry(), probe = ReadinessProbe()
-            let service = SeriesFetcherService(schedules: schedules, once: cmd.once, topology: topology,
+            let service = SeriesFetcherService(schedules: schedules, once: cmd.once, fullFirst: cmd.full,
+                                               reconcileSeconds: Int64(reconcile.seconds), deltaLimit: deltaLimit, topology: topology,
                                                nats: common.nats, exchange: exchange, metrics: metrics, probe: probe, logger: logger)
             try await DaemonMain.run(service, program: "series-fetcher", ops: ops, metrics: metrics, probe: probe, logger: logger,
                                      shutdownTimeout: common.shutdownTimeout)

@@ -31,6 +31,8 @@ struct SelectionOptions: ParsableArguments {
     var categories: [String] = []
     @Flag(name: .customLong("games-only"), help: "Only game series (SSMD_GAMES_ONLY)")
     var gamesOnly = false
+    @Flag(name: .customLong("full"), help: "Sync every series in full instead of what changed since the last run")
+    var full = false
 
     func resolve(_ r: SettingsResolver) throws -> SeriesSelection {
         SeriesSelection(tags: r.list("tag", tags), categories: r.list("category", categories),
@@ -62,8 +64,8 @@ struct SeriesSync: AsyncParsableCommand {
         defer { try? connection.drain(timeout: .seconds(5)) }
         let client = try x.makeClient(js: js, pool: nil, logger: logger)
         let report = try await SeriesSyncer(client: client, js: js, topology: Topology(), logger: logger)
-            .runCycle(schedule: "cli", selection: sel)
-        print("series listed: \(report.seriesListed), tracked: \(report.seriesTracked), work items: \(report.workItems), categories: \(report.categories) (\(report.categoriesFailed) failed), requests: \(report.requests), duration: \(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s")
+            .runCycle(schedule: "cli", selection: sel, forceFull: selection.full)
+        print("series listed: \(report.seriesListed), tracked: \(report.seriesTracked), work items: \(report.workItems) (full \(report.fullItems), delta \(report.deltaItems), incremental \(report.incrementalItems)), categories: \(report.categories) (\(report.categoriesFailed) failed), requests: \(report.requests), duration: \(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s")
         if report.categoriesFailed > 0 { throw ExitCode.failure }
     }
 }
@@ -101,7 +103,7 @@ struct SecmasterSync: AsyncParsableCommand {
         defer { try? connection.drain(timeout: .seconds(5)) }
         let topology = Topology()
         let client = try x.makeClient(js: js, pool: nil, logger: logger)
-        let report = try await SeriesSyncer(client: client, js: js, topology: topology, logger: logger).runCycle(schedule: "cli", selection: sel)
+        let report = try await SeriesSyncer(client: client, js: js, topology: topology, logger: logger).runCycle(schedule: "cli", selection: sel, forceFull: selection.full)
         let seriesDone = ContinuousClock.now
 
         // The tags this cycle routed to: their consumers are the ones to empty.

@@ -34,24 +34,22 @@ import TestSupport
         let now = Timestamp(iso8601: clock["now"] as! String)!
         let since = now.adding(seconds: -86_400)
         let margin: Int64 = 600 * 1_000_000
+        // A full sync covers every event with a market closing in the last 24 h or later
+        // (open, unopened, recently closed or settled), with all of that event's markets.
+        var byEvent: [String: [[String: Any]]] = [:]
         for m in try h.simulatorJSONLines("/_sim/truth/markets") {
             guard let series = m["series_ticker"] as? String, e.series[series] != nil else { continue }
-            let ticker = m["ticker"] as! String, status = m["status"] as! String
-            var boundaryTime: Timestamp?
-            var inWindow = false
-            if status == "active" {
-                inWindow = true
-            } else if closedStatuses.contains(status), let t = (m["close_time"] as? String).flatMap(Timestamp.init(iso8601:)) {
-                inWindow = t >= since
-                boundaryTime = t
-            } else if settledStatuses.contains(status), let t = (m["settlement_ts"] as? String).flatMap(Timestamp.init(iso8601:)) {
-                inWindow = t >= since
-                boundaryTime = t
+            byEvent[m["event_ticker"] as! String, default: []].append(m)
+        }
+        for (_, markets) in byEvent {
+            let latestClose = markets.compactMap { ($0["close_time"] as? String).flatMap(Timestamp.init(iso8601:)) }.max()
+            guard let latest = latestClose else { continue }
+            let ambiguous = abs(latest.microsecondsSinceEpoch - since.microsecondsSinceEpoch) < margin
+            for m in markets {
+                let ticker = m["ticker"] as! String
+                if ambiguous { e.ambiguous.insert(ticker) }
+                if latest >= since { e.markets[ticker] = m }
             }
-            if let t = boundaryTime, abs(t.microsecondsSinceEpoch - since.microsecondsSinceEpoch) < margin {
-                e.ambiguous.insert(ticker)
-            }
-            if inWindow { e.markets[ticker] = m }
         }
         return e
     }
@@ -121,6 +119,7 @@ import TestSupport
         #expect(e.series.values.contains { $0.isGame && $0.category == "Sports" })
         #expect(e.markets.values.contains { ($0["status"] as? String) == "finalized" })
         #expect(e.markets.values.contains { Self.closedStatuses.contains(($0["status"] as? String) ?? "") })
+        #expect(e.markets.values.contains { ($0["status"] as? String) == "initialized" }, "unopened markets are discovered")
         try Self.assertExact(h, e)
     }
 

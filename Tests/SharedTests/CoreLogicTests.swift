@@ -203,9 +203,15 @@ import Testing
         #expect(throws: MarketQuery.Incompatible.self) { try u.validate() }
         u.mveFilter = "exclude"
         #expect(throws: Never.self) { try u.validate() }
-        for w in MarketWindows().queries(series: "X", now: .seconds(1_000_000)) {
-            #expect(throws: Never.self) { try w.validate() }
-        }
+        // The change feed's queries.
+        var feed = MarketQuery()
+        feed.minUpdatedTs = 1
+        feed.mveFilter = "exclude"
+        #expect(throws: Never.self) { try feed.validate() }
+        var closed = MarketQuery(status: .closed)
+        closed.minCloseTs = 1
+        closed.mveFilter = "exclude"
+        #expect(throws: Never.self) { try closed.validate() }
     }
 }
 

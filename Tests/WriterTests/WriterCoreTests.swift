@@ -39,8 +39,8 @@ import Testing
                     Payload.catalog("Sports", ["X"], fetched: 8), Payload.catalog("Sports", ["Y"], fetched: 10),
                     Payload.catalog("Politics", [], fetched: 1)]
         let batch = DecodedBatch(subjects: msgs.map(\.subject), payloads: msgs.map(\.data))
-        #expect(batch.catalogs == [CatalogUpdate(category: "Politics", listed: [], newer: ["C"]),
-                                   CatalogUpdate(category: "Sports", listed: ["Y"], newer: ["B"])])
+        #expect(batch.catalogs == [CatalogUpdate(category: "Politics", listed: [], newer: ["C"], listedAt: time(1)),
+                                   CatalogUpdate(category: "Sports", listed: ["Y"], newer: ["B"], listedAt: time(10))])
     }
 
     @Test func metricsCountBatchesLatencyAndPercentiles() {

@@ -82,6 +82,8 @@ public struct ExchangeAPI: Sendable {
             case (1, "events"): body = try eventsList(params, at: t, faults: faults)
             case (2, "events"): body = try eventSingle(parts[1], params, at: t)
             case (3, "_sim") where parts[1] == "truth":
+                // `?at=<unix seconds>`: the truth at another simulated time (tests look ahead).
+                let t = try params.int64("at") ?? t
                 switch parts[2] {
                 case "series": return SimResponse(status: 200, body: Truth.series(universe, at: t), contentType: "application/x-ndjson", endpoint: endpoint)
                 case "events": return SimResponse(status: 200, body: Truth.events(universe, at: t), contentType: "application/x-ndjson", endpoint: endpoint)

@@ -103,6 +103,16 @@ public enum SimTime {
         tickerDate(t) + two((t - floorDiv(t, 86_400) * 86_400) / 3600)
     }
 
+    /// The HTTP `Date` header (IMF-fixdate) for simulated time `t`: clients read the
+    /// exchange's clock from it, so an accelerated simulator must send its own time.
+    public static func httpDate(_ t: Int64) -> String {
+        let days = floorDiv(t, 86_400)
+        let (y, m, d) = civil(fromDays: days)
+        let rem = t - days * 86_400
+        let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][Int(((days % 7) + 7) % 7)]
+        return "\(weekday), \(two(d)) \(monthNames[Int(m - 1)]) \(y) \(two(rem / 3600)):\(two(rem % 3600 / 60)):\(two(rem % 60)) GMT"
+    }
+
     /// `Nov 25, 2026`
     public static func humanDate(_ t: Int64) -> String {
         let (y, m, d) = civil(fromDays: floorDiv(t, 86_400))

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTPTypes
 
 /// Settings for one simulator process.
 public struct SimConfiguration: Sendable {
@@ -102,9 +103,7 @@ struct SimResponder: HTTPResponder {
             // Promise the whole length, send half, then drop the connection.
             let full = sim.body
             let channel = context.channel
-            var headers = HTTPFields()
-            headers[.contentType] = sim.contentType
-            return Response(status: HTTPResponse.Status(code: sim.status), headers: headers,
+            return Response(status: HTTPResponse.Status(code: sim.status), headers: headers(sim),
                             body: ResponseBody(contentLength: full.count) { writer in
                                 try await writer.write(ByteBuffer(bytes: full.prefix(full.count / 2)))
                                 try? await channel.close().get()
@@ -115,10 +114,15 @@ struct SimResponder: HTTPResponder {
     }
 
     func response(_ sim: SimResponse) -> Response {
+        Response(status: HTTPResponse.Status(code: sim.status), headers: headers(sim),
+                 body: ResponseBody(byteBuffer: sim.payload))
+    }
+
+    /// Content type (`Date` is stamped by ``SimulatedDateHandler``).
+    func headers(_ sim: SimResponse) -> HTTPFields {
         var headers = HTTPFields()
         headers[.contentType] = sim.contentType
-        return Response(status: HTTPResponse.Status(code: sim.status), headers: headers,
-                        body: ResponseBody(byteBuffer: sim.payload))
+        return headers
     }
 
     /// `/_sim/clock` and `/_sim/stats`.
@@ -192,8 +196,10 @@ public final class SimServer: Sendable {
     func makeApplication(logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         let responder = SimResponder(api: ExchangeAPI(universe: universe), state: state,
                                      authenticator: configuration.authenticator)
+        let state = self.state
         return Application(
             responder: responder,
+            server: .http1(configuration: .init(additionalChannelHandlers: [SimulatedDateHandler(state: state)])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "kalshi-sim"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
@@ -213,5 +219,25 @@ public final class SimServer: Sendable {
         var port = 0
         for await p in stream { port = p }
         return (port, task)
+    }
+}
+
+/// Stamps `Date` with the simulated clock on the way out. Hummingbird sets `Date` to the
+/// wall clock after the responder runs, but clients read the exchange's clock from this
+/// header, so an accelerated or frozen simulator must send its own time.
+final class SimulatedDateHandler: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+    private let state: SimState
+
+    init(state: SimState) { self.state = state }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        var part = unwrapOutboundIn(data)
+        if case .head(var head) = part {
+            head.headerFields[.date] = SimTime.httpDate(state.now())
+            part = .head(head)
+        }
+        context.write(wrapOutboundOut(part), promise: promise)
     }
 }

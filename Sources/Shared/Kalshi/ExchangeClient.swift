@@ -135,6 +135,35 @@ public final class ExchangeStats: @unchecked Sendable {
     }
 }
 
+/// The exchange's clock as read from its `Date` headers, carried forward by the local
+/// monotonic clock between readings. Windows such as "closed in the last 24 h" and the
+/// change feed's "updated since" are asked in the exchange's time, which is not ours when
+/// the clocks drift or the exchange is a simulator running faster than real time.
+public final class ExchangeClock: @unchecked Sendable {
+    private let lock = SimpleLock()
+    private var reading: (server: Timestamp, at: ContinuousClock.Instant)?
+
+    public init() {}
+
+    func record(_ server: Timestamp?) {
+        guard let server else { return }
+        lock.withLock { reading = (server, ContinuousClock.now) }
+    }
+
+    /// Whether any response carried a `Date` header yet.
+    public var isSynchronized: Bool { lock.withLock { reading != nil } }
+
+    /// The exchange's now; the local clock until a response has told the exchange's.
+    /// `Date` has one-second resolution and is truncated, so this errs early, which only
+    /// widens "since" windows.
+    public func now() -> Timestamp {
+        guard let r = lock.withLock({ reading }) else { return .now() }
+        let elapsed = ContinuousClock.now - r.at
+        return Timestamp(microsecondsSinceEpoch: r.server.microsecondsSinceEpoch
+                         + elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
+    }
+}
+
 /// Counts the requests made by one unit of work (a series sync) even when many run
 /// concurrently on one client: bind it with `ExchangeClient.$tally.withValue(…)`.
 public final class RequestTally: @unchecked Sendable {
@@ -150,6 +179,7 @@ public final class RequestTally: @unchecked Sendable {
 public final class ExchangeClient: Sendable {
     public let config: ExchangeClientConfig
     public let stats = ExchangeStats()
+    public let clock = ExchangeClock()
     @TaskLocal public static var tally: RequestTally?
     private let http: CurlHTTPClient
     public let budget: any RequestBudget
@@ -246,6 +276,7 @@ public final class ExchangeClient: Sendable {
                 } catch let t as HTTPTransportError {
                     throw ExchangeError.transport(endpoint: path, t)
                 }
+                clock.record(response.serverDate)
                 return try ExchangeClient.interpret(response, endpoint: path, as: T.self)
             } catch let error as ExchangeError {
                 if error.isRateLimited {

@@ -4,7 +4,7 @@ import Foundation
 /// change) and `kind`, plus the original, unencoded tickers and tags — subject tokens are for
 /// routing only. Field names follow the exchange's snake_case.
 public enum MessageKind: String, Sendable, Codable {
-    case work, series, catalog, event, market
+    case work, series, catalog, event, market, snapshot
 }
 
 public protocol SSMDMessage: Codable, Sendable {
@@ -15,7 +15,19 @@ public enum MessageSchema {
     public static let version = 1
 }
 
-/// "Sync series X": one per tracked series per cycle, on `ssmd.work.<routing tag>`.
+/// How much of a series a work item asks for.
+public enum SyncMode: String, Sendable, Codable, Equatable {
+    /// Every market and event the exchange lists for the series, proving what is gone.
+    case full
+    /// The markets the change feed already returned (carried in the item): publish them
+    /// and fetch only events not seen before.
+    case delta
+    /// Markets of the series updated since `since` (`min_updated_ts`), for changes too many
+    /// to carry in the item.
+    case incremental
+}
+
+/// "Sync series X": one per tracked series that needs it, on `ssmd.work.<routing tag>`.
 public struct WorkItem: SSMDMessage, Equatable {
     public static let kind = MessageKind.work
     public var schema = MessageSchema.version
@@ -29,17 +41,52 @@ public struct WorkItem: SSMDMessage, Equatable {
     public var schedule: String
     public var cycleId: String
     public var issuedAt: Timestamp
+    /// The exchange's clock when the item was issued (its `Date` header), for a replica that
+    /// has not heard from the exchange yet.
+    public var exchangeTime: Timestamp?
+    /// Absent in items from before sync modes: full.
+    public var mode: SyncMode
+    /// `incremental`: the exchange time changes are wanted from.
+    public var since: Timestamp?
+    /// `delta`: the changed markets, as the change feed returned them.
+    public var markets: [Market]?
 
     public init(seriesTicker: String, category: String, tags: [String], routingTag: String, isGame: Bool,
-                schedule: String, cycleId: String, issuedAt: Timestamp) {
+                schedule: String, cycleId: String, issuedAt: Timestamp, mode: SyncMode = .full,
+                since: Timestamp? = nil, markets: [Market]? = nil) {
         self.seriesTicker = seriesTicker; self.category = category; self.tags = tags
         self.routingTag = routingTag; self.isGame = isGame; self.schedule = schedule
         self.cycleId = cycleId; self.issuedAt = issuedAt
+        self.mode = mode; self.since = since; self.markets = markets
     }
 
     enum CodingKeys: String, CodingKey {
         case schema, kind, seriesTicker = "series_ticker", category, tags, routingTag = "routing_tag"
-        case isGame = "is_game", schedule, cycleId = "cycle_id", issuedAt = "issued_at"
+        case isGame = "is_game", schedule, cycleId = "cycle_id", issuedAt = "issued_at", exchangeTime = "exchange_time", mode, since, markets
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        schema = try c.decode(Int.self, forKey: .schema)
+        kind = try c.decode(MessageKind.self, forKey: .kind)
+        seriesTicker = try c.decode(String.self, forKey: .seriesTicker)
+        category = try c.decode(String.self, forKey: .category)
+        tags = try c.decode([String].self, forKey: .tags)
+        routingTag = try c.decode(String.self, forKey: .routingTag)
+        isGame = try c.decode(Bool.self, forKey: .isGame)
+        schedule = try c.decode(String.self, forKey: .schedule)
+        cycleId = try c.decode(String.self, forKey: .cycleId)
+        issuedAt = try c.decode(Timestamp.self, forKey: .issuedAt)
+        exchangeTime = try c.decodeIfPresent(Timestamp.self, forKey: .exchangeTime)
+        mode = try c.decodeIfPresent(SyncMode.self, forKey: .mode) ?? .full
+        since = try c.decodeIfPresent(Timestamp.self, forKey: .since)
+        markets = try c.decodeIfPresent([Market].self, forKey: .markets)
+        if mode == .incremental, since == nil {
+            throw DecodingError.dataCorruptedError(forKey: .since, in: c, debugDescription: "incremental work needs since")
+        }
+        if mode == .delta, markets == nil {
+            throw DecodingError.dataCorruptedError(forKey: .markets, in: c, debugDescription: "delta work needs markets")
+        }
     }
 }
 
@@ -104,6 +151,32 @@ public struct MarketMessage: SSMDMessage, Equatable {
     }
 
     enum CodingKeys: String, CodingKey { case schema, kind, fetchedAt = "fetched_at", tag, seriesTicker = "series_ticker", market }
+}
+
+/// What a complete sync of one series found, on `ssmd.snapshot.<series>`, published after
+/// its events and markets. The sync covered every event with a market closing at or after
+/// `closedSince`; the writer marks the series' markets in that scope that are not listed,
+/// and were last fetched before `fetchedAt`, as gone from the exchange, and events whose
+/// markets are all gone.
+public struct SeriesSnapshotMessage: SSMDMessage, Equatable {
+    public static let kind = MessageKind.snapshot
+    public var schema = MessageSchema.version
+    public var kind = MessageKind.snapshot
+    public var fetchedAt: Timestamp
+    public var seriesTicker: String
+    public var closedSince: Timestamp
+    public var marketTickers: [String]
+    public var eventTickers: [String]
+
+    public init(fetchedAt: Timestamp, seriesTicker: String, closedSince: Timestamp, marketTickers: [String], eventTickers: [String]) {
+        self.fetchedAt = fetchedAt; self.seriesTicker = seriesTicker; self.closedSince = closedSince
+        self.marketTickers = marketTickers; self.eventTickers = eventTickers
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case schema, kind, fetchedAt = "fetched_at", seriesTicker = "series_ticker", closedSince = "closed_since"
+        case marketTickers = "market_tickers", eventTickers = "event_tickers"
+    }
 }
 
 extension Timestamp {
@@ -212,17 +285,57 @@ public struct CycleReport: Codable, Sendable, Equatable {
     public var seriesTracked: Int
     public var workItems: Int
     public var requests: Int
+    /// Work items by kind: full syncs, changes carried in the item, changes to fetch.
+    public var fullItems: Int
+    public var deltaItems: Int
+    public var incrementalItems: Int
+    /// The change feed's requests and the markets it returned; whether it failed.
+    public var feedRequests: Int
+    public var feedMarkets: Int
+    public var feedFailed: Bool
+    /// Seconds spent on series metadata (listing and publishing series).
+    public var seriesSeconds: Double
 
     public init(schedule: String, cycleId: String, startedAt: Timestamp, finishedAt: Timestamp, categories: Int,
-                categoriesFailed: Int, seriesListed: Int, seriesTracked: Int, workItems: Int, requests: Int) {
+                categoriesFailed: Int, seriesListed: Int, seriesTracked: Int, workItems: Int, requests: Int,
+                fullItems: Int = 0, deltaItems: Int = 0, incrementalItems: Int = 0, feedRequests: Int = 0,
+                feedMarkets: Int = 0, feedFailed: Bool = false, seriesSeconds: Double = 0) {
         self.schedule = schedule; self.cycleId = cycleId; self.startedAt = startedAt; self.finishedAt = finishedAt
         self.categories = categories; self.categoriesFailed = categoriesFailed; self.seriesListed = seriesListed
         self.seriesTracked = seriesTracked; self.workItems = workItems; self.requests = requests
+        self.fullItems = fullItems; self.deltaItems = deltaItems; self.incrementalItems = incrementalItems
+        self.feedRequests = feedRequests; self.feedMarkets = feedMarkets; self.feedFailed = feedFailed
+        self.seriesSeconds = seriesSeconds
     }
 
     enum CodingKeys: String, CodingKey {
         case schedule, cycleId = "cycle_id", startedAt = "started_at", finishedAt = "finished_at", categories
         case categoriesFailed = "categories_failed", seriesListed = "series_listed", seriesTracked = "series_tracked"
         case workItems = "work_items", requests
+        case fullItems = "full_items", deltaItems = "delta_items", incrementalItems = "incremental_items"
+        case feedRequests = "feed_requests", feedMarkets = "feed_markets", feedFailed = "feed_failed"
+        case seriesSeconds = "series_seconds"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        schedule = try c.decode(String.self, forKey: .schedule)
+        cycleId = try c.decode(String.self, forKey: .cycleId)
+        startedAt = try c.decode(Timestamp.self, forKey: .startedAt)
+        finishedAt = try c.decode(Timestamp.self, forKey: .finishedAt)
+        categories = try c.decode(Int.self, forKey: .categories)
+        categoriesFailed = try c.decode(Int.self, forKey: .categoriesFailed)
+        seriesListed = try c.decode(Int.self, forKey: .seriesListed)
+        seriesTracked = try c.decode(Int.self, forKey: .seriesTracked)
+        workItems = try c.decode(Int.self, forKey: .workItems)
+        requests = try c.decode(Int.self, forKey: .requests)
+        // Reports written before incremental sync lack these.
+        fullItems = try c.decodeIfPresent(Int.self, forKey: .fullItems) ?? workItems
+        deltaItems = try c.decodeIfPresent(Int.self, forKey: .deltaItems) ?? 0
+        incrementalItems = try c.decodeIfPresent(Int.self, forKey: .incrementalItems) ?? 0
+        feedRequests = try c.decodeIfPresent(Int.self, forKey: .feedRequests) ?? 0
+        feedMarkets = try c.decodeIfPresent(Int.self, forKey: .feedMarkets) ?? 0
+        feedFailed = try c.decodeIfPresent(Bool.self, forKey: .feedFailed) ?? false
+        seriesSeconds = try c.decodeIfPresent(Double.self, forKey: .seriesSeconds) ?? 0
     }
 }

@@ -20,10 +20,13 @@ public enum Subjects {
     public static func market(tag: String, series: String, market: String) -> String {
         "ssmd.market.\(SubjectToken.encode(tag)).\(SubjectToken.encode(series)).\(SubjectToken.encode(market))"
     }
+    /// A complete series sync's list of what exists: `ssmd.snapshot.<series>`. The writer
+    /// marks what is missing from it as gone.
+    public static func snapshot(series: String) -> String { "ssmd.snapshot.\(SubjectToken.encode(series))" }
     /// Poison messages, kept with their reason: `ssmd.dlq.<stage>`.
     public static func deadLetter(stage: String) -> String { "ssmd.dlq.\(SubjectToken.encode(stage))" }
 
-    public static let secmasterSubjects = ["ssmd.series.>", "ssmd.catalog.>", "ssmd.event.>", "ssmd.market.>"]
+    public static let secmasterSubjects = ["ssmd.series.>", "ssmd.catalog.>", "ssmd.event.>", "ssmd.market.>", "ssmd.snapshot.>"]
 }
 
 public enum Streams {

@@ -91,9 +91,11 @@ public final class SecmasterStore: Sendable {
     /// not listed become inactive, listed ones that were inactive become active again
     /// (`updated_at` bumped only for rows that change). `newer` names series whose own
     /// snapshot, written in the same transaction, is newer than the listing: the listing
-    /// does not decide for them. Call only with a complete list.
+    /// does not decide for them. The markets and events of a series that became inactive are
+    /// marked gone at `listedAt` (never left looking open); a series that comes back is
+    /// synced again, which clears that. Call only with a complete list.
     @discardableResult
-    public func applyCatalog(category: String, listed tickers: [String], newer: [String] = [])
+    public func applyCatalog(category: String, listed tickers: [String], newer: [String] = [], listedAt: Timestamp = .now())
         throws -> (deactivated: Int, reactivated: Int)
     {
         let result = try connection.execute("""
@@ -103,13 +105,49 @@ public final class SecmasterStore: Sendable {
                 WHERE s.category = $1
                   AND NOT (s.ticker = ANY($3::text[]))
                   AND s.active IS DISTINCT FROM (s.ticker IN (SELECT ticker FROM listed))
-                RETURNING s.active
+                RETURNING s.ticker, s.active
+            ),
+            gone_markets AS (
+                UPDATE markets m SET gone_at = $4::timestamptz, updated_at = now()
+                FROM changed c WHERE NOT c.active AND m.series_ticker = c.ticker AND m.gone_at IS NULL
+                RETURNING 1
+            ),
+            gone_events AS (
+                UPDATE events e SET gone_at = $4::timestamptz, updated_at = now()
+                FROM changed c WHERE NOT c.active AND e.series_ticker = c.ticker AND e.gone_at IS NULL
+                RETURNING 1
             )
-            SELECT count(*) FILTER (WHERE NOT active) AS deactivated,
-                   count(*) FILTER (WHERE active) AS reactivated
-            FROM changed
-            """, [.text(category), .array(tickers), .array(newer)])
+            SELECT (SELECT count(*) FROM changed WHERE NOT active) AS deactivated,
+                   (SELECT count(*) FROM changed WHERE active) AS reactivated,
+                   (SELECT count(*) FROM gone_markets) + (SELECT count(*) FROM gone_events) AS gone
+            """, [.text(category), .array(tickers), .array(newer), .timestamp(listedAt)])
         return (Int(result[0, "deactivated"] ?? "0") ?? 0, Int(result[0, "reactivated"] ?? "0") ?? 0)
+    }
+
+    /// Applies a complete series sync (`ssmd.snapshot.<series>`), which covered the events
+    /// with a market closing at or after `closedSince`: the series' markets in that scope
+    /// (no close time, or closing at or after it) that are not listed, not already gone and
+    /// last fetched before the snapshot are marked gone at `fetchedAt`; then its unlisted
+    /// events whose markets are all gone. Rows fetched after the snapshot are a later
+    /// sync's to judge.
+    @discardableResult
+    public func applySeriesSnapshot(series: String, closedSince: Timestamp, markets: [String], events: [String],
+                                    fetchedAt: Timestamp) throws -> (markets: Int, events: Int)
+    {
+        let m = try connection.execute("""
+            UPDATE markets SET gone_at = $4::timestamptz, updated_at = now()
+            WHERE series_ticker = $1 AND gone_at IS NULL AND fetched_at < $4::timestamptz
+              AND (close_time IS NULL OR close_time >= $2::timestamptz)
+              AND NOT (ticker = ANY($3::text[]))
+            """, [.text(series), .timestamp(closedSince), .array(markets), .timestamp(fetchedAt)]).affectedRows
+        let e = try connection.execute("""
+            UPDATE events e SET gone_at = $3::timestamptz, updated_at = now()
+            WHERE e.series_ticker = $1 AND e.gone_at IS NULL AND e.fetched_at < $3::timestamptz
+              AND NOT (e.ticker = ANY($2::text[]))
+              AND EXISTS (SELECT 1 FROM markets m WHERE m.event_ticker = e.ticker)
+              AND NOT EXISTS (SELECT 1 FROM markets m WHERE m.event_ticker = e.ticker AND m.gone_at IS NULL)
+            """, [.text(series), .array(events), .timestamp(fetchedAt)]).affectedRows
+        return (m, e)
     }
 
     /// Sets `gone_at` on the given markets that are not already gone; returns how many changed.

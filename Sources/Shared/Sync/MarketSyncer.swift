@@ -7,78 +7,143 @@ public struct SeriesSyncResult: Sendable, Equatable {
     public var requests: Int
 }
 
-/// The market side of a work item: fetch a series' markets in every window (all pages), the
-/// events they belong to, and publish each event and market to its subject. Publishes are
-/// acknowledged by JetStream before this returns, so the caller may then ack the work item.
+/// The market side of a work item. By the item's mode:
+/// * `full`: every event of the series with a market closing within the lookback or later,
+///   with all its markets (`/events?series_ticker=…&with_nested_markets=true&min_close_ts=…`:
+///   open, unopened, recently closed and recently settled markets in one request for most
+///   series), then a snapshot listing them, from which the writer marks what is gone;
+/// * `delta`: the markets the change feed carried in the item;
+/// * `incremental`: the series' markets updated since the item's time (`min_updated_ts`).
+/// For `delta` and `incremental`, events not yet in the secmaster stream are fetched.
+/// Events are published before their markets, and publishes are acknowledged by
+/// JetStream before this returns, so the caller may then ack the work item.
 public final class MarketSyncer: Sendable {
     private let client: ExchangeClient
     private let js: JetStream
-    private let windows: MarketWindows
     private let logger: Logger
+    /// Events per `/events` page with nested markets: bounds memory for series with
+    /// many markets per event (the old system ran out of memory at 200).
+    private let eventsPerPage: Int
+    /// Full syncs cover events with a market closing this long ago or later.
+    private let lookbackSeconds: Int64
     /// Event tickers per `/events?tickers=` request (keeps URLs short).
     private let eventBatch = 100
 
-    public init(client: ExchangeClient, js: JetStream, windows: MarketWindows = MarketWindows(), logger: Logger) {
+    public init(client: ExchangeClient, js: JetStream, lookbackSeconds: Int64 = 86_400, eventsPerPage: Int = 50, logger: Logger) {
         self.client = client
         self.js = js
-        self.windows = windows
+        self.lookbackSeconds = lookbackSeconds
+        self.eventsPerPage = eventsPerPage
         self.logger = logger
     }
 
     public func sync(_ item: WorkItem, heartbeat: @Sendable () async -> Void = {}) async throws -> SeriesSyncResult {
         let tally = RequestTally()
         return try await ExchangeClient.$tally.withValue(tally) {
-            try await syncCounted(item, tally: tally, heartbeat: heartbeat)
+            switch item.mode {
+            case .full:
+                return try await syncFull(item, tally: tally, heartbeat: heartbeat)
+            case .delta:
+                return try await publishChanges(item.markets ?? [], fetchedAt: item.issuedAt, item: item, tally: tally, heartbeat: heartbeat)
+            case .incremental:
+                var query = MarketQuery(seriesTicker: item.seriesTicker)
+                query.minUpdatedTs = (item.since ?? item.issuedAt).secondsSinceEpoch
+                query.mveFilter = "exclude"
+                var markets: [Market] = []
+                try await client.forEachMarketsPage(query) { page in
+                    markets += page
+                    await heartbeat()
+                }
+                return try await publishChanges(markets, fetchedAt: .now(), item: item, tally: tally, heartbeat: heartbeat)
+            }
         }
     }
 
-    private func syncCounted(_ item: WorkItem, tally: RequestTally, heartbeat: @Sendable () async -> Void) async throws -> SeriesSyncResult {
-        let now = Timestamp.now()
-        var markets: [String: Market] = [:]
-        var order: [String] = []
-        for query in windows.queries(series: item.seriesTicker, now: now) {
-            try await client.forEachMarketsPage(query) { page in
-                for m in page where markets.updateValue(m, forKey: m.ticker) == nil { order.append(m.ticker) }
-                await heartbeat()
+    private func syncFull(_ item: WorkItem, tally: RequestTally, heartbeat: @Sendable () async -> Void) async throws -> SeriesSyncResult {
+        var query = EventQuery(seriesTicker: item.seriesTicker)
+        query.withNestedMarkets = true
+        query.limit = eventsPerPage
+        // In the exchange's clock: "the last 24 h" of a simulator running fast is not ours.
+        let exchangeNow = client.clock.isSynchronized ? client.clock.now() : (item.exchangeTime ?? .now())
+        let closedSince = exchangeNow.adding(seconds: -lookbackSeconds)
+        query.minCloseTs = closedSince.secondsSinceEpoch
+        var eventTickers: [String] = [], marketTickers: [String] = []
+        var seenMarkets = Set<String>()
+        let publisher = ReliablePublisher(js: js, logger: logger)
+        // Page by page: memory is bounded by one page, whatever the series' size.
+        try await client.forEachEventsPage(query) { page in
+            let fetchedAt = Timestamp.now()
+            var messages: [OutgoingMessage] = []
+            for e in page where e.seriesTicker == item.seriesTicker {
+                eventTickers.append(e.ticker)
+                messages.append(try eventMessage(e.withoutMarkets, fetchedAt: fetchedAt, item: item))
             }
+            for e in page where e.seriesTicker == item.seriesTicker {
+                for m in e.markets ?? [] where seenMarkets.insert(m.ticker).inserted {
+                    marketTickers.append(m.ticker)
+                    messages.append(try marketMessage(m, fetchedAt: fetchedAt, item: item))
+                }
+            }
+            try await publisher.publishAll(messages, heartbeat: heartbeat)
+            await heartbeat()
         }
-        let fetchedAt = Timestamp.now()
+        // Only after every page: the snapshot is what proves the rest gone.
+        let snapshot = SeriesSnapshotMessage(fetchedAt: item.issuedAt, seriesTicker: item.seriesTicker, closedSince: .seconds(closedSince.secondsSinceEpoch),
+                                             marketTickers: marketTickers, eventTickers: eventTickers)
+        try await publisher.publishAll([OutgoingMessage(
+            subject: Subjects.snapshot(series: item.seriesTicker), data: try MessageCodec.encode(snapshot),
+            msgId: "snapshot:\(item.cycleId):\(item.seriesTicker)")], heartbeat: heartbeat)
+        return SeriesSyncResult(events: eventTickers.count, markets: marketTickers.count, requests: tally.requests)
+    }
 
+    /// Publishes changed markets, preceded by those of their events that the secmaster
+    /// stream does not hold yet (fetched from the exchange).
+    private func publishChanges(_ markets: [Market], fetchedAt: Timestamp, item: WorkItem, tally: RequestTally,
+                                heartbeat: @Sendable () async -> Void) async throws -> SeriesSyncResult {
         var eventTickers: [String] = []
-        var seenEvents = Set<String>()
-        for t in order where seenEvents.insert(markets[t]!.eventTicker).inserted { eventTickers.append(markets[t]!.eventTicker) }
-        var events: [Event] = []
+        var seen = Set<String>()
+        for m in markets where seen.insert(m.eventTicker).inserted { eventTickers.append(m.eventTicker) }
+        let js = self.js, series = item.seriesTicker, candidates = eventTickers
+        let missing = try await Offload.run {
+            try candidates.filter { try js.lastMessage(stream: Streams.secmaster, subject: Subjects.event(series: series, event: $0)) == nil }
+        }
+        var messages: [OutgoingMessage] = []
         var start = 0
-        while start < eventTickers.count {
-            let chunk = Array(eventTickers[start..<min(start + eventBatch, eventTickers.count)])
+        let eventsFetchedAt = Timestamp.now()
+        while start < missing.count {
+            let chunk = Array(missing[start..<min(start + eventBatch, missing.count)])
             start += eventBatch
+            let wanted = Set(chunk)
             try await client.forEachEventsPage(EventQuery(tickers: chunk)) { page in
-                events.append(contentsOf: page.filter { seenEvents.contains($0.ticker) })
+                for e in page where wanted.contains(e.ticker) {
+                    messages.append(try eventMessage(e.withoutMarkets, fetchedAt: eventsFetchedAt, item: item))
+                }
                 await heartbeat()
             }
         }
-
-        // Events first: a writer that sees them in order never needs a placeholder.
-        var messages: [OutgoingMessage] = []
-        messages.reserveCapacity(events.count + markets.count)
-        for e in events {
-            let event = e.withoutMarkets
-            let body = try JSONCodec.encode(event)
-            messages.append(OutgoingMessage(
-                subject: Subjects.event(series: item.seriesTicker, event: event.ticker),
-                data: try MessageCodec.encode(EventMessage(fetchedAt: fetchedAt, event: event)),
-                msgId: "event:\(event.ticker):\(FNV1a.hash64(bytes: body).hex)"))
-        }
-        for t in order {
-            let m = markets[t]!
-            let body = try JSONCodec.encode(m)
-            messages.append(OutgoingMessage(
-                subject: Subjects.market(tag: item.routingTag, series: item.seriesTicker, market: m.ticker),
-                data: try MessageCodec.encode(MarketMessage(fetchedAt: fetchedAt, tag: item.routingTag, seriesTicker: item.seriesTicker, market: m)),
-                // Same content → same id: unchanged markets are not re-sent within the duplicate window.
-                msgId: "market:\(m.ticker):\(FNV1a.hash64(bytes: body).hex)"))
+        let events = messages.count
+        var published = Set<String>()
+        for m in markets where published.insert(m.ticker).inserted {
+            messages.append(try marketMessage(m, fetchedAt: fetchedAt, item: item))
         }
         try await ReliablePublisher(js: js, logger: logger).publishAll(messages, heartbeat: heartbeat)
-        return SeriesSyncResult(events: events.count, markets: markets.count, requests: tally.requests)
+        return SeriesSyncResult(events: events, markets: published.count, requests: tally.requests)
+    }
+
+    private func eventMessage(_ event: Event, fetchedAt: Timestamp, item: WorkItem) throws -> OutgoingMessage {
+        let body = try JSONCodec.encode(event)
+        return OutgoingMessage(
+            subject: Subjects.event(series: item.seriesTicker, event: event.ticker),
+            data: try MessageCodec.encode(EventMessage(fetchedAt: fetchedAt, event: event)),
+            msgId: "event:\(event.ticker):\(FNV1a.hash64(bytes: body).hex)")
+    }
+
+    private func marketMessage(_ m: Market, fetchedAt: Timestamp, item: WorkItem) throws -> OutgoingMessage {
+        let body = try JSONCodec.encode(m)
+        return OutgoingMessage(
+            subject: Subjects.market(tag: item.routingTag, series: item.seriesTicker, market: m.ticker),
+            data: try MessageCodec.encode(MarketMessage(fetchedAt: fetchedAt, tag: item.routingTag, seriesTicker: item.seriesTicker, market: m)),
+            // Same content → same id: unchanged markets are not re-sent within the duplicate window.
+            msgId: "market:\(m.ticker):\(FNV1a.hash64(bytes: body).hex)")
     }
 }

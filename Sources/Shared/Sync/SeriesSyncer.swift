@@ -20,25 +20,33 @@ public final class SeriesSyncer: Sendable {
     /// - Parameter claimedByEarlier: selections of schedules that come first; a series they
     ///   cover is theirs, and this cycle leaves it out (overlapping schedules never sync a
     ///   series twice).
-    public func runCycle(schedule: String, selection: SeriesSelection, claimedByEarlier: [SeriesSelection] = []) async throws -> CycleReport {
+    /// - Parameter forceFull: ignore the change feed and sync every series in full.
+    public func runCycle(schedule: String, selection: SeriesSelection, claimedByEarlier: [SeriesSelection] = [],
+                         policy: SyncPolicy = SyncPolicy(), forceFull: Bool = false) async throws -> CycleReport {
         // Schedules run concurrently on one client: count this cycle's requests only.
         let tally = RequestTally()
         return try await ExchangeClient.$tally.withValue(tally) {
-            try await runCounted(schedule: schedule, selection: selection, claimedByEarlier: claimedByEarlier, tally: tally)
+            try await runCounted(schedule: schedule, selection: selection, claimedByEarlier: claimedByEarlier,
+                                 policy: policy, forceFull: forceFull, tally: tally)
         }
     }
 
-    private func runCounted(schedule: String, selection: SeriesSelection, claimedByEarlier: [SeriesSelection], tally: RequestTally) async throws -> CycleReport {
-        let started = Timestamp.now()
+    private func runCounted(schedule: String, selection: SeriesSelection, claimedByEarlier: [SeriesSelection],
+                            policy: SyncPolicy, forceFull: Bool, tally: RequestTally) async throws -> CycleReport {
+        let started = Timestamp.now(), startedInstant = ContinuousClock.now
         let cycleId = "\(schedule)-\(started.secondsSinceEpoch)"
         var log = logger
         log[metadataKey: "cycle"] = "\(cycleId)"
 
+        // 1. Series metadata: the category→tags map, the sports, each needed category.
         let map = try await client.tagsByCategories()
         let sports = try await client.sportFilters()
         let rule = TrackingRule(sports: Set(sports.sports))
         let categories = selection.categoriesToFetch(map)
-        var listed = 0, tracked = 0, work = 0, failed = 0
+        var listed = 0, failed = 0
+        var listedTickers = Set<String>()
+        var tracked: [TrackedSeries] = []
+        var categoryOf: [String: String] = [:]
 
         for category in categories {
             // Ask the exchange for only the wanted tags when the schedule names tags of this
@@ -58,7 +66,11 @@ public final class SeriesSyncer: Sendable {
             let picked = selection.select(series, category: category, map: map, rule: rule).filter { t in
                 !claimedByEarlier.contains { !$0.select([t.series], category: category, map: map, rule: rule).isEmpty }
             }
-            tracked += picked.count
+            for t in picked {
+                listedTickers.insert(t.series.ticker)
+                categoryOf[t.series.ticker] = t.series.category.isEmpty ? category : t.series.category
+            }
+            tracked += picked
             let fetchedAt = Timestamp.now()
             var messages: [OutgoingMessage] = []
             for t in picked {
@@ -74,25 +86,93 @@ public final class SeriesSyncer: Sendable {
                 messages.append(OutgoingMessage(subject: Subjects.catalog(category: category), data: try MessageCodec.encode(catalog),
                                                 msgId: "catalog:\(cycleId):\(category)"))
             }
-            for t in picked {
-                try await ensureWorkConsumer(tag: t.routingTag)
-                let item = WorkItem(seriesTicker: t.series.ticker, category: t.series.category.isEmpty ? category : t.series.category,
-                                    tags: t.series.tags, routingTag: t.routingTag, isGame: t.isGame,
-                                    schedule: schedule, cycleId: cycleId, issuedAt: fetchedAt)
-                messages.append(OutgoingMessage(subject: Subjects.work(tag: t.routingTag), data: try MessageCodec.encode(item),
-                                                msgId: "work:\(cycleId):\(t.series.ticker)"))
-                work += 1
-            }
             try await ReliablePublisher(js: js, logger: log).publishAll(messages)
-            log.debug("category synced", metadata: ["category": "\(category)", "listed": "\(series.count)", "tracked": "\(picked.count)"])
+            log.debug("category listed", metadata: ["category": "\(category)", "listed": "\(series.count)", "tracked": "\(picked.count)"])
+        }
+        let seriesDone = ContinuousClock.now
+
+        // 2. The change feed since the last cycle, in the exchange's clock.
+        let stateKey = "plan.\(SubjectToken.encode(schedule))"
+        let state = await loadPlanState(key: stateKey, log: log)
+        let planner = SyncPlanner(policy: policy)
+        let now = client.clock.now()
+        var feed = SyncPlanner.Feed.none
+        var feedReturned = 0
+        let feedTally = RequestTally()
+        if !forceFull, let since = planner.feedSince(state, now: now) {
+            do {
+                let result = try await ExchangeClient.$tally.withValue(feedTally) {
+                    try await ChangeFeed(client: client).fetch(since: since, listed: listedTickers)
+                }
+                feed = .changes(result.changes)
+                feedReturned = result.returned
+            } catch {
+                feed = .failed
+                log.error("change feed failed; this cycle syncs new series and its reconciliation slice only, the next asks again from the same point", metadata: [
+                    "error": "\(error)", "since": "\(since)"])
+            }
         }
 
+        // 3. Plan and hand out the work.
+        let plan = planner.plan(tracked: tracked.map(\.series.ticker), feed: feed, state: state, now: now, feedStarted: now)
+        let bySeries = Dictionary(tracked.map { ($0.series.ticker, $0) }, uniquingKeysWith: { a, _ in a })
+        let issuedAt = Timestamp.now()
+        var messages: [OutgoingMessage] = []
+        for (ticker, decision) in plan.decisions {
+            let t = bySeries[ticker]!
+            try await ensureWorkConsumer(tag: t.routingTag)
+            var item = WorkItem(seriesTicker: ticker, category: categoryOf[ticker] ?? t.series.category,
+                                tags: t.series.tags, routingTag: t.routingTag, isGame: t.isGame,
+                                schedule: schedule, cycleId: cycleId, issuedAt: issuedAt)
+            item.exchangeTime = now
+            switch decision {
+            case .full: item.mode = .full
+            case .delta(let markets): item.mode = .delta; item.markets = markets
+            case .incremental(let since): item.mode = .incremental; item.since = since
+            }
+            messages.append(OutgoingMessage(subject: Subjects.work(tag: t.routingTag), data: try MessageCodec.encode(item),
+                                            msgId: "work:\(cycleId):\(ticker)"))
+            if messages.count >= 500 {
+                try await ReliablePublisher(js: js, logger: log).publishAll(messages)
+                messages.removeAll(keepingCapacity: true)
+            }
+        }
+        try await ReliablePublisher(js: js, logger: log).publishAll(messages)
+        // Saved only once the work is handed out: a cycle that fails before asks again.
+        await savePlanState(plan.state, key: stateKey, log: log)
+
+        let counts = plan.counts
         let report = CycleReport(schedule: schedule, cycleId: cycleId, startedAt: started, finishedAt: .now(),
                                  categories: categories.count, categoriesFailed: failed, seriesListed: listed,
-                                 seriesTracked: tracked, workItems: work,
-                                 requests: tally.requests)
+                                 seriesTracked: tracked.count, workItems: plan.decisions.count,
+                                 requests: tally.requests,
+                                 fullItems: counts.full, deltaItems: counts.delta, incrementalItems: counts.incremental,
+                                 feedRequests: feedTally.requests, feedMarkets: feedReturned,
+                                 feedFailed: { if case .failed = feed { return true } else { return false } }(),
+                                 seriesSeconds: (seriesDone - startedInstant).seconds)
         await recordReport(report)
         return report
+    }
+
+    func loadPlanState(key: String, log: Logger) async -> SyncPlanState {
+        let js = self.js
+        do {
+            guard let entry = try await Offload.run({ try js.keyValue(bucket: Topology.stateBucket).get(key) }) else { return SyncPlanState() }
+            return try JSONCodec.decode(SyncPlanState.self, from: entry.value)
+        } catch {
+            log.warning("sync state unreadable; this cycle syncs every series in full", metadata: ["key": "\(key)", "error": "\(error)"])
+            return SyncPlanState()
+        }
+    }
+
+    func savePlanState(_ state: SyncPlanState, key: String, log: Logger) async {
+        let js = self.js
+        do {
+            let bytes = try JSONCodec.encode(state)
+            _ = try await Offload.run { try js.keyValue(bucket: Topology.stateBucket).put(key, value: bytes) }
+        } catch {
+            log.warning("could not save sync state; the next cycle repeats this one's work", metadata: ["key": "\(key)", "error": "\(error)"])
+        }
     }
 
     func ensureWorkConsumer(tag: String) async throws {

@@ -6,6 +6,7 @@ public struct CoalescedBatch: Sendable {
     public private(set) var events: [String: EventMessage] = [:]
     public private(set) var markets: [String: MarketRow] = [:]
     public private(set) var catalogs: [String: CatalogMessage] = [:]
+    public private(set) var snapshots: [String: SeriesSnapshotMessage] = [:]
     public private(set) var messages = 0
 
     public init() {}
@@ -40,6 +41,12 @@ public struct CoalescedBatch: Sendable {
         messages += 1
         if let old = catalogs[m.category], old.fetchedAt > m.fetchedAt { return }
         catalogs[m.category] = m
+    }
+
+    public mutating func add(_ m: SeriesSnapshotMessage) {
+        messages += 1
+        if let old = snapshots[m.seriesTicker], old.fetchedAt > m.fetchedAt { return }
+        snapshots[m.seriesTicker] = m
     }
 }
 

@@ -129,6 +129,7 @@ public final class BatchWriter: @unchecked Sendable {
         let batch = DecodedBatch(items.lazy.map(\.payload))
         let rows = batch.rows
         let catalogs = batch.catalogs
+        let snapshots = batch.snapshots
         let bytes = items.reduce(0) { $0 + $1.message.data.count }
         var attempt = 0
         var lastLease = ContinuousClock.now
@@ -140,11 +141,17 @@ public final class BatchWriter: @unchecked Sendable {
                         let counts = try store.upsert(series: rows.series, events: rows.events, markets: rows.markets)
                         var deactivated = 0, reactivated = 0
                         for c in catalogs {
-                            let r = try store.applyCatalog(category: c.category, listed: c.listed, newer: c.newer)
+                            let r = try store.applyCatalog(category: c.category, listed: c.listed, newer: c.newer, listedAt: c.listedAt)
                             deactivated += r.deactivated
                             reactivated += r.reactivated
                         }
-                        return (counts, deactivated, reactivated)
+                        var gone = 0
+                        for snap in snapshots {
+                            let r = try store.applySeriesSnapshot(series: snap.seriesTicker, closedSince: snap.closedSince, markets: snap.marketTickers,
+                                                                  events: snap.eventTickers, fetchedAt: snap.fetchedAt)
+                            gone += r.markets + r.events
+                        }
+                        return (counts, deactivated, reactivated, gone)
                     }
                 }
                 let seconds = (ContinuousClock.now - started).seconds
@@ -152,7 +159,7 @@ public final class BatchWriter: @unchecked Sendable {
                 metrics.update {
                     $0.recordCommit(messages: items.count, bytes: bytes, seconds: seconds, series: result.0.series,
                                     events: result.0.events, markets: result.0.markets,
-                                    deactivated: result.1, reactivated: result.2)
+                                    deactivated: result.1, reactivated: result.2, gone: result.3)
                 }
                 if attempt > 0 {
                     logger.info("batch committed after retrying", metadata: ["attempts": "\(attempt + 1)", "messages": "\(items.count)"])
@@ -160,7 +167,7 @@ public final class BatchWriter: @unchecked Sendable {
                 logger.debug("batch committed", metadata: [
                     "messages": "\(items.count)", "markets_inserted": "\(result.0.markets.inserted)",
                     "markets_updated": "\(result.0.markets.updated)", "markets_unchanged": "\(result.0.markets.unchanged)",
-                    "series_deactivated": "\(result.1)", "series_reactivated": "\(result.2)",
+                    "series_deactivated": "\(result.1)", "series_reactivated": "\(result.2)", "marked_gone": "\(result.3)",
                     "commit_ms": "\(WriterMetrics.milliseconds(seconds))"])
                 return true
             } catch let e as PostgresError where BatchWriter.isPoison(e) {

@@ -7,6 +7,7 @@ public enum SecmasterPayload: Sendable {
     /// Markets travel as rows: the hot path decodes the payload straight into one.
     case market(MarketRow)
     case catalog(CatalogMessage)
+    case snapshot(SeriesSnapshotMessage)
 
     /// Decodes by subject kind; the error's description is the reason a poison message
     /// is dead-lettered with.
@@ -20,6 +21,8 @@ public enum SecmasterPayload: Sendable {
             return .series(try WriterDecoding.decode(SeriesMessage.self, from: data, subject: subject, decoder: decoder))
         } else if subject.hasPrefix("ssmd.catalog.") {
             return .catalog(try WriterDecoding.decode(CatalogMessage.self, from: data, subject: subject, decoder: decoder))
+        } else if subject.hasPrefix("ssmd.snapshot.") {
+            return .snapshot(try WriterDecoding.decode(SeriesSnapshotMessage.self, from: data, subject: subject, decoder: decoder))
         }
         throw MessageDecodingError(subject: subject, reason: "no writer for subject \(subject)")
     }
@@ -53,6 +56,7 @@ public struct DecodedBatch: Sendable {
         case .event(let m): coalesced.add(m)
         case .market(let m): coalesced.add(m)
         case .catalog(let m): coalesced.add(m)
+        case .snapshot(let m): coalesced.add(m)
         }
     }
 
@@ -71,8 +75,15 @@ public struct DecodedBatch: Sendable {
             let newer = coalesced.series.values
                 .filter { $0.series.category == c.category && $0.fetchedAt > c.fetchedAt }
                 .map(\.series.ticker).sorted()
-            return CatalogUpdate(category: c.category, listed: c.seriesTickers, newer: newer)
+            return CatalogUpdate(category: c.category, listed: c.seriesTickers, newer: newer, listedAt: c.fetchedAt)
         }
+    }
+}
+
+extension DecodedBatch {
+    /// Complete series syncs to apply after the upserts, newest per series.
+    public var snapshots: [SeriesSnapshotMessage] {
+        coalesced.snapshots.values.sorted { $0.seriesTicker < $1.seriesTicker }
     }
 }
 
@@ -81,11 +92,13 @@ public struct CatalogUpdate: Sendable, Equatable {
     public var category: String
     public var listed: [String]
     public var newer: [String]
+    public var listedAt: Timestamp
 
-    public init(category: String, listed: [String], newer: [String]) {
+    public init(category: String, listed: [String], newer: [String], listedAt: Timestamp = .now()) {
         self.category = category
         self.listed = listed
         self.newer = newer
+        self.listedAt = listedAt
     }
 }
 
@@ -99,6 +112,7 @@ extension MarketMessage: VersionedPayload {}
 extension EventMessage: VersionedPayload {}
 extension SeriesMessage: VersionedPayload {}
 extension CatalogMessage: VersionedPayload {}
+extension SeriesSnapshotMessage: VersionedPayload {}
 
 enum WriterDecoding {
     /// One JSON pass for a good message (the hot path); when that fails or the schema or

@@ -21,6 +21,8 @@ public struct WriterMetrics: Sendable, Equatable {
     /// Series switched by category listings (`ssmd.catalog.<category>`).
     public var seriesDeactivated = 0
     public var seriesReactivated = 0
+    /// Markets and events a complete series sync proved gone (`ssmd.snapshot.<series>`).
+    public var markedGone = 0
     /// The last committed batch: messages and payload bytes.
     public var lastBatchMessages = 0
     public var lastBatchBytes = 0
@@ -40,7 +42,7 @@ public struct WriterMetrics: Sendable, Equatable {
     /// Records one committed batch.
     public mutating func recordCommit(messages: Int, bytes: Int, seconds: Double,
                                       series: UpsertCounts, events: UpsertCounts, markets: UpsertCounts,
-                                      deactivated: Int, reactivated: Int) {
+                                      deactivated: Int, reactivated: Int, gone: Int = 0) {
         batches += 1
         self.messages += messages
         self.series = self.series + series
@@ -48,6 +50,7 @@ public struct WriterMetrics: Sendable, Equatable {
         self.markets = self.markets + markets
         seriesDeactivated += deactivated
         seriesReactivated += reactivated
+        markedGone += gone
         lastBatchMessages = messages
         lastBatchBytes = bytes
         batchSize.observe(Double(messages))
@@ -70,6 +73,7 @@ public struct WriterMetrics: Sendable, Equatable {
             "series_inserted": "\(series.inserted)", "series_updated": "\(series.updated)",
             "series_unchanged": "\(series.unchanged)",
             "series_deactivated": "\(seriesDeactivated)", "series_reactivated": "\(seriesReactivated)",
+            "marked_gone": "\(markedGone)",
             "last_batch_messages": "\(lastBatchMessages)", "last_batch_bytes": "\(lastBatchBytes)",
         ]
         if let p50 = recentCommitSeconds.quantile(0.5), let p99 = recentCommitSeconds.quantile(0.99) {
@@ -187,6 +191,7 @@ extension WriterMetrics {
             MetricFamily("ssmd_writer_rows_total", .counter, "Rows by table and outcome",
                          samples: rows("series", series) + rows("events", events) + rows("markets", markets)),
             MetricFamily("ssmd_writer_series_deactivated_total", .counter, "Series the exchange stopped listing", Double(seriesDeactivated)),
+            MetricFamily("ssmd_writer_marked_gone_total", .counter, "Markets and events a complete series sync proved gone", Double(markedGone)),
             MetricFamily("ssmd_writer_last_batch_messages", .gauge, "Messages in the last committed batch", Double(lastBatchMessages)),
             histogram("ssmd_writer_batch_size", "Messages per committed batch", batchSize),
             histogram("ssmd_writer_commit_seconds", "Commit latency", commitSeconds),

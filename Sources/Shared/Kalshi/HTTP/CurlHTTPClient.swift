@@ -7,6 +7,8 @@ public struct HTTPResponse: Sendable {
     public var body: [UInt8]
     public var contentType: String?
     public var elapsedSeconds: Double
+    /// The server's `Date` header: its clock when it answered (1 s resolution).
+    public var serverDate: Timestamp? = nil
 }
 
 /// Transport-level failure: nothing usable came back (or too much did).
@@ -53,6 +55,7 @@ public final class CurlHTTPClient: @unchecked Sendable {
         var body: [UInt8] = []
         let limit: Int
         var overflowed = false
+        var serverDate: Timestamp?
         init(limit: Int) { self.limit = limit }
     }
 
@@ -95,6 +98,19 @@ public final class CurlHTTPClient: @unchecked Sendable {
             return n
         }
 
+        ssmd_curl_setopt_pointer(h, CURLOPT_HEADERDATA, box.toOpaque())
+        ssmd_curl_setopt_header_function(h) { ptr, size, count, userdata in
+            let n = size * count
+            guard let ptr, let userdata, n > 5, n < 200 else { return n }
+            // Only `Date:` is wanted; header lines arrive one per call.
+            let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: n), as: UTF8.self)
+            if line.prefix(5).lowercased() == "date:" {
+                let sink = Unmanaged<Sink>.fromOpaque(userdata).takeUnretainedValue()
+                sink.serverDate = Timestamp(httpDate: line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            return n
+        }
+
         let code = curl_easy_perform(h)
         if code != CURLE_OK {
             let message = String(cString: curl_easy_strerror(code))
@@ -118,7 +134,8 @@ public final class CurlHTTPClient: @unchecked Sendable {
         var contentType: UnsafeMutablePointer<CChar>? = nil
         ssmd_curl_getinfo_string(h, CURLINFO_CONTENT_TYPE, &contentType)
         return HTTPResponse(status: status, body: sink.body,
-                            contentType: contentType.map { String(cString: $0) }, elapsedSeconds: elapsed)
+                            contentType: contentType.map { String(cString: $0) }, elapsedSeconds: elapsed,
+                            serverDate: sink.serverDate)
     }
 
     private var discarded: Set<OpaquePointer> = []

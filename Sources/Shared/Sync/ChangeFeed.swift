@@ -1,0 +1,68 @@
+/// The exchange-wide change feed: every market changed since a time, in a few paged requests
+/// for the whole exchange instead of requests per series.
+///
+/// * `min_updated_ts` with `mve_filter=exclude`: markets whose status or metadata changed
+///   (`updated_time`), including new ones — which is how unopened markets are discovered.
+/// * `status=closed&min_close_ts` and `status=settled&min_settled_ts`: markets that closed
+///   or settled since, even if the exchange did not move their `updated_time` for it.
+///
+/// A market's `open` (initialized → active) has no filter of its own; it is seen through
+/// `updated_time`, and in any case by the series' next full reconciliation.
+public struct ChangeFeed: Sendable {
+    public let client: ExchangeClient
+    public var pageLimit = 1000
+
+    public init(client: ExchangeClient) { self.client = client }
+
+    public struct Result: Sendable {
+        /// Changed markets of `listed` series, grouped by series, newest per ticker.
+        public var changes: [String: [Market]] = [:]
+        /// Markets the feed returned in all (before attribution).
+        public var returned = 0
+        /// Markets of series this cycle does not list (other categories or schedules).
+        public var elsewhere = 0
+    }
+
+    public func fetch(since: Timestamp, listed: Set<String>) async throws -> Result {
+        let sinceS = since.secondsSinceEpoch
+        var updated = MarketQuery()
+        updated.minUpdatedTs = sinceS
+        updated.mveFilter = "exclude"
+        var closed = MarketQuery(status: .closed)
+        closed.minCloseTs = sinceS
+        closed.mveFilter = "exclude"
+        var settled = MarketQuery(status: .settled)
+        settled.minSettledTs = sinceS
+        settled.mveFilter = "exclude"
+
+        var result = Result()
+        var byTicker: [String: (series: String, market: Market)] = [:]
+        var order: [String] = []
+        for var query in [updated, closed, settled] {
+            query.limit = pageLimit
+            try await client.forEachMarketsPage(query) { page in
+                result.returned += page.count
+                for m in page {
+                    guard let series = SeriesAttribution.series(ofEvent: m.eventTicker, listed: listed) else {
+                        result.elsewhere += 1
+                        continue
+                    }
+                    if let old = byTicker[m.ticker] {
+                        // The same market from two queries: keep the newer description.
+                        if (m.updatedTime ?? .seconds(0)) >= (old.market.updatedTime ?? .seconds(0)) {
+                            byTicker[m.ticker] = (series, m)
+                        }
+                    } else {
+                        byTicker[m.ticker] = (series, m)
+                        order.append(m.ticker)
+                    }
+                }
+            }
+        }
+        for t in order {
+            let (series, m) = byTicker[t]!
+            result.changes[series, default: []].append(m)
+        }
+        return result
+    }
+}
