@@ -130,6 +130,53 @@ import TestSupport
         #expect(try store.event(ticker: "E")?.goneAt == nil)
     }
 
+    @Test func seriesSnapshotMarksWhatItProvesGone() throws {
+        let store = try Self.db.freshStore()
+        var old = sampleMarket("KXTEST-0-OLD", event: "KXTEST-0")
+        old.closeTime = ts(-3 * 86_400)  // closed before the snapshot's scope
+        try store.upsert(events: [sampleEvent("KXTEST-0"), sampleEvent("KXTEST-1"), sampleEvent("KXTEST-2"), sampleEvent("KXOTHER-1", series: "KXOTHER")],
+                         markets: [old, sampleMarket("KXTEST-1-A", event: "KXTEST-1"), sampleMarket("KXTEST-1-B", event: "KXTEST-1"),
+                                   sampleMarket("KXTEST-2-A", event: "KXTEST-2"),
+                                   sampleMarket("KXTEST-2-NEW", event: "KXTEST-2", fetched: 100),
+                                   sampleMarket("KXOTHER-1-A", event: "KXOTHER-1", series: "KXOTHER")])
+        // Listed: 1-A only. 1-B and 2-A are in scope and gone; 2-NEW was fetched after the
+        // snapshot; OLD is outside its scope; another series is never touched.
+        let r = try store.applySeriesSnapshot(series: "KXTEST", closedSince: ts(-86_400), markets: ["KXTEST-1-A"],
+                                              events: ["KXTEST-1"], fetchedAt: ts(50))
+        #expect(r.markets == 2)
+        #expect(try store.market(ticker: "KXTEST-1-B")?.goneAt == ts(50))
+        #expect(try store.market(ticker: "KXTEST-2-A")?.goneAt == ts(50))
+        #expect(try store.market(ticker: "KXTEST-1-A")?.goneAt == nil)
+        #expect(try store.market(ticker: "KXTEST-2-NEW")?.goneAt == nil)
+        #expect(try store.market(ticker: "KXTEST-0-OLD")?.goneAt == nil)
+        #expect(try store.market(ticker: "KXOTHER-1-A")?.goneAt == nil)
+        // Events go only when every market of theirs is gone: none here (2-NEW is live).
+        #expect(r.events == 0)
+        let again = try store.applySeriesSnapshot(series: "KXTEST", closedSince: ts(-86_400), markets: ["KXTEST-1-A"],
+                                                  events: ["KXTEST-1"], fetchedAt: ts(200))
+        #expect(again.markets == 1, "2-NEW, now older than a newer snapshot")
+        #expect(again.events == 1)
+        #expect(try store.event(ticker: "KXTEST-2")?.goneAt == ts(200))
+        #expect(try store.event(ticker: "KXTEST-0")?.goneAt == nil, "out of scope: its market is not gone")
+    }
+
+    @Test func deactivatedSeriesTakesItsMarketsAndEventsWithIt() throws {
+        let store = try Self.db.freshStore()
+        try store.upsert(series: [SeriesRow(ticker: "KXTEST", title: "T", category: "Sports", tags: [], isGame: false),
+                                  SeriesRow(ticker: "KXKEEP", title: "K", category: "Sports", tags: [], isGame: false)],
+                         events: [sampleEvent("KXTEST-1"), sampleEvent("KXKEEP-1", series: "KXKEEP")],
+                         markets: [sampleMarket("KXTEST-1-A", event: "KXTEST-1"), sampleMarket("KXKEEP-1-A", event: "KXKEEP-1", series: "KXKEEP")])
+        let r = try store.applyCatalog(category: "Sports", listed: ["KXKEEP"], listedAt: ts(30))
+        #expect(r.deactivated == 1)
+        #expect(try store.market(ticker: "KXTEST-1-A")?.goneAt == ts(30))
+        #expect(try store.event(ticker: "KXTEST-1")?.goneAt == ts(30))
+        #expect(try store.market(ticker: "KXKEEP-1-A")?.goneAt == nil)
+        // Listed again and re-synced: the rows come back.
+        try store.applyCatalog(category: "Sports", listed: ["KXKEEP", "KXTEST"], listedAt: ts(40))
+        try store.upsert(events: [sampleEvent("KXTEST-1", fetched: 50)], markets: [sampleMarket("KXTEST-1-A", event: "KXTEST-1", fetched: 50)])
+        #expect(try store.market(ticker: "KXTEST-1-A")?.goneAt == nil)
+    }
+
     @Test func deactivateSeriesOnlyTouchesItsCategory() throws {
         let store = try Self.db.freshStore()
         let sports = (1...4).map { SeriesRow(ticker: "KXS\($0)GAME", title: "S\($0)", category: "Sports", tags: ["Soccer"], isGame: true) }

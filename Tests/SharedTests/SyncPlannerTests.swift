@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+@testable import Shared
+
+@Suite struct SyncPlannerTests {
+    static func market(_ ticker: String, event: String) -> Market {
+        Market(ticker: ticker, eventTicker: event, status: "active")
+    }
+
+    let policy = SyncPolicy(intervalSeconds: 300, reconcileSeconds: 3600, feedOverlapSeconds: 60, deltaLimit: 2)
+    let tracked = (1...24).map { "S\($0 < 10 ? "0" : "")\($0)" }
+    let now = Timestamp.seconds(1_800_000_000)
+
+    @Test func firstCycleSyncsEverythingInFullAndRemembersIt() {
+        let plan = SyncPlanner(policy: policy).plan(tracked: tracked, feed: .none, state: SyncPlanState(), now: now, feedStarted: now)
+        #expect(plan.decisions.map(\.series) == tracked)
+        #expect(plan.counts.full == 24)
+        #expect(plan.state.feedSince == now)
+        #expect(plan.state.lastFull.count == 24)
+        #expect(SyncPlanner(policy: policy).feedSince(plan.state, now: now.adding(seconds: 300)) == now.adding(seconds: -60))
+    }
+
+    @Test func steadyCycleSendsChangesAndAReconciliationSlice() {
+        var state = SyncPlanState(feedSince: now.adding(seconds: -300), lastFull: [:])
+        for (i, s) in tracked.enumerated() { state.lastFull[s] = now.secondsSinceEpoch - 3000 + Int64(i) }
+        state.lastFull["S24"] = nil  // a series new to this schedule
+        let changes: [String: [Market]] = [
+            "S20": [Self.market("S20-A", event: "S20-1")],
+            "S21": (1...3).map { Self.market("S21-\($0)", event: "S21-1") },  // over the delta limit
+            "S01": [Self.market("S01-A", event: "S01-1")],                    // also due for reconciliation
+        ]
+        let plan = SyncPlanner(policy: policy).plan(tracked: tracked, feed: .changes(changes), state: state, now: now, feedStarted: now)
+        let d = Dictionary(uniqueKeysWithValues: plan.decisions.map { ($0.series, $0.decision) })
+        // 24 series × 300 s / 3600 s = 2 reconciliations per cycle: the two oldest.
+        #expect(policy.reconcileQuota(tracked: 24) == 2)
+        #expect(d["S01"] == .full && d["S02"] == .full)
+        #expect(d["S24"] == .full, "a new series is synced in full")
+        #expect(d["S20"] == .delta([Self.market("S20-A", event: "S20-1")]))
+        #expect(d["S21"] == .incremental(since: now.adding(seconds: -360)))
+        #expect(d.count == 5, "unchanged series get no work: \(d.keys.sorted())")
+        #expect(plan.state.lastFull["S01"] == now.secondsSinceEpoch)
+        #expect(plan.state.lastFull["S03"] == state.lastFull["S03"])
+        #expect(plan.state.feedSince == now)
+    }
+
+    @Test func failedFeedKeepsItsStartingPointAndSendsNoDeltas() {
+        var state = SyncPlanState(feedSince: now.adding(seconds: -300), lastFull: [:])
+        for s in tracked { state.lastFull[s] = now.secondsSinceEpoch - 100 }
+        let plan = SyncPlanner(policy: policy).plan(tracked: tracked, feed: .failed, state: state, now: now, feedStarted: now)
+        #expect(plan.counts.delta == 0 && plan.counts.incremental == 0)
+        #expect(plan.counts.full == 2)
+        #expect(plan.state.feedSince == state.feedSince, "the next cycle asks again from the same point")
+    }
+
+    @Test func tooOldAFeedIsNotTrustedAndUntrackedSeriesDropOut() {
+        let state = SyncPlanState(feedSince: now.adding(seconds: -3601), lastFull: ["GONE": 1, "S01": 2])
+        let planner = SyncPlanner(policy: policy)
+        #expect(planner.feedSince(state, now: now) == nil)
+        let plan = planner.plan(tracked: tracked, feed: .none, state: state, now: now, feedStarted: now)
+        #expect(plan.counts.full == 24)
+        #expect(plan.state.lastFull["GONE"] == nil)
+    }
+
+    @Test func everySeriesIsReconciledWithinThePeriod() {
+        // Simulate 13 cycles of an hour at 5 min: every series gets a full sync in 12.
+        let planner = SyncPlanner(policy: policy)
+        var state = planner.plan(tracked: tracked, feed: .none, state: SyncPlanState(), now: now, feedStarted: now).state
+        var lastFullCycle: [String: Int] = [:]
+        for cycle in 1...13 {
+            let t = now.adding(seconds: Int64(cycle) * 300)
+            let plan = planner.plan(tracked: tracked, feed: .changes([:]), state: state, now: t, feedStarted: t)
+            for (s, d) in plan.decisions where d == .full { lastFullCycle[s] = cycle }
+            state = plan.state
+        }
+        #expect(lastFullCycle.count == tracked.count)
+        #expect(state.lastFull.values.allSatisfy { now.secondsSinceEpoch + 13 * 300 - $0 <= 3600 })
+    }
+
+    @Test func stateRoundTripsThroughJSON() throws {
+        let state = SyncPlanState(feedSince: now, lastFull: ["KX.A B": 1, "S": 2])
+        #expect(try JSONCodec.decode(SyncPlanState.self, from: JSONCodec.encode(state)) == state)
+    }
+}
+
+@Suite struct SeriesAttributionTests {
+    @Test func longestListedPrefixAtADash() {
+        let listed: Set<String> = ["KXNBAGAME", "KXHIGH", "KXHIGH-NY", "A"]
+        #expect(SeriesAttribution.series(ofEvent: "KXNBAGAME-26NOV25LALBOS", listed: listed) == "KXNBAGAME")
+        #expect(SeriesAttribution.series(ofEvent: "KXHIGH-NY-26NOV25", listed: listed) == "KXHIGH-NY")
+        #expect(SeriesAttribution.series(ofEvent: "KXHIGHNY-26NOV25", listed: listed) == nil)
+        #expect(SeriesAttribution.series(ofEvent: "A", listed: listed) == "A")
+        #expect(SeriesAttribution.series(ofEvent: "", listed: listed) == nil)
+        #expect(SeriesAttribution.series(ofEvent: "---", listed: listed) == nil)
+    }
+}
+
+@Suite struct HTTPDateTests {
+    @Test func parsesAndFormatsIMFFixdate() throws {
+        let t = try #require(Timestamp(httpDate: "Wed, 25 Nov 2026 15:42:55 GMT"))
+        #expect(t == Timestamp(iso8601: "2026-11-25T15:42:55Z"))
+        #expect(t.httpDate == "Wed, 25 Nov 2026 15:42:55 GMT")
+        #expect(Timestamp.seconds(0).httpDate == "Thu, 01 Jan 1970 00:00:00 GMT")
+        for bad in ["", "Wed, 25 Nov 2026 15:42:55 PST", "Wednesday, 25-Nov-26 15:42:55 GMT", "Wed, 32 Nov 2026 15:42:55 GMT",
+                    "Wed, 25 Foo 2026 15:42:55 GMT", "Wed, 25 Nov 2026 25:00:00 GMT", "Wed, 25 Nov 2026 1:2 GMT"] {
+            #expect(Timestamp(httpDate: bad) == nil, "\(bad)")
+        }
+    }
+}
