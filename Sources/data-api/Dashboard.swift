@@ -184,15 +184,16 @@ struct Dashboard: Sendable {
         let now = Timestamp.now()
         var h = "<div class=\"grid3\">"
         // Last completed cycle per schedule.
-        var c = "<table id=\"cycles\"><thead><tr><th>Schedule</th><th>Finished</th><th class=\"n\">Took</th><th class=\"n\">Series</th><th class=\"n\">Req.</th><th class=\"n\">Failed</th></tr></thead><tbody>"
+        var c = "<table id=\"cycles\"><thead><tr><th>Schedule</th><th>Finished</th><th class=\"n\">Took</th><th class=\"n\">Series</th><th class=\"n\" title=\"work items: full / delta / incremental\">Work</th><th class=\"n\">Req.</th><th class=\"n\">Failed</th></tr></thead><tbody>"
         for r in p.cycles {
             let took = Double(r.finishedAt.microsecondsSinceEpoch - r.startedAt.microsecondsSinceEpoch) / 1e6
             let ago = Double(now.microsecondsSinceEpoch - r.finishedAt.microsecondsSinceEpoch) / 1e6
             c += "<tr><td>\(HTML.escape(r.schedule))</td><td title=\"\(HTML.escape(r.finishedAt.iso8601))\">\(Self.ago(ago))</td><td class=\"n\">\(String(format: "%.1f s", took))</td>"
-            c += "<td class=\"n\">\(r.seriesTracked)</td><td class=\"n\">\(r.requests)</td>"
+            c += "<td class=\"n\">\(r.seriesTracked)</td><td class=\"n\">\(r.fullItems) / \(r.deltaItems) / \(r.incrementalItems)</td>"
+            c += "<td class=\"n\(r.feedFailed ? " bad" : "")\"\(r.feedFailed ? " title=\"change feed failed\"" : "")>\(r.requests)</td>"
             c += "<td class=\"n\(r.categoriesFailed > 0 ? " bad" : "")\">\(r.categoriesFailed) / \(r.categories)</td></tr>"
         }
-        if p.cycles.isEmpty { c += "<tr><td colspan=\"6\" class=\"muted\">no cycle completed yet</td></tr>" }
+        if p.cycles.isEmpty { c += "<tr><td colspan=\"7\" class=\"muted\">no cycle completed yet</td></tr>" }
         c += "</tbody></table>"
         h += section("Last completed cycle per schedule", c, id: "cycles-section")
 

@@ -15,7 +15,8 @@ public struct ChangeFeed: Sendable {
     public init(client: ExchangeClient) { self.client = client }
 
     public struct Result: Sendable {
-        /// Changed markets of `listed` series, grouped by series, newest per ticker.
+        /// Changed markets of `listed` series, grouped by series, newest per ticker (the
+        /// caller picks the series it tracks).
         public var changes: [String: [Market]] = [:]
         /// Markets the feed returned in all (before attribution).
         public var returned = 0

@@ -63,11 +63,12 @@ public final class SeriesSyncer: Sendable {
                 continue
             }
             listed += series.count
+            // Every listed series, tracked or not, so the feed attributes markets precisely.
+            for x in series { listedTickers.insert(x.ticker) }
             let picked = selection.select(series, category: category, map: map, rule: rule).filter { t in
                 !claimedByEarlier.contains { !$0.select([t.series], category: category, map: map, rule: rule).isEmpty }
             }
             for t in picked {
-                listedTickers.insert(t.series.ticker)
                 categoryOf[t.series.ticker] = t.series.category.isEmpty ? category : t.series.category
             }
             tracked += picked
