@@ -31,6 +31,8 @@ struct SeriesFetcherCommand: ParsableCommand {
     var reconcileEvery: String?
     @Option(name: .customLong("delta-limit"), help: "Changed markets carried inside one work item; more and the market-fetcher fetches them (SSMD_DELTA_LIMIT). Default 100")
     var deltaLimit: String?
+    @Option(name: .customLong("lookback"), help: "Markets settled this long ago or later are fetched for a series synced the first time (SSMD_LOOKBACK; the market-fetchers' full-sync window). Default 24h")
+    var lookback: String?
     @Flag(name: .customLong("full"), help: "Ignore the change feed: the first cycle syncs every series in full")
     var full = false
     @Flag(name: .customLong("once"), help: "Run one cycle and exit: 0 if every category synced, 1 otherwise")
@@ -43,6 +45,7 @@ struct SeriesFetcherService: Service {
     let fullFirst: Bool
     let reconcileSeconds: Int64
     let deltaLimit: Int
+    let lookbackSeconds: Int64
     let topology: Topology
     let nats: NATSOptions
     let exchange: ExchangeOptions.Resolved
@@ -69,7 +72,8 @@ struct SeriesFetcherService: Service {
     func loop(_ schedule: Schedule, claimedByEarlier: [SeriesSelection], syncer: SeriesSyncer) async throws {
         var log = logger
         log[metadataKey: "schedule"] = "\(schedule.name)"
-        let policy = SyncPolicy(intervalSeconds: Int64(schedule.interval.seconds), reconcileSeconds: reconcileSeconds, deltaLimit: deltaLimit)
+        let policy = SyncPolicy(intervalSeconds: Int64(schedule.interval.seconds), reconcileSeconds: reconcileSeconds, deltaLimit: deltaLimit,
+                                lookbackSeconds: lookbackSeconds)
         var forceFull = fullFirst
         while !Task.isShuttingDownGracefully {
             let started = ContinuousClock.now
@@ -132,6 +136,7 @@ enum SeriesFetcherMain {
             }
             let reconcile = try r.duration("reconcile-every", cmd.reconcileEvery, default: .seconds(6 * 3600), min: .seconds(1))
             let deltaLimit = try r.int("delta-limit", cmd.deltaLimit, default: 100, range: 1...500)
+            let lookback = try r.duration("lookback", cmd.lookback, default: .seconds(86_400), min: .seconds(60))
             var topology = Topology()
             topology.workAckWait = try r.duration("ack-wait", cmd.ackWait, default: .seconds(30), min: .seconds(1), max: .seconds(3600))
             StructuredLogHandler.bootstrap(level: common.logLevel, format: common.logFormat)
@@ -143,7 +148,8 @@ enum SeriesFetcherMain {
                 "rate_tokens_per_s": "\(exchange.tokensPerSecond)"])
             let metrics = MetricsRegistry(), probe = ReadinessProbe()
             let service = SeriesFetcherService(schedules: schedules, once: cmd.once, fullFirst: cmd.full,
-                                               reconcileSeconds: Int64(reconcile.seconds), deltaLimit: deltaLimit, topology: topology,
+                                               reconcileSeconds: Int64(reconcile.seconds), deltaLimit: deltaLimit,
+                                               lookbackSeconds: Int64(lookback.seconds), topology: topology,
                                                nats: common.nats, exchange: exchange, metrics: metrics, probe: probe, logger: logger)
             try await DaemonMain.run(service, program: "series-fetcher", ops: ops, metrics: metrics, probe: probe, logger: logger,
                                      shutdownTimeout: common.shutdownTimeout)

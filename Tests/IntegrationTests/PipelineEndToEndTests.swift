@@ -34,8 +34,8 @@ import TestSupport
         let now = Timestamp(iso8601: clock["now"] as! String)!
         let since = now.adding(seconds: -86_400)
         let margin: Int64 = 600 * 1_000_000
-        // A full sync covers every event with a market closing in the last 24 h or later
-        // (open, unopened, recently closed or settled), with all of that event's markets.
+        // A first sync covers every event with a market closing in the last 24 h or later
+        // (open, unopened, recently closed or settled), with all of that event's markets…
         var byEvent: [String: [[String: Any]]] = [:]
         for m in try h.simulatorJSONLines("/_sim/truth/markets") {
             guard let series = m["series_ticker"] as? String, e.series[series] != nil else { continue }
@@ -49,6 +49,12 @@ import TestSupport
                 let ticker = m["ticker"] as! String
                 if ambiguous { e.ambiguous.insert(ticker) }
                 if latest >= since { e.markets[ticker] = m }
+                // …and every market settled in the last 24 h, whenever its event closed.
+                if settledStatuses.contains(m["status"] as? String ?? ""),
+                   let settled = (m["settlement_ts"] as? String).flatMap(Timestamp.init(iso8601:)) {
+                    if abs(settled.microsecondsSinceEpoch - since.microsecondsSinceEpoch) < margin { e.ambiguous.insert(ticker) }
+                    if settled >= since { e.markets[ticker] = m }
+                }
             }
         }
         return e

@@ -48,8 +48,12 @@ public struct WorkItem: SSMDMessage, Equatable {
     public var mode: SyncMode
     /// `incremental`: the exchange time changes are wanted from.
     public var since: Timestamp?
-    /// `delta`: the changed markets, as the change feed returned them.
+    /// `delta`: the changed markets, as the change feed returned them. `full`: markets
+    /// settled within the lookback whose events the full sync does not cover.
     public var markets: [Market]?
+    /// `full`, for a series synced the first time with too many such markets to carry:
+    /// also fetch its markets settled since then.
+    public var settledSince: Timestamp?
 
     public init(seriesTicker: String, category: String, tags: [String], routingTag: String, isGame: Bool,
                 schedule: String, cycleId: String, issuedAt: Timestamp, mode: SyncMode = .full,
@@ -62,7 +66,7 @@ public struct WorkItem: SSMDMessage, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case schema, kind, seriesTicker = "series_ticker", category, tags, routingTag = "routing_tag"
-        case isGame = "is_game", schedule, cycleId = "cycle_id", issuedAt = "issued_at", exchangeTime = "exchange_time", mode, since, markets
+        case isGame = "is_game", schedule, cycleId = "cycle_id", issuedAt = "issued_at", exchangeTime = "exchange_time", mode, since, markets, settledSince = "settled_since"
     }
 
     public init(from decoder: Decoder) throws {
@@ -81,6 +85,7 @@ public struct WorkItem: SSMDMessage, Equatable {
         mode = try c.decodeIfPresent(SyncMode.self, forKey: .mode) ?? .full
         since = try c.decodeIfPresent(Timestamp.self, forKey: .since)
         markets = try c.decodeIfPresent([Market].self, forKey: .markets)
+        settledSince = try c.decodeIfPresent(Timestamp.self, forKey: .settledSince)
         if mode == .incremental, since == nil {
             throw DecodingError.dataCorruptedError(forKey: .since, in: c, debugDescription: "incremental work needs since")
         }

@@ -24,6 +24,7 @@ public struct ChangeFeed: Sendable {
         public var elsewhere = 0
     }
 
+    /// Markets changed since `since`: updated, closed or settled.
     public func fetch(since: Timestamp, listed: Set<String>) async throws -> Result {
         let sinceS = since.secondsSinceEpoch
         var updated = MarketQuery()
@@ -32,14 +33,27 @@ public struct ChangeFeed: Sendable {
         var closed = MarketQuery(status: .closed)
         closed.minCloseTs = sinceS
         closed.mveFilter = "exclude"
-        var settled = MarketQuery(status: .settled)
-        settled.minSettledTs = sinceS
-        settled.mveFilter = "exclude"
+        return try await fetch([updated, closed, Self.settled(since: since)], listed: listed)
+    }
 
+    /// Markets settled since `since` — for series synced the first time, whose full sync
+    /// covers only events with a market closing within the lookback.
+    public func settled(since: Timestamp, listed: Set<String>) async throws -> Result {
+        try await fetch([Self.settled(since: since)], listed: listed)
+    }
+
+    static func settled(since: Timestamp) -> MarketQuery {
+        var settled = MarketQuery(status: .settled)
+        settled.minSettledTs = since.secondsSinceEpoch
+        settled.mveFilter = "exclude"
+        return settled
+    }
+
+    private func fetch(_ queries: [MarketQuery], listed: Set<String>) async throws -> Result {
         var result = Result()
         var byTicker: [String: (series: String, market: Market)] = [:]
         var order: [String] = []
-        for var query in [updated, closed, settled] {
+        for var query in queries {
             query.limit = pageLimit
             try await client.forEachMarketsPage(query) { page in
                 result.returned += page.count

@@ -87,13 +87,31 @@ public final class MarketSyncer: Sendable {
             try await publisher.publishAll(messages, heartbeat: heartbeat)
             await heartbeat()
         }
+        // Markets settled within the lookback whose event closed before it, for a series
+        // synced the first time: carried in the item, or fetched here.
+        var extra = item.markets ?? []
+        if let since = item.settledSince {
+            var q = MarketQuery(seriesTicker: item.seriesTicker, status: .settled)
+            q.minSettledTs = since.secondsSinceEpoch
+            try await client.forEachMarketsPage(q) { page in
+                extra += page
+                await heartbeat()
+            }
+        }
+        extra.removeAll { seenMarkets.contains($0.ticker) }
+        var extraEvents = 0
+        if !extra.isEmpty {
+            let r = try await publishChanges(extra, fetchedAt: item.issuedAt, item: item, tally: tally, heartbeat: heartbeat)
+            extraEvents = r.events
+            for m in extra where seenMarkets.insert(m.ticker).inserted { marketTickers.append(m.ticker) }
+        }
         // Only after every page: the snapshot is what proves the rest gone.
         let snapshot = SeriesSnapshotMessage(fetchedAt: item.issuedAt, seriesTicker: item.seriesTicker, closedSince: .seconds(closedSince.secondsSinceEpoch),
                                              marketTickers: marketTickers, eventTickers: eventTickers)
         try await publisher.publishAll([OutgoingMessage(
             subject: Subjects.snapshot(series: item.seriesTicker), data: try MessageCodec.encode(snapshot),
             msgId: "snapshot:\(item.cycleId):\(item.seriesTicker)")], heartbeat: heartbeat)
-        return SeriesSyncResult(events: eventTickers.count, markets: marketTickers.count, requests: tally.requests)
+        return SeriesSyncResult(events: eventTickers.count + extraEvents, markets: marketTickers.count, requests: tally.requests)
     }
 
     /// Publishes changed markets, preceded by those of their events that the secmaster

@@ -117,6 +117,22 @@ public final class SeriesSyncer: Sendable {
         // 3. Plan and hand out the work.
         let plan = planner.plan(tracked: tracked.map(\.series.ticker), feed: feed, state: state, now: now, feedStarted: now)
         let bySeries = Dictionary(tracked.map { ($0.series.ticker, $0) }, uniquingKeysWith: { a, _ in a })
+        // A series synced for the first time also needs its markets settled within the
+        // lookback whose event closed before it (the full sync covers events by close time).
+        let firstTime = plan.decisions.filter { $0.decision == .full && state.lastFull[$0.series] == nil }.map(\.series)
+        let settledSince = now.adding(seconds: -policy.lookbackSeconds)
+        var lateSettled: [String: [Market]]? = [:]
+        if !firstTime.isEmpty {
+            do {
+                lateSettled = try await ExchangeClient.$tally.withValue(feedTally) {
+                    try await ChangeFeed(client: client).settled(since: settledSince, listed: listedTickers).changes
+                }
+            } catch {
+                lateSettled = nil
+                log.warning("recently settled markets could not be listed; each new series' full sync asks for its own", metadata: ["error": "\(error)"])
+            }
+        }
+        let firstTimeSet = Set(firstTime)
         let issuedAt = Timestamp.now()
         var messages: [OutgoingMessage] = []
         for (ticker, decision) in plan.decisions {
@@ -127,7 +143,16 @@ public final class SeriesSyncer: Sendable {
                                 schedule: schedule, cycleId: cycleId, issuedAt: issuedAt)
             item.exchangeTime = now
             switch decision {
-            case .full: item.mode = .full
+            case .full:
+                item.mode = .full
+                if firstTimeSet.contains(ticker) {
+                    // Carried when few; otherwise (or when the listing failed) fetched by the market-fetcher.
+                    if let settled = lateSettled.map({ $0[ticker] ?? [] }), settled.count <= policy.deltaLimit {
+                        if !settled.isEmpty { item.markets = settled }
+                    } else {
+                        item.settledSince = settledSince
+                    }
+                }
             case .delta(let markets): item.mode = .delta; item.markets = markets
             case .incremental(let since): item.mode = .incremental; item.since = since
             }

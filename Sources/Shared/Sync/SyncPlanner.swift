@@ -31,14 +31,18 @@ public struct SyncPolicy: Sendable, Equatable {
     /// At most this many changed markets travel inside one work item; more, and the item
     /// asks the market-fetcher to fetch the series' changes itself.
     public var deltaLimit: Int
+    /// "Recently" closed or settled: a series synced for the first time also gets its
+    /// markets settled this long ago or later, even when their event closed before.
+    public var lookbackSeconds: Int64
 
     public init(intervalSeconds: Int64 = 300, reconcileSeconds: Int64 = 6 * 3600, maxFeedAgeSeconds: Int64? = nil,
-                feedOverlapSeconds: Int64 = 60, deltaLimit: Int = 100) {
+                feedOverlapSeconds: Int64 = 60, deltaLimit: Int = 100, lookbackSeconds: Int64 = 86_400) {
         self.intervalSeconds = max(1, intervalSeconds)
         self.reconcileSeconds = max(1, reconcileSeconds)
         self.maxFeedAgeSeconds = maxFeedAgeSeconds ?? self.reconcileSeconds
         self.feedOverlapSeconds = max(0, feedOverlapSeconds)
         self.deltaLimit = max(1, deltaLimit)
+        self.lookbackSeconds = max(60, lookbackSeconds)
     }
 
     /// Full syncs per cycle that keep every series within `reconcileSeconds` of its last.
