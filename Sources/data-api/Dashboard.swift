@@ -18,7 +18,8 @@ struct Dashboard: Sendable {
         var total = 0, games = 0, active = 0, open = 0, closed = 0, settled = 0
     }
 
-    /// Series per category or per tag, with their markets open / closed / settled.
+    /// Series per category or per tag, with their markets open / closed / settled (markets
+    /// the exchange no longer lists are not counted).
     func breakdown(byTag: Bool) async throws -> [Breakdown] {
         let key = byTag ? "t.tag" : "s.category"
         let from = byTag ? "series s CROSS JOIN LATERAL unnest(s.tags) AS t(tag)" : "series s"
@@ -28,7 +29,7 @@ struct Dashboard: Sendable {
                        count(*) FILTER (WHERE status = 'active') AS open,
                        count(*) FILTER (WHERE status = ANY($1::text[])) AS closed,
                        count(*) FILTER (WHERE status = ANY($2::text[])) AS settled
-                FROM markets GROUP BY series_ticker)
+                FROM markets WHERE gone_at IS NULL GROUP BY series_ticker)
             SELECT \(key) AS name, count(*) AS total, count(*) FILTER (WHERE s.is_game) AS games,
                    count(*) FILTER (WHERE s.active) AS active,
                    coalesce(sum(m.open), 0) AS open, coalesce(sum(m.closed), 0) AS closed, coalesce(sum(m.settled), 0) AS settled

@@ -88,26 +88,30 @@ paths:
         - {name: series, in: query, schema: {type: string}, description: "One series ticker"}
         - {name: tag, in: query, schema: {type: string}}
         - {name: category, in: query, schema: {type: string}}
+        - $ref: '#/components/parameters/limit'
+        - $ref: '#/components/parameters/cursor'
       responses:
         "200":
-          description: Per series, its markets counted by status
+          description: Per series, its live markets counted by status, and how many the exchange no longer lists
           content:
             application/json:
               schema:
                 type: object
-                required: [series]
+                required: [series, cursor]
                 properties:
+                  cursor: {$ref: '#/components/schemas/Cursor'}
                   series:
                     type: array
                     items:
                       type: object
-                      required: [series_ticker, category, is_game, active, markets_total, markets_by_status]
+                      required: [series_ticker, category, is_game, active, markets_total, markets_gone, markets_by_status]
                       properties:
                         series_ticker: {type: string}
                         category: {type: string}
                         is_game: {type: boolean}
                         active: {type: boolean}
-                        markets_total: {type: integer}
+                        markets_total: {type: integer, description: Markets the exchange still lists}
+                        markets_gone: {type: integer, description: Markets a complete sync proved gone from the exchange}
                         markets_by_status:
                           type: object
                           additionalProperties: {type: integer}

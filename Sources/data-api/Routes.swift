@@ -124,34 +124,52 @@ struct DataAPI: Sendable {
 
     /// Per series: its markets by raw exchange status.
     func seriesStats(_ q: QueryParameters) async throws -> APIResponse {
-        try q.allow(["series", "tag", "category"])
+        try q.allow(["series", "tag", "category", "limit", "cursor"])
+        let limit = try q.limit()
+        let after = try q.cursor()
+        // One page of series, then their markets: live ones by status, gone ones apart (a
+        // market the exchange no longer lists is not counted as open).
         let r = try await pool.query("""
-            SELECT s.ticker, s.category, s.is_game, s.active, m.status, count(m.ticker) AS n
-            FROM series s LEFT JOIN markets m ON m.series_ticker = s.ticker
-            WHERE ($1::text IS NULL OR s.ticker = $1) AND ($2::text IS NULL OR s.tags @> ARRAY[$2::text])
-              AND ($3::text IS NULL OR s.category = $3)
-            GROUP BY s.ticker, s.category, s.is_game, s.active, m.status
-            ORDER BY s.ticker, m.status
-            """, [q["series"].map(PostgresValue.text), q["tag"].map(PostgresValue.text), q["category"].map(PostgresValue.text)])
+            WITH page AS (
+                SELECT ticker, category, is_game, active FROM series s
+                WHERE ($1::text IS NULL OR s.ticker = $1) AND ($2::text IS NULL OR s.tags @> ARRAY[$2::text])
+                  AND ($3::text IS NULL OR s.category = $3) AND ($4::text IS NULL OR s.ticker > $4)
+                ORDER BY ticker LIMIT $5
+            )
+            SELECT p.ticker, p.category, p.is_game, p.active, m.status,
+                   count(m.ticker) FILTER (WHERE m.gone_at IS NULL) AS n,
+                   count(m.ticker) FILTER (WHERE m.gone_at IS NOT NULL) AS gone
+            FROM page p LEFT JOIN markets m ON m.series_ticker = p.ticker
+            GROUP BY p.ticker, p.category, p.is_game, p.active, m.status
+            ORDER BY p.ticker, m.status
+            """, [q["series"].map(PostgresValue.text), q["tag"].map(PostgresValue.text), q["category"].map(PostgresValue.text),
+                  after.map(PostgresValue.text), .int(limit + 1)])
         var items: [JSONValue] = []
         var i = 0
+        var last: String?
+        var more = false
         while i < r.rowCount {
+            // Rows of a series past the page size mean another page exists.
+            if items.count == limit { more = true; break }
             let ticker = r[i, "ticker"]!
             var byStatus: [String: JSONValue] = [:]
-            var total = 0
+            var total = 0, gone = 0
             let first = i
             while i < r.rowCount, r[i, "ticker"] == ticker {
-                if let status = r[i, "status"] {
+                if let status = r[i, "status"], r.int(i, "n") > 0 {
                     byStatus[status] = .number(Double(r.int(i, "n")))
                     total += r.int(i, "n")
                 }
+                gone += r.int(i, "gone")
                 i += 1
             }
+            last = ticker
             items.append(.object(["series_ticker": .string(ticker), "category": r.text(first, "category"),
                                   "is_game": r.bool(first, "is_game"), "active": r.bool(first, "active"),
-                                  "markets_total": .number(Double(total)), "markets_by_status": .object(byStatus)]))
+                                  "markets_total": .number(Double(total)), "markets_gone": .number(Double(gone)),
+                                  "markets_by_status": .object(byStatus)]))
         }
-        return .json(.object(["series": .array(items)]))
+        return .json(.object(["series": .array(items), "cursor": more && last != nil ? .string(Cursor.encode(last!)) : .null]))
     }
 
     // MARK: Markets

@@ -126,11 +126,14 @@ import TestSupport
         let busy = try #require(try Self.column(h, "SELECT series_ticker FROM markets GROUP BY series_ticker ORDER BY count(DISTINCT status) DESC, count(*) DESC LIMIT 1").first)
         let perSeries = try #require(try APIClient.get(base + "/v1/stats/series?series=" + APIClient.escape(busy)).json?["series"] as? [[String: Any]])
         #expect(perSeries.count == 1)
-        let byStatus = try h.query("SELECT status, count(*) AS n FROM markets WHERE series_ticker = $1 GROUP BY status", [.text(busy)])
+        let byStatus = try h.query("SELECT status, count(*) AS n FROM markets WHERE series_ticker = $1 AND gone_at IS NULL GROUP BY status", [.text(busy)])
         var want: [String: Int] = [:]
         for i in 0..<byStatus.rowCount { want[byStatus[i, "status"]!] = Int(byStatus[i, "n"]!) }
         #expect(perSeries.first?["markets_by_status"] as? [String: Int] == want)
         #expect(perSeries.first?["markets_total"] as? Int == want.values.reduce(0, +))
+        // Across pages, every series once, in order.
+        let statsPages = try Self.allPages(base, "/v1/stats/series", key: "series", limit: 7)
+        #expect(statsPages.items.compactMap { $0["series_ticker"] as? String } == (try Self.column(h, "SELECT ticker FROM series ORDER BY ticker")))
         let spStats = try #require(try APIClient.get(base + "/v1/stats/series?tag=S%26P").json?["series"] as? [[String: Any]])
         #expect(spStats.compactMap { $0["series_ticker"] as? String } == spTagged)
 
