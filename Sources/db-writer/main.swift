@@ -65,6 +65,7 @@ struct DBWriterService: Service {
             return c
         }()
         try await retryUntilReady(logger: logger, what: "NATS JetStream provisioning") {
+            try connection.requireConnected()
             try await Offload.run {
                 try topology.provision(js)
                 try js.ensureConsumer(stream: Streams.secmaster, consumerSpec)
@@ -72,14 +73,22 @@ struct DBWriterService: Service {
         }
         // A pull consumer: the server delivers only what a fetch asks for, so its
         // MaxAckPending is a ceiling, never a push; what is in flight is bounded by one batch.
-        let sub = try js.pullSubscribe(stream: Streams.secmaster, consumer: Streams.writerConsumer)
+        var subscription: PullSubscription?
+        try await retryUntilReady(logger: logger, what: "subscribing to the secmaster stream") {
+            subscription = try await Offload.run { try js.pullSubscribe(stream: Streams.secmaster, consumer: Streams.writerConsumer) }
+        }
+        guard let sub = subscription else { return }
         defer { sub.close() }
         let db = WriterDatabase(conninfo: conninfo, statementTimeout: settings.statementTimeout, logger: logger)
         defer { db.close() }
-        if settings.migrate {
-            try await retryUntilReady(logger: logger, what: "database migration") {
+        // PostgreSQL must answer before anything is pulled: a database that is not up yet is
+        // waited for; one that refuses the credentials ends the writer with one line (exit 2).
+        try await retryUntilReady(logger: logger, what: settings.migrate ? "database migration" : "connecting to PostgreSQL") {
+            if settings.migrate {
                 let applied = try await db.migrate()
                 if !applied.isEmpty { logger.info("migrations applied", metadata: ["applied": "\(applied)"]) }
+            } else {
+                try await db.withStore { _ in () }
             }
         }
         let metrics = WriterMetricsRecorder()

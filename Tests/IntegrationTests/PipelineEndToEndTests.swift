@@ -18,7 +18,10 @@ import TestSupport
     static let settledStatuses: Set<String> = ["finalized"]
     static let closedStatuses: Set<String> = ["closed", "determined", "disputed", "amended"]
 
-    static func expectation(_ h: PipelineHarness) throws -> Expectation {
+    /// `marginSeconds`: markets whose close or settlement lies this close to the 24 h
+    /// boundary are ambiguous (the fetchers compute the boundary from the wall clock; a test
+    /// that moves the simulated clock needs a margin wider than how far it moved it).
+    static func expectation(_ h: PipelineHarness, marginSeconds: Int64 = 600) throws -> Expectation {
         let sportsFilters = try h.simulatorJSON("/trade-api/v2/search/filters_by_sport")
         let sports = Set(((sportsFilters["filters_by_sports"] as? [String: Any]) ?? [:]).keys).subtracting(["All sports"])
         var e = Expectation()
@@ -33,7 +36,7 @@ import TestSupport
         let clock = try h.simulatorJSON("/_sim/clock")
         let now = Timestamp(iso8601: clock["now"] as! String)!
         let since = now.adding(seconds: -86_400)
-        let margin: Int64 = 600 * 1_000_000
+        let margin: Int64 = marginSeconds * 1_000_000
         // A first sync covers every event with a market closing in the last 24 h or later
         // (open, unopened, recently closed or settled), with all of that event's markets…
         var byEvent: [String: [[String: Any]]] = [:]

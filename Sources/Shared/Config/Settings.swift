@@ -130,19 +130,54 @@ public struct SettingsResolver: Sendable {
 /// Keeps secrets out of logs and error messages.
 public enum Redaction {
     /// `nats://user:pass@host` → `nats://user:[redacted]@host`.
+    /// A `password=` query parameter (libpq URIs accept one) is redacted too.
     public static func url(_ s: String) -> String {
-        guard let schemeEnd = s.range(of: "://"), let at = s[schemeEnd.upperBound...].firstIndex(of: "@") else { return s }
+        var s = s
+        if let q = s.firstIndex(of: "?") {
+            let query = s[s.index(after: q)...].split(separator: "&", omittingEmptySubsequences: false).map { item in
+                item.lowercased().hasPrefix("password=") ? "password=[redacted]" : String(item)
+            }
+            s = String(s[...q]) + query.joined(separator: "&")
+        }
+        guard let schemeEnd = s.range(of: "://") else { return s }
+        let authorityEnd = s[schemeEnd.upperBound...].firstIndex(where: { $0 == "/" || $0 == "?" }) ?? s.endIndex
+        guard let at = s[schemeEnd.upperBound..<authorityEnd].lastIndex(of: "@") else { return s }
         let userinfo = s[schemeEnd.upperBound..<at]
         guard let colon = userinfo.firstIndex(of: ":") else { return s }
         return String(s[..<colon]) + ":[redacted]" + String(s[at...])
     }
 
-    /// libpq conninfo: `password=…` → `password=[redacted]`; URIs as `url(_:)`.
+    /// libpq conninfo: `password=…` → `password=[redacted]`; URIs as `url(_:)`. Values may
+    /// be single-quoted with backslash escapes (`password='a b\\'c'`), as libpq allows.
     public static func conninfo(_ s: String) -> String {
         if s.contains("://") { return url(s) }
         var out: [String] = []
-        for part in s.split(separator: " ", omittingEmptySubsequences: true) {
-            if part.lowercased().hasPrefix("password=") { out.append("password=[redacted]") } else { out.append(String(part)) }
+        var i = s.startIndex
+        func skipSpaces() { while i < s.endIndex, s[i].isWhitespace { i = s.index(after: i) } }
+        while true {
+            skipSpaces()
+            guard i < s.endIndex else { break }
+            var key = ""
+            while i < s.endIndex, s[i] != "=", !s[i].isWhitespace { key.append(s[i]); i = s.index(after: i) }
+            skipSpaces()
+            guard i < s.endIndex, s[i] == "=" else { out.append(key); continue }
+            i = s.index(after: i)
+            skipSpaces()
+            var raw = ""
+            if i < s.endIndex, s[i] == "'" {
+                raw.append(s[i]); i = s.index(after: i)
+                while i < s.endIndex, s[i] != "'" {
+                    if s[i] == "\\", s.index(after: i) < s.endIndex { raw.append(s[i]); i = s.index(after: i) }
+                    raw.append(s[i]); i = s.index(after: i)
+                }
+                if i < s.endIndex { raw.append(s[i]); i = s.index(after: i) }
+            } else {
+                while i < s.endIndex, !s[i].isWhitespace {
+                    if s[i] == "\\", s.index(after: i) < s.endIndex { raw.append(s[i]); i = s.index(after: i) }
+                    raw.append(s[i]); i = s.index(after: i)
+                }
+            }
+            out.append(key.lowercased() == "password" ? "password=[redacted]" : "\(key)=\(raw)")
         }
         return out.joined(separator: " ")
     }

@@ -5,7 +5,7 @@ import Synchronization
 
 /// How to reach NATS. Defaults suit a daemon: reconnect forever, keep retrying the first
 /// connect in the background.
-public struct NATSOptions: Sendable {
+public struct NATSOptions: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     public var urls: [String]
     /// Connection name shown in the server's `/connz`.
     public var name: String
@@ -48,6 +48,12 @@ public struct NATSOptions: Sendable {
         self.reconnectBufferSize = 8 * 1024 * 1024
         self.pingInterval = .seconds(20)
     }
+
+    /// Safe to log: no password, token or URL user-info.
+    public var description: String {
+        "NATSOptions(urls: \(redactedURLs), name: \(name), user: \(user ?? "nil"), password: \(password == nil ? "nil" : "***"), token: \(token == nil ? "nil" : "***"), credentialsFile: \(credentialsFile ?? "nil"))"
+    }
+    public var debugDescription: String { description }
 
     /// The URLs with any `user:password@` part removed — safe to log.
     public var redactedURLs: [String] { urls.map(NATSOptions.redact(url:)) }
@@ -272,38 +278,51 @@ public final class NATSConnection: @unchecked Sendable {
             try step(natsOptions_SetReconnectedCB(opts, onReconnected, ptr), "setting reconnected callback")
             try step(natsOptions_SetClosedCB(opts, onClosed, ptr), "setting closed callback")
             try step(natsOptions_SetErrorHandler(opts, onAsyncError, ptr), "setting error handler")
-            // With a connected callback the first connect does not block: cnats returns
-            // NATS_NOT_YET_CONNECTED and keeps trying in the background.
-            try step(natsOptions_SetRetryOnFailedConnect(opts, options.retryOnFailedConnect,
-                                                         options.retryOnFailedConnect ? onConnected : nil, ptr),
-                     "setting retry on failed connect")
         } catch {
             Unmanaged<NATSConnectionEvents>.fromOpaque(ptr).release()
             throw error
         }
 
+        // First a plain connect: a server that answers and refuses (bad credentials, TLS
+        // required) is a configuration problem to report at once, with the server's reason.
+        // Only when no server answers at all does the connection keep retrying in the
+        // background (cnats' retry-on-failed-connect would otherwise swallow the reason and
+        // close the connection for good).
         var nc: OpaquePointer?
         s = natsConnection_Connect(&nc, opts)
+        var reason = s == NATS_OK ? "" : options.scrub(NATSStatus.lastErrorText(s))
+        if s == NATS_NO_SERVER && options.retryOnFailedConnect {
+            if let old = nc { natsConnection_Destroy(old) }
+            nc = nil
+            // With a connected callback the first connect does not block: cnats returns
+            // NATS_NOT_YET_CONNECTED and keeps trying in the background.
+            s = natsOptions_SetRetryOnFailedConnect(opts, true, onConnected, ptr)
+            if s == NATS_OK { s = natsConnection_Connect(&nc, opts) }
+        }
         if s == NATS_NOT_YET_CONNECTED, let nc {
             if natsConnection_IsClosed(nc) {
-                // cnats gave up at once (e.g. authorization refused): not worth retrying.
+                // cnats gave up at once: not worth retrying.
                 let text = options.scrub(NATSConnectionEvents.lastError(nc))
                 events.closeRequested.store(true, ordering: .releasing)
                 natsConnection_Destroy(nc)
                 throw NATSError.connection("connecting to \(where_) as '\(options.name)': \(text)")
             }
             logger.warning("NATS not reachable yet; retrying in the background", metadata: [
-                "nats.connection": "\(options.name)", "nats.urls": "\(where_)",
+                "nats.connection": "\(options.name)", "nats.urls": "\(where_)", "nats.error": "\(reason)",
             ])
             self.handle = nc
         } else if s == NATS_OK, let nc {
             self.handle = nc
         } else {
-            let text = options.scrub(NATSStatus.lastErrorText(s))
+            if reason.isEmpty { reason = options.scrub(NATSStatus.lastErrorText(s)) }
             if let nc { natsConnection_Destroy(nc) }
             // The callbacks' reference is not released here: cnats might still invoke
             // one; a failed connect leaks this small box instead of risking a crash.
-            throw NATSError.connection("connecting to \(where_) as '\(options.name)': \(text)")
+            let message = "connecting to \(where_) as '\(options.name)': \(reason)"
+            if s == NATS_CONNECTION_AUTH_FAILED || s == NATS_NOT_PERMITTED || reason.lowercased().contains("authorization") {
+                throw NATSError.refused(message)
+            }
+            throw NATSError.connection(message)
         }
         self.events = events
         if s == NATS_OK {
@@ -323,6 +342,22 @@ public final class NATSConnection: @unchecked Sendable {
     public var isConnected: Bool { natsConnection_Status(handle) == NATS_CONN_STATUS_CONNECTED }
 
     public var isClosed: Bool { natsConnection_IsClosed(handle) }
+
+    /// Closed by cnats, not by us (reconnecting gave up or was refused): this connection
+    /// will never work again.
+    public var isClosedForGood: Bool { isClosed && !events.closeRequested.load(ordering: .acquiring) }
+
+    /// The connection's last error (secrets removed), "" when none.
+    public var lastErrorText: String { options.scrub(NATSConnectionEvents.lastError(handle)) }
+
+    /// Throws unless the connection is up: a clear error naming the servers while it is
+    /// still (re)connecting, `NATSError.closed` once it is closed.
+    public func requireConnected() throws {
+        if isConnected { return }
+        if isClosed { throw NATSError.closed }
+        let last = lastErrorText
+        throw NATSError.connection("no NATS server reachable at \(options.redactedURLs.joined(separator: ",")) (\(status.lowercased())\(last.isEmpty ? "" : ": " + last))")
+    }
 
     public var status: String {
         switch natsConnection_Status(handle) {

@@ -5,6 +5,9 @@ import CNATS
 public enum NATSError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Connecting failed (message names the URL with any user-info removed).
     case connection(String)
+    /// A server answered and refused the connection (bad credentials, not authorized):
+    /// retrying with the same settings cannot help.
+    case refused(String)
     /// An operation did not complete in time.
     case timeout(String)
     /// The JetStream API answered with an error. `code` is the cnats status
@@ -28,6 +31,7 @@ public enum NATSError: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String {
         switch self {
         case .connection(let m): return "NATS connection error: \(m)"
+        case .refused(let m): return "NATS refused the connection: \(m)"
         case .timeout(let m): return "NATS timeout: \(m)"
         case .jetStream(let code, let errorCode, let m):
             return "JetStream error (status \(code), api error \(errorCode)): \(m)"

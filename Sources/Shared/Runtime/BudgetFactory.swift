@@ -27,6 +27,7 @@ public func connectPipeline(nats: NATSOptions, topology: Topology, logger: Logge
     let connection = try NATSConnection(options: nats, logger: logger)
     let js = try connection.jetStream()
     try await retryUntilReady(logger: logger, what: "NATS JetStream provisioning") {
+        try connection.requireConnected()
         try await Offload.run { try topology.provision(js) }
     }
     return (connection, js)

@@ -52,6 +52,28 @@ public enum PostgresError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The server answered and refused this client — wrong password, unknown role or
+    /// database, no `pg_hba.conf` entry, SQLSTATE class 28 or 3D000. Retrying with the same
+    /// settings cannot help: a daemon reports it as a configuration problem.
+    public var isRefusal: Bool {
+        switch self {
+        case .connection(let message):
+            let text = message.lowercased()
+            return Self.refusals.contains { text.contains($0) }
+        case .query(let state, _, _, _):
+            return state.hasPrefix("28") || state == "3D000"
+        case .copy:
+            return false
+        }
+    }
+
+    /// How libpq words a refusal at connect time (the server's FATAL message; no SQLSTATE
+    /// is available for a connection that never opened).
+    static let refusals = [
+        "password authentication failed", "no password supplied", "no pg_hba.conf entry",
+        "authentication failed for user", "does not exist",
+    ]
+
     /// The data is bad (class 22) or breaks an integrity constraint (class 23): a poison row.
     public var isConstraintViolation: Bool {
         guard case .query(let state, _, _, _) = self else { return false }

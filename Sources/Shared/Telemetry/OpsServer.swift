@@ -75,6 +75,8 @@ public final class ReadinessProbe: @unchecked Sendable {
     public init() {}
 
     public func watch(nats: NATSConnection) { lock.withLock { self.nats = nats } }
+    /// The NATS connection being watched, once the daemon has one.
+    public var natsConnection: NATSConnection? { lock.withLock { nats } }
     public func watch(database: @escaping @Sendable () -> Bool) { lock.withLock { self.database = database } }
 
     /// Watches PostgreSQL by connecting with the daemon's connection string and a short
