@@ -21,9 +21,10 @@ RUN set -e; mkdir /out; bin=$(swift build -c release --show-bin-path); \
 
 FROM ${RUNTIME_IMAGE} AS runtime
 # Only the C libraries the programs link: cnats, libpq, libcurl (and CA certificates for
-# the real exchange over TLS).
+# the real exchange over TLS); curl for health checks, socat to relay the loopback-only
+# simulator onto the compose network.
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        libnats3.4 libpq5 libcurl4 ca-certificates curl \
+        libnats3.4 libpq5 libcurl4 ca-certificates curl socat \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --no-create-home ssmd
 COPY --from=build /out/ /usr/local/bin/

@@ -30,4 +30,21 @@ import TestSupport
         #expect(config.contains("condition: service_healthy"))
         #expect(config.contains("ssmd_ro"), "data-api connects with the read-only role")
     }
+
+    /// The override scripts/compose-test runs the real stack with (docker-compose 1.29 rules:
+    /// no top-level name, include, depends_on.required): every service on the host network,
+    /// every address loopback, the stand-in images.
+    @Test func loopbackOverrideKeepsEverythingOnLoopback() throws {
+        let override = BuiltProducts.packageRoot.appendingPathComponent("deploy/compose.loopback.yaml").path
+        let (status, config) = try compose(["-f", override, "--profile", "sim", "config"])
+        #expect(status == 0, "\(config)")
+        let services = config.components(separatedBy: "\n").filter { $0.hasPrefix("  ") && !$0.hasPrefix("   ") && $0.hasSuffix(":") }
+        let onHost = config.components(separatedBy: "\n").filter { $0 == "    network_mode: host" }
+        #expect(services.count == 8 && onHost.count == services.count, "every service on the host network: \(services)")
+        #expect(!config.contains("0.0.0.0"), "nothing listens beyond loopback")
+        for image in ["ssmd-compose/ssmd:local", "ssmd-compose/nats:local", "ssmd-compose/postgres:local"] {
+            #expect(config.contains("image: \(image)"))
+        }
+        #expect(config.contains("SSMD_DATABASE_URL: postgres://ssmd_ro:"), "data-api keeps the read-only role")
+    }
 }
