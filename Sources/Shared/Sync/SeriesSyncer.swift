@@ -38,63 +38,13 @@ public final class SeriesSyncer: Sendable {
         var log = logger
         log[metadataKey: "cycle"] = "\(cycleId)"
 
-        // 1. Series metadata: the category→tags map, the sports, each needed category.
-        let map = try await client.tagsByCategories()
-        let sports = try await client.sportFilters()
-        let rule = TrackingRule(sports: Set(sports.sports))
-        let categories = selection.categoriesToFetch(map)
-        var listed = 0, failed = 0
-        var listedTickers = Set<String>()
-        var tracked: [TrackedSeries] = []
-        var categoryOf: [String: String] = [:]
-
-        for category in categories {
-            // Ask the exchange for only the wanted tags when the schedule names tags of this
-            // category and not the category itself; then the listing is partial.
-            let whole = selection.coversEverything || selection.categories.contains(category)
-            let tagFilter = whole ? [] : selection.tags.filter { (map.categories[category] ?? []).contains($0) }
-            let series: [Series]
-            do {
-                series = try await client.series(category: category, tags: tagFilter)
-            } catch {
-                failed += 1
-                log.error("series fetch failed; category skipped this cycle, nothing deactivated", metadata: [
-                    "category": "\(category)", "error": "\(error)"])
-                continue
-            }
-            listed += series.count
-            // Every listed series, tracked or not, so the feed attributes markets precisely.
-            for x in series { listedTickers.insert(x.ticker) }
-            let picked = selection.select(series, category: category, map: map, rule: rule).filter { t in
-                !claimedByEarlier.contains { !$0.select([t.series], category: category, map: map, rule: rule).isEmpty }
-            }
-            for t in picked {
-                categoryOf[t.series.ticker] = t.series.category.isEmpty ? category : t.series.category
-            }
-            tracked += picked
-            let fetchedAt = Timestamp.now()
-            var messages: [OutgoingMessage] = []
-            for t in picked {
-                let payload = try MessageCodec.encode(SeriesMessage(fetchedAt: fetchedAt, isGame: t.isGame, series: t.series))
-                // Same content → same id: an unchanged series is not re-sent within the duplicate window.
-                let content = FNV1a.hash64(bytes: try JSONCodec.encode(t.series)).hex + (t.isGame ? "g" : "")
-                messages.append(OutgoingMessage(subject: Subjects.series(t.series.ticker), data: payload,
-                                                msgId: "series:\(t.series.ticker):\(content)"))
-            }
-            if tagFilter.isEmpty {
-                // Only a complete listing may deactivate anything.
-                let catalog = CatalogMessage(fetchedAt: fetchedAt, category: category, seriesTickers: series.map(\.ticker).sorted())
-                messages.append(OutgoingMessage(subject: Subjects.catalog(category: category), data: try MessageCodec.encode(catalog),
-                                                msgId: "catalog:\(cycleId):\(category)"))
-            }
-            try await ReliablePublisher(js: js, logger: log).publishAll(messages)
-            log.debug("category listed", metadata: ["category": "\(category)", "listed": "\(series.count)", "tracked": "\(picked.count)"])
-        }
+        // 1. Series metadata, published as it is listed.
+        let listing = try await listSeries(selection: selection, claimedByEarlier: claimedByEarlier, cycleId: cycleId, log: log)
         let seriesDone = ContinuousClock.now
 
         // 2. The change feed since the last cycle, in the exchange's clock.
         let stateKey = "plan.\(SubjectToken.encode(schedule))"
-        let state = await loadPlanState(key: stateKey, log: log)
+        let state = try await loadPlanState(key: stateKey, log: log)
         let planner = SyncPlanner(policy: policy)
         let now = client.clock.now()
         var feed = SyncPlanner.Feed.none
@@ -103,7 +53,7 @@ public final class SeriesSyncer: Sendable {
         if !forceFull, let since = planner.feedSince(state, now: now) {
             do {
                 let result = try await ExchangeClient.$tally.withValue(feedTally) {
-                    try await ChangeFeed(client: client).fetch(since: since, listed: listedTickers)
+                    try await ChangeFeed(client: client).fetch(since: since, listed: listing.listedTickers)
                 }
                 feed = .changes(result.changes)
                 feedReturned = result.returned
@@ -115,37 +65,36 @@ public final class SeriesSyncer: Sendable {
         }
 
         // 3. Plan and hand out the work.
-        let plan = planner.plan(tracked: tracked.map(\.series.ticker), feed: feed, state: state, now: now, feedStarted: now)
-        let bySeries = Dictionary(tracked.map { ($0.series.ticker, $0) }, uniquingKeysWith: { a, _ in a })
+        let plan = planner.plan(tracked: listing.tracked.map(\.series.ticker), feed: feed, state: state, now: now, feedStarted: now)
         // A series synced for the first time also needs its markets settled within the
         // lookback whose event closed before it (the full sync covers events by close time).
-        let firstTime = plan.decisions.filter { $0.decision == .full && state.lastFull[$0.series] == nil }.map(\.series)
+        let firstTime = Set(plan.decisions.filter { $0.decision == .full && state.lastFull[$0.series] == nil }.map(\.series))
         let settledSince = now.adding(seconds: -policy.lookbackSeconds)
         var lateSettled: [String: [Market]]? = [:]
         if !firstTime.isEmpty {
             do {
                 lateSettled = try await ExchangeClient.$tally.withValue(feedTally) {
-                    try await ChangeFeed(client: client).settled(since: settledSince, listed: listedTickers).changes
+                    try await ChangeFeed(client: client).settled(since: settledSince, listed: listing.listedTickers).changes
                 }
             } catch {
                 lateSettled = nil
                 log.warning("recently settled markets could not be listed; each new series' full sync asks for its own", metadata: ["error": "\(error)"])
             }
         }
-        let firstTimeSet = Set(firstTime)
+        let bySeries = Dictionary(listing.tracked.map { ($0.series.ticker, $0) }, uniquingKeysWith: { a, _ in a })
         let issuedAt = Timestamp.now()
         var messages: [OutgoingMessage] = []
         for (ticker, decision) in plan.decisions {
             let t = bySeries[ticker]!
             try await ensureWorkConsumer(tag: t.routingTag)
-            var item = WorkItem(seriesTicker: ticker, category: categoryOf[ticker] ?? t.series.category,
+            var item = WorkItem(seriesTicker: ticker, category: listing.categoryOf[ticker] ?? t.series.category,
                                 tags: t.series.tags, routingTag: t.routingTag, isGame: t.isGame,
                                 schedule: schedule, cycleId: cycleId, issuedAt: issuedAt)
             item.exchangeTime = now
             switch decision {
             case .full:
                 item.mode = .full
-                if firstTimeSet.contains(ticker) {
+                if firstTime.contains(ticker) {
                     // Carried when few; otherwise (or when the listing failed) fetched by the market-fetcher.
                     if let settled = lateSettled.map({ $0[ticker] ?? [] }), settled.count <= policy.deltaLimit {
                         if !settled.isEmpty { item.markets = settled }
@@ -169,21 +118,85 @@ public final class SeriesSyncer: Sendable {
 
         let counts = plan.counts
         let report = CycleReport(schedule: schedule, cycleId: cycleId, startedAt: started, finishedAt: .now(),
-                                 categories: categories.count, categoriesFailed: failed, seriesListed: listed,
-                                 seriesTracked: tracked.count, workItems: plan.decisions.count,
+                                 categories: listing.categories, categoriesFailed: listing.failed, seriesListed: listing.listed,
+                                 seriesTracked: listing.tracked.count, workItems: plan.decisions.count,
                                  requests: tally.requests,
                                  fullItems: counts.full, deltaItems: counts.delta, incrementalItems: counts.incremental,
-                                 feedRequests: feedTally.requests, feedMarkets: feedReturned,
-                                 feedFailed: { if case .failed = feed { return true } else { return false } }(),
+                                 feedRequests: feedTally.requests, feedMarkets: feedReturned, feedFailed: feed.isFailed,
                                  seriesSeconds: (seriesDone - startedInstant).seconds)
         await recordReport(report)
         return report
     }
 
-    func loadPlanState(key: String, log: Logger) async -> SyncPlanState {
+    /// What one cycle's series listing found.
+    struct Listing {
+        var categories = 0, listed = 0, failed = 0
+        /// Every series listed (tracked or not): the change feed attributes markets by them.
+        var listedTickers = Set<String>()
+        var tracked: [TrackedSeries] = []
+        var categoryOf: [String: String] = [:]
+    }
+
+    /// Reads the category→tags map, the sports and each needed category's series, applies
+    /// the tracking rule, and publishes series metadata and complete category listings.
+    /// A category that cannot be fetched is skipped (and nothing of it deactivated).
+    private func listSeries(selection: SeriesSelection, claimedByEarlier: [SeriesSelection], cycleId: String, log: Logger) async throws -> Listing {
+        let map = try await client.tagsByCategories()
+        let sports = try await client.sportFilters()
+        let rule = TrackingRule(sports: Set(sports.sports))
+        let categories = selection.categoriesToFetch(map)
+        var listing = Listing(categories: categories.count)
+        for category in categories {
+            // Ask the exchange for only the wanted tags when the schedule names tags of this
+            // category and not the category itself; then the listing is partial.
+            let whole = selection.coversEverything || selection.categories.contains(category)
+            let tagFilter = whole ? [] : selection.tags.filter { (map.categories[category] ?? []).contains($0) }
+            let series: [Series]
+            do {
+                series = try await client.series(category: category, tags: tagFilter)
+            } catch {
+                listing.failed += 1
+                log.error("series fetch failed; category skipped this cycle, nothing deactivated", metadata: [
+                    "category": "\(category)", "error": "\(error)"])
+                continue
+            }
+            listing.listed += series.count
+            for x in series { listing.listedTickers.insert(x.ticker) }
+            let picked = selection.select(series, category: category, map: map, rule: rule).filter { t in
+                !claimedByEarlier.contains { !$0.select([t.series], category: category, map: map, rule: rule).isEmpty }
+            }
+            for t in picked {
+                listing.categoryOf[t.series.ticker] = t.series.category.isEmpty ? category : t.series.category
+            }
+            listing.tracked += picked
+            let fetchedAt = Timestamp.now()
+            var messages: [OutgoingMessage] = []
+            for t in picked {
+                let payload = try MessageCodec.encode(SeriesMessage(fetchedAt: fetchedAt, isGame: t.isGame, series: t.series))
+                // Same content → same id: an unchanged series is not re-sent within the duplicate window.
+                let content = FNV1a.hash64(bytes: try JSONCodec.encode(t.series)).hex + (t.isGame ? "g" : "")
+                messages.append(OutgoingMessage(subject: Subjects.series(t.series.ticker), data: payload,
+                                                msgId: "series:\(t.series.ticker):\(content)"))
+            }
+            if tagFilter.isEmpty {
+                // Only a complete listing may deactivate anything.
+                let catalog = CatalogMessage(fetchedAt: fetchedAt, category: category, seriesTickers: series.map(\.ticker).sorted())
+                messages.append(OutgoingMessage(subject: Subjects.catalog(category: category), data: try MessageCodec.encode(catalog),
+                                                msgId: "catalog:\(cycleId):\(category)"))
+            }
+            try await ReliablePublisher(js: js, logger: log).publishAll(messages)
+            log.debug("category listed", metadata: ["category": "\(category)", "listed": "\(series.count)", "tracked": "\(picked.count)"])
+        }
+        return listing
+    }
+
+    /// The schedule's sync state. A missing key is a first cycle; an unreadable value is
+    /// logged and treated as one (everything full once); NATS being unreachable fails the
+    /// cycle instead, so a passing outage never costs a full cycle.
+    func loadPlanState(key: String, log: Logger) async throws -> SyncPlanState {
         let js = self.js
+        guard let entry = try await Offload.run({ try js.keyValue(bucket: Topology.stateBucket).get(key) }) else { return SyncPlanState() }
         do {
-            guard let entry = try await Offload.run({ try js.keyValue(bucket: Topology.stateBucket).get(key) }) else { return SyncPlanState() }
             return try JSONCodec.decode(SyncPlanState.self, from: entry.value)
         } catch {
             log.warning("sync state unreadable; this cycle syncs every series in full", metadata: ["key": "\(key)", "error": "\(error)"])

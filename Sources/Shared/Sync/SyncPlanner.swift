@@ -102,6 +102,8 @@ public struct SyncPlanner: Sendable {
         case failed
         /// Changed markets per series since `feedSince(state, now:)`.
         case changes([String: [Market]])
+
+        public var isFailed: Bool { if case .failed = self { true } else { false } }
     }
 
     /// - Parameters:
