@@ -209,7 +209,7 @@ public final class MarketWorkPool: Sendable {
             try await Offload.run { try message.ackSync() }
             record { $0.seriesSynced += 1; $0.markets += result.markets; $0.events += result.events; $0.requests += result.requests }
             log.info("series synced", metadata: [
-                "markets": "\(result.markets)", "events": "\(result.events)", "requests": "\(result.requests)",
+                "mode": "\(item.mode.rawValue)", "markets": "\(result.markets)", "events": "\(result.events)", "requests": "\(result.requests)",
                 "duration_ms": "\((ContinuousClock.now - started).seconds * 1000)", "delivery": "\(message.deliveryCount)"])
         } catch let e as ExchangeError where !e.isRetryable {
             await setAside(message, reason: e.description, deadLetters: deadLetters, logger: log)
