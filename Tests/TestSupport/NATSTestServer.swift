@@ -18,9 +18,11 @@ public final class NATSTestServer: @unchecked Sendable {
     public private(set) var port: Int
     public private(set) var monitorPort: Int
     public let auth: Auth
+    /// Serve clients over TLS only, with this certificate and key (PEM files).
+    public let tls: (certificate: String, key: String)?
     /// Temp directory holding the JetStream store (`store/`) and the server log.
     public let directory: URL
-    public var url: String { "nats://127.0.0.1:\(port)" }
+    public var url: String { "\(tls == nil ? "nats" : "tls")://127.0.0.1:\(port)" }
     public var storeDirectory: URL { directory.appendingPathComponent("store") }
     public var logFile: URL { directory.appendingPathComponent("nats-server.log") }
 
@@ -28,8 +30,9 @@ public final class NATSTestServer: @unchecked Sendable {
     private var pid: pid_t = 0
 
     /// Starts a server and waits until JetStream is healthy.
-    public init(auth: Auth = .none, startupTimeout: Duration = .seconds(10)) throws {
+    public init(auth: Auth = .none, tls: (certificate: String, key: String)? = nil, startupTimeout: Duration = .seconds(10)) throws {
         self.auth = auth
+        self.tls = tls
         self.port = try Self.freePort()
         var mon = try Self.freePort()
         while mon == port { mon = try Self.freePort() }
@@ -82,6 +85,7 @@ public final class NATSTestServer: @unchecked Sendable {
         case .userPassword(let user, let password): args += ["--user", user, "--pass", password]
         case .token(let token): args += ["--auth", token]
         }
+        if let tls { args += ["--tls", "--tlscert", tls.certificate, "--tlskey", tls.key] }
         let binary = Self.serverBinary()
         do {
             pid = try Self.spawn(binary, args, logPath: logFile.path)

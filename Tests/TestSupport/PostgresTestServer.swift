@@ -296,6 +296,25 @@ public final class PostgresTestServer: @unchecked Sendable {
         }
     }
 
+    /// Turns SSL on (PostgreSQL reloads it without a restart) with this certificate and
+    /// key, and logs each connection with whether it used SSL.
+    public func enableSSL(certificate: URL, key: URL) throws {
+        let cert = dataDirectory.appendingPathComponent("server.crt"), keyCopy = dataDirectory.appendingPathComponent("server.key")
+        for (from, to) in [(certificate, cert), (key, keyCopy)] {
+            try? FileManager.default.removeItem(at: to)
+            try FileManager.default.copyItem(at: from, to: to)
+            if let runAs, let ids = PostgresProcessSupport.ids(of: runAs) { _ = chown(to.path, ids.uid, ids.gid) }
+        }
+        _ = chmod(keyCopy.path, 0o600)
+        let c = try PostgresConnection(connectionString: connectionString)
+        defer { c.close() }
+        for sql in ["ALTER SYSTEM SET ssl = on", "ALTER SYSTEM SET ssl_cert_file = 'server.crt'",
+                    "ALTER SYSTEM SET ssl_key_file = 'server.key'", "ALTER SYSTEM SET log_connections = on", "SELECT pg_reload_conf()"] {
+            _ = try c.execute(sql)
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+    }
+
     // MARK: - Process-wide cleanup
 
     private nonisolated(unsafe) static var live: [ObjectIdentifier: (pgCtl: String, data: String, root: String, runAs: String?)] = [:]
