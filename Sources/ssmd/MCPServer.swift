@@ -115,7 +115,7 @@ final class SecmasterTools: @unchecked Sendable {
                 WITH m AS (SELECT series_ticker, count(*) FILTER (WHERE status = 'active') AS open,
                                   count(*) FILTER (WHERE status = ANY($2::text[])) AS closed,
                                   count(*) FILTER (WHERE status = 'finalized') AS settled
-                           FROM markets GROUP BY series_ticker)
+                           FROM markets WHERE gone_at IS NULL GROUP BY series_ticker)
                 SELECT s.category, count(*) AS total, count(*) FILTER (WHERE s.is_game) AS games, count(*) FILTER (WHERE s.active) AS active,
                        coalesce(sum(m.open), 0) AS open, coalesce(sum(m.closed), 0) AS closed, coalesce(sum(m.settled), 0) AS settled
                 FROM series s LEFT JOIN m ON m.series_ticker = s.ticker
@@ -136,7 +136,7 @@ final class SecmasterTools: @unchecked Sendable {
             guard exists.rowCount == 1 else { throw ToolError(message: "no series \(series)") }
             let r = try await query("""
                 SELECT ticker, event_ticker, status, title, yes_bid_dollars::text AS yes_bid_dollars, yes_ask_dollars::text AS yes_ask_dollars,
-                       last_price_dollars::text AS last_price_dollars, volume_fp::text AS volume_fp, close_time, result
+                       last_price_dollars::text AS last_price_dollars, volume_fp::text AS volume_fp, close_time, result, gone_at
                 FROM markets WHERE series_ticker = $1 AND ($2::text IS NULL OR status = $2)
                 ORDER BY ticker LIMIT $3
                 """, [.text(series), status.map(PostgresValue.text), .int(n + 1)])
@@ -146,6 +146,8 @@ final class SecmasterTools: @unchecked Sendable {
                     o[k] = r[i, k].map(JSONValue.string) ?? .null
                 }
                 o["close_time"] = r[i, "close_time"].flatMap { Timestamp(postgresText: $0)?.iso8601 }.map(JSONValue.string) ?? .null
+                // Set when the exchange no longer lists the market: its status is the last one seen.
+                o["gone_at"] = r[i, "gone_at"].flatMap { Timestamp(postgresText: $0)?.iso8601 }.map(JSONValue.string) ?? .null
                 return .object(o)
             }
             return .object(["series": .string(series), "markets": .array(items), "count": .number(Double(items.count)), "truncated": .bool(r.rowCount > n)])
