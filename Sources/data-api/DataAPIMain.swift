@@ -68,6 +68,7 @@ struct DataAPIResponder: HTTPResponder {
 @main
 enum DataAPIMain {
     static func main() async {
+        ProcessMemory.limitArenas()
         do {
             var command = try DataAPICommand.parse()
             try await command.run()

@@ -81,6 +81,9 @@ struct SeriesFetcherService: Service {
                 let report = try await syncer.runCycle(schedule: schedule.name, selection: schedule.selection, claimedByEarlier: claimedByEarlier,
                                                        policy: policy, forceFull: forceFull)
                 forceFull = false
+                // A cycle's listings and work items are freed now; hand the pages back to the
+                // system instead of keeping them until the next cycle.
+                ProcessMemory.releaseFreed()
                 log.info("cycle complete", metadata: [
                     "cycle": "\(report.cycleId)", "categories": "\(report.categories)", "categories_failed": "\(report.categoriesFailed)",
                     "series_listed": "\(report.seriesListed)", "series_tracked": "\(report.seriesTracked)",
@@ -112,6 +115,7 @@ struct CycleIncomplete: Error, CustomStringConvertible {
 @main
 enum SeriesFetcherMain {
     static func main() async {
+        ProcessMemory.limitArenas()
         do {
             let cmd = try SeriesFetcherCommand.parse()
             let r = SettingsResolver()

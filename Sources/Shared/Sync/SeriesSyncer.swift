@@ -65,7 +65,7 @@ public final class SeriesSyncer: Sendable {
         }
 
         // 3. Plan and hand out the work.
-        let plan = planner.plan(tracked: listing.tracked.map(\.series.ticker), feed: feed, state: state, now: now, feedStarted: now)
+        let plan = planner.plan(tracked: listing.tracked.map(\.ticker), feed: feed, state: state, now: now, feedStarted: now)
         // A series synced for the first time also needs its markets settled within the
         // lookback whose event closed before it (the full sync covers events by close time).
         let firstTime = Set(plan.decisions.filter { $0.decision == .full && state.lastFull[$0.series] == nil }.map(\.series))
@@ -81,14 +81,14 @@ public final class SeriesSyncer: Sendable {
                 log.warning("recently settled markets could not be listed; each new series' full sync asks for its own", metadata: ["error": "\(error)"])
             }
         }
-        let bySeries = Dictionary(listing.tracked.map { ($0.series.ticker, $0) }, uniquingKeysWith: { a, _ in a })
+        let bySeries = Dictionary(listing.tracked.map { ($0.ticker, $0) }, uniquingKeysWith: { a, _ in a })
         let issuedAt = Timestamp.now()
         var messages: [OutgoingMessage] = []
         for (ticker, decision) in plan.decisions {
             let t = bySeries[ticker]!
             try await ensureWorkConsumer(tag: t.routingTag)
-            var item = WorkItem(seriesTicker: ticker, category: listing.categoryOf[ticker] ?? t.series.category,
-                                tags: t.series.tags, routingTag: t.routingTag, isGame: t.isGame,
+            var item = WorkItem(seriesTicker: ticker, category: t.category,
+                                tags: t.tags, routingTag: t.routingTag, isGame: t.isGame,
                                 schedule: schedule, cycleId: cycleId, issuedAt: issuedAt)
             item.exchangeTime = now
             switch decision {
@@ -133,8 +133,9 @@ public final class SeriesSyncer: Sendable {
         var categories = 0, listed = 0, failed = 0
         /// Every series listed (tracked or not): the change feed attributes markets by them.
         var listedTickers = Set<String>()
-        var tracked: [TrackedSeries] = []
-        var categoryOf: [String: String] = [:]
+        /// What a work item needs of each tracked series (not the whole listing, which can
+        /// be megabytes at full scale and is published as soon as it is read).
+        var tracked: [(ticker: String, category: String, tags: [String], routingTag: String, isGame: Bool)] = []
     }
 
     /// Reads the category→tags map, the sports and each needed category's series, applies
@@ -166,9 +167,9 @@ public final class SeriesSyncer: Sendable {
                 !claimedByEarlier.contains { !$0.select([t.series], category: category, map: map, rule: rule).isEmpty }
             }
             for t in picked {
-                listing.categoryOf[t.series.ticker] = t.series.category.isEmpty ? category : t.series.category
+                listing.tracked.append((t.series.ticker, t.series.category.isEmpty ? category : t.series.category,
+                                        t.series.tags, t.routingTag, t.isGame))
             }
-            listing.tracked += picked
             let fetchedAt = Timestamp.now()
             var messages: [OutgoingMessage] = []
             for t in picked {
