@@ -16,6 +16,8 @@ struct MarketFetcherCommand: ParsableCommand {
     @OptionGroup var ops: OpsOptions
     @Option(name: .customLong("tag"), help: "Tag whose work this replica takes; repeatable (SSMD_TAG, comma-separated). None: every tag")
     var tags: [String] = []
+    @Option(name: .customLong("exclude-tag"), help: "Without --tag: a tag whose work this replica leaves to another pool; repeatable (SSMD_EXCLUDE_TAG, comma-separated)")
+    var excludedTags: [String] = []
     @Option(name: .customLong("concurrency"), help: "Work items synced at once by this replica (SSMD_CONCURRENCY). Default 4")
     var concurrency: String?
     @Option(name: .customLong("ack-wait"), help: "AckWait of the work consumers this replica creates: a work item whose replica went silent this long is redelivered (SSMD_ACK_WAIT). Default 30s")
@@ -28,6 +30,7 @@ struct MarketFetcherCommand: ParsableCommand {
 
 struct MarketFetcherService: Service {
     let tags: [String]
+    let excludedTags: [String]
     let pool: SharedRequestBudget.Pool?
     let concurrency: Int
     let topology: Topology
@@ -43,7 +46,7 @@ struct MarketFetcherService: Service {
         probe.watch(nats: connection)
         defer { try? connection.drain(timeout: .seconds(5)) }
         let client = try exchange.makeClient(js: js, pool: pool, logger: logger)
-        let workers = MarketWorkPool(js: js, topology: topology, tags: tags, concurrency: concurrency,
+        let workers = MarketWorkPool(js: js, topology: topology, tags: tags, excludedTags: excludedTags, concurrency: concurrency,
                                      syncer: MarketSyncer(client: client, js: js, lookbackSeconds: lookbackSeconds, logger: logger), logger: logger)
         metrics.register { client.metricFamilies() + workers.metricFamilies() }
         let budgetLog = Task {
@@ -85,6 +88,10 @@ enum MarketFetcherMain {
             let exchange = try cmd.exchange.resolve(r)
             let ops = try cmd.ops.resolve(r)
             let tags = r.list("tag", cmd.tags)
+            let excluded = r.list("exclude-tag", cmd.excludedTags)
+            if !tags.isEmpty && !excluded.isEmpty {
+                throw ConfigurationError(setting: "--exclude-tag (SSMD_EXCLUDE_TAG)", problem: "applies only to a replica without --tag (SSMD_TAG)")
+            }
             let concurrency = try r.int("concurrency", cmd.concurrency, default: 4, range: 1...256)
             var topology = Topology()
             topology.workAckWait = try r.duration("ack-wait", cmd.ackWait, default: .seconds(30), min: .seconds(1), max: .seconds(3600))
@@ -93,13 +100,13 @@ enum MarketFetcherMain {
             let pool = share < 1 ? SharedRequestBudget.Pool(name: tags.isEmpty ? "*" : tags.sorted().joined(separator: ","), share: share) : nil
             StructuredLogHandler.bootstrap(level: common.logLevel, format: common.logFormat)
             var logger = Logger(label: "market-fetcher")
-            logger[metadataKey: "pool"] = "\(tags.isEmpty ? "*" : tags.joined(separator: ","))"
+            logger[metadataKey: "pool"] = "\(tags.isEmpty ? (excluded.isEmpty ? "*" : "* except " + excluded.joined(separator: ",")) : tags.joined(separator: ","))"
             logger.info("starting", metadata: [
                 "nats": "\(common.nats.urls.map(Redaction.url))", "exchange": "\(exchange.client.baseURL)", "signed_as": "\(exchange.signer?.keyID ?? "unsigned")",
                 "concurrency": "\(concurrency)", "ack_wait_s": "\(topology.workAckWait.seconds)",
                 "rate_tokens_per_s": "\(exchange.tokensPerSecond)", "rate_scope": "\(exchange.scope)", "pool_share": "\(share)", "lookback_s": "\(lookback.seconds)"])
             let metrics = MetricsRegistry(), probe = ReadinessProbe()
-            let service = MarketFetcherService(tags: tags, pool: pool, concurrency: concurrency, topology: topology,
+            let service = MarketFetcherService(tags: tags, excludedTags: excluded, pool: pool, concurrency: concurrency, topology: topology,
                                                lookbackSeconds: Int64(lookback.seconds),
                                                nats: common.nats, exchange: exchange, metrics: metrics, probe: probe, logger: logger)
             try await DaemonMain.run(service, program: "market-fetcher", ops: ops, metrics: metrics, probe: probe, logger: logger,

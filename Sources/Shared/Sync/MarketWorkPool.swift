@@ -29,18 +29,20 @@ final class LeaseKeeper: @unchecked Sendable {
 }
 
 /// The set of work subscriptions a replica pulls from; with no tags it follows every tag's
-/// consumer as series-fetcher creates them.
+/// consumer as series-fetcher creates them, except the excluded tags' (another pool's).
 actor WorkSubscriptions {
     private let js: JetStream
     private let topology: Topology
     private let fixedTags: [String]
+    private let excludedConsumers: Set<String>
     private var subscriptions: [(name: String, sub: PullSubscription, ackWait: Duration)] = []
     private var cursor = 0
 
-    init(js: JetStream, topology: Topology, tags: [String]) {
+    init(js: JetStream, topology: Topology, tags: [String], excludedTags: [String] = []) {
         self.js = js
         self.topology = topology
         self.fixedTags = tags
+        self.excludedConsumers = Set(excludedTags.map(Streams.workConsumer(tag:)))
     }
 
     var count: Int { subscriptions.count }
@@ -48,12 +50,12 @@ actor WorkSubscriptions {
     /// Binds to consumers not yet subscribed. The cnats calls block, so they run in
     /// `Offload`; only the list update happens on the actor.
     func refresh() async throws {
-        let js = self.js, topology = self.topology, fixedTags = self.fixedTags
+        let js = self.js, topology = self.topology, fixedTags = self.fixedTags, excluded = self.excludedConsumers
         let known = Set(subscriptions.map(\.name))
         let added = try await Offload.run { () -> [(name: String, sub: PullSubscription, ackWait: Duration)] in
             let names: [String]
             if fixedTags.isEmpty {
-                names = try js.consumerNames(stream: Streams.work).filter { $0.hasPrefix("work-") }.sorted()
+                names = try js.consumerNames(stream: Streams.work).filter { $0.hasPrefix("work-") && !excluded.contains($0) }.sorted()
             } else {
                 names = fixedTags.map { Streams.workConsumer(tag: $0) }
                 for tag in fixedTags { try js.ensureConsumer(stream: Streams.work, topology.workConsumer(tag: tag)) }
@@ -97,13 +99,17 @@ public final class MarketWorkPool: Sendable {
     private let js: JetStream
     private let topology: Topology
     private let tags: [String]
+    private let excludedTags: [String]
     private let concurrency: Int
     private let syncer: MarketSyncer
     private let logger: Logger
     private let totalsLock = SimpleLock()
     nonisolated(unsafe) private var _totals = WorkPoolTotals()
 
-    public init(js: JetStream, topology: Topology, tags: [String], concurrency: Int, syncer: MarketSyncer, logger: Logger) {
+    /// - Parameter excludedTags: with no `tags`, tags whose work this pool leaves to others.
+    public init(js: JetStream, topology: Topology, tags: [String], excludedTags: [String] = [], concurrency: Int,
+                syncer: MarketSyncer, logger: Logger) {
+        self.excludedTags = excludedTags
         self.js = js
         self.topology = topology
         self.tags = tags
@@ -123,7 +129,7 @@ public final class MarketWorkPool: Sendable {
         // subscriptions to the shared durable consumers.
         var workerSubscriptions: [WorkSubscriptions] = []
         for _ in 0..<concurrency {
-            let subs = WorkSubscriptions(js: js, topology: topology, tags: tags)
+            let subs = WorkSubscriptions(js: js, topology: topology, tags: tags, excludedTags: excludedTags)
             try await retryUntilReady(logger: logger, what: "work subscriptions") { try await subs.refresh() }
             workerSubscriptions.append(subs)
         }
