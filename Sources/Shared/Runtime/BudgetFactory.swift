@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 extension ExchangeOptions.Resolved {
@@ -7,8 +8,20 @@ extension ExchangeOptions.Resolved {
         case .local:
             return LocalRequestBudget(tokensPerSecond: limits.tokensPerSecond, burstSeconds: limits.burstSeconds)
         case .shared:
-            let kv = try js.ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket, description: "ssmd shared exchange rate budget (GCRA state)"))
-            return SharedRequestBudget(kv: kv, limits: limits, pool: pool, logger: logger)
+            // Called right after provisioning, at start: NATS may blink in between (a server
+            // restart), so wait for it a little rather than fail the daemon's start.
+            let spec = KeyValueSpec(bucket: Topology.budgetBucket, description: "ssmd shared exchange rate budget (GCRA state)")
+            let deadline = ContinuousClock.now + .seconds(60)
+            while true {
+                do {
+                    let kv = try js.ensureKeyValue(spec)
+                    return SharedRequestBudget(kv: kv, limits: limits, pool: pool, logger: logger)
+                } catch {
+                    if isPermanentStartupFailure(error) || ContinuousClock.now > deadline { throw error }
+                    logger.warning("shared budget bucket not reachable yet; retrying", metadata: ["error": "\(error)"])
+                    Thread.sleep(forTimeInterval: 0.5)
+                }
+            }
         }
     }
 }
