@@ -83,6 +83,30 @@ import Testing
                 Issue.record("untyped error from a payload: \(error)")
             }
         }
+        // Incremental sync's payloads: a delta work item carrying markets, a series snapshot
+        // as the writer reads it, and the planner's state from the KV bucket.
+        var delta = WorkItem(seriesTicker: "KXNBAGAME", category: "Sports", tags: ["Basketball"], routingTag: "Basketball",
+                             isGame: true, schedule: "all", cycleId: "all-2", issuedAt: .seconds(2), mode: .delta, markets: [market, market])
+        delta.exchangeTime = .seconds(3)
+        let snapshot = SeriesSnapshotMessage(fetchedAt: .seconds(4), seriesTicker: "KX.A", closedSince: .seconds(1),
+                                             marketTickers: ["KX.A-1-X", "KX.A-2-Y"], eventTickers: ["KX.A-1"])
+        let state = SyncPlanState(feedSince: .seconds(5), lastFull: ["KXNBAGAME": 6, "KX.A": 7])
+        let more: [[UInt8]] = [try MessageCodec.encode(delta), try MessageCodec.encode(snapshot), try JSONCodec.encode(state)]
+        for i in 0..<3000 {
+            let input = Self.mutate(more[i % 3], &rng)
+            do {
+                switch i % 3 {
+                case 0: _ = try MessageCodec.decode(WorkItem.self, from: input, subject: "fuzz")
+                case 1: _ = try SecmasterPayload.decode(subject: "ssmd.snapshot.KX%2EA", data: input)
+                default: _ = try JSONCodec.decode(SyncPlanState.self, from: input)
+                }
+            } catch is MessageDecodingError {
+            } catch is DecodingError {
+                if i % 3 != 2 { Issue.record("a payload error without its subject: DecodingError") }
+            } catch {
+                Issue.record("untyped error from a payload: \(error)")
+            }
+        }
     }
 
     @Test func scheduleFilesAndSubjectTokens() throws {
