@@ -122,7 +122,7 @@ struct ConnectionTests {
             _ = try NATSConnection(options: bad, logger: testLogger)
             Issue.record("connect with a wrong password must fail")
         } catch let e as NATSError {
-            guard case .connection = e else { Issue.record("expected .connection, got \(e)"); return }
+            guard case .refused = e else { Issue.record("expected .refused, got \(e)"); return }
             #expect(!e.description.contains(secret))
             #expect(e.description.contains("127.0.0.1:\(server.port)"))
             #expect(e.description.lowercased().contains("auth"), "says why: \(e)")
@@ -137,12 +137,16 @@ struct ConnectionTests {
             #expect(!"\(error)".contains(secret))
         }
         // With retryOnFailedConnect (the daemon default) a refused login does not retry
-        // forever: either the initializer throws or the connection ends up CLOSED.
+        // forever: the initializer throws at once, with the server's reason.
         var retrying = bad
         retrying.retryOnFailedConnect = true
         retrying.reconnectWait = .milliseconds(50)
-        if let c = try? NATSConnection(options: retrying, logger: testLogger) {
-            #expect(waitUntil(timeout: .seconds(5)) { c.isClosed }, "status \(c.status)")
+        do {
+            let c = try NATSConnection(options: retrying, logger: testLogger)
+            Issue.record("a refused login must throw at once, not retry (status \(c.status))")
+        } catch let e as NATSError {
+            guard case .refused(let m) = e else { Issue.record("expected .refused, got \(e)"); return }
+            #expect(m.contains("Authorization Violation") && !m.contains(secret), "\(m)")
         }
 
         var good = NATSOptions(urls: [server.url], name: "good-auth")
