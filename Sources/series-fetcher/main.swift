@@ -98,8 +98,8 @@ struct SeriesFetcherService: Service {
             } catch let e as CycleIncomplete {
                 throw e
             } catch {
-                log.error("cycle failed; next cycle will retry", metadata: ["error": "\(error)"])
                 if once { throw error }
+                log.error("cycle failed; next cycle will retry", metadata: ["error": "\(error)"])
             }
             let wait = started + schedule.interval - ContinuousClock.now
             if wait > .zero, !(await sleepUnlessShuttingDown(wait)) { break }

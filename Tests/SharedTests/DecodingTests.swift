@@ -130,10 +130,13 @@ import Testing
         }
     }
 
-    @Test func htmlInsteadOfJSONIsADecodingError() {
-        #expect(throws: ExchangeError.self) {
-            _ = try ExchangeClient.interpret(HTTPResponse(status: 200, body: Array("<html>oops</html>".utf8), contentType: "text/html", elapsedSeconds: 0),
+    @Test func htmlInsteadOfJSONIsADecodingErrorSayingWhatCame() {
+        #expect {
+            _ = try ExchangeClient.interpret(HTTPResponse(status: 200, body: Array("\n<html>oops</html>".utf8), contentType: "text/html", elapsedSeconds: 0),
                                              endpoint: "/series", as: MarketsPage.self)
+        } throws: { error in
+            guard case ExchangeError.decoding(let endpoint, _, let message) = error else { return false }
+            return endpoint == "/series" && message == "expected JSON, got text/html:  <html>oops</html>"
         }
     }
 

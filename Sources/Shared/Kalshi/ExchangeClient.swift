@@ -301,6 +301,13 @@ public final class ExchangeClient: Sendable {
     public static func interpret<T: Decodable>(_ response: HTTPResponse, endpoint: String, as: T.Type) throws -> T {
         switch response.status {
         case 200..<300:
+            // Not JSON at all (an HTML error page from a proxy, say): say what came instead.
+            if let first = response.body.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }), first != UInt8(ascii: "{"), first != UInt8(ascii: "[") {
+                let snippet = String(decoding: response.body.prefix(60), as: UTF8.self)
+                    .replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: "")
+                throw ExchangeError.decoding(endpoint: endpoint, path: "",
+                                             message: "expected JSON, got \(response.contentType ?? "no content type"): \(snippet)")
+            }
             do {
                 return try JSONDecoder().decode(T.self, from: Data(response.body))
             } catch let e as DecodingError {

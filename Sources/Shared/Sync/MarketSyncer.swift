@@ -153,7 +153,9 @@ public final class MarketSyncer: Sendable {
         return OutgoingMessage(
             subject: Subjects.event(series: item.seriesTicker, event: event.ticker),
             data: try MessageCodec.encode(EventMessage(fetchedAt: fetchedAt, event: event)),
-            msgId: "event:\(event.ticker):\(FNV1a.hash64(bytes: body).hex)")
+            // The cycle is in the id so a value that returns (A → B → A) within the duplicate
+            // window still lands; resends of one sync are still deduplicated.
+            msgId: "event:\(event.ticker):\(item.cycleId):\(FNV1a.hash64(bytes: body).hex)")
     }
 
     private func marketMessage(_ m: Market, fetchedAt: Timestamp, item: WorkItem) throws -> OutgoingMessage {
@@ -161,7 +163,9 @@ public final class MarketSyncer: Sendable {
         return OutgoingMessage(
             subject: Subjects.market(tag: item.routingTag, series: item.seriesTicker, market: m.ticker),
             data: try MessageCodec.encode(MarketMessage(fetchedAt: fetchedAt, tag: item.routingTag, seriesTicker: item.seriesTicker, market: m)),
-            // Same content → same id: unchanged markets are not re-sent within the duplicate window.
-            msgId: "market:\(m.ticker):\(FNV1a.hash64(bytes: body).hex)")
+            // Same sync, same content → same id (a retried publish is deduplicated); the cycle
+            // is in the id so a value that returns (A → B → A) within the duplicate window
+            // still lands.
+            msgId: "market:\(m.ticker):\(item.cycleId):\(FNV1a.hash64(bytes: body).hex)")
     }
 }

@@ -146,6 +146,12 @@ public final class SeriesSyncer: Sendable {
         let sports = try await client.sportFilters()
         let rule = TrackingRule(sports: Set(sports.sports))
         let categories = selection.categoriesToFetch(map)
+        // A tag no category has (a typo, or one the exchange dropped) selects nothing: say so.
+        let knownTags = Set(map.categories.values.flatMap { $0 }).union(map.categories.keys)
+        let unknown = selection.tags.filter { !knownTags.contains($0) } + selection.categories.filter { map.categories[$0] == nil }
+        if !unknown.isEmpty {
+            log.warning("no category of the exchange has these tags or names; they select nothing", metadata: ["unknown": "\(unknown)"])
+        }
         var listing = Listing(categories: categories.count)
         for category in categories {
             // Ask the exchange for only the wanted tags when the schedule names tags of this
@@ -174,10 +180,11 @@ public final class SeriesSyncer: Sendable {
             var messages: [OutgoingMessage] = []
             for t in picked {
                 let payload = try MessageCodec.encode(SeriesMessage(fetchedAt: fetchedAt, isGame: t.isGame, series: t.series))
-                // Same content → same id: an unchanged series is not re-sent within the duplicate window.
+                // Same cycle and content → same id: a retried publish is deduplicated, and a
+                // value that returns (A → B → A) within the duplicate window still lands.
                 let content = FNV1a.hash64(bytes: try JSONCodec.encode(t.series)).hex + (t.isGame ? "g" : "")
                 messages.append(OutgoingMessage(subject: Subjects.series(t.series.ticker), data: payload,
-                                                msgId: "series:\(t.series.ticker):\(content)"))
+                                                msgId: "series:\(t.series.ticker):\(cycleId):\(content)"))
             }
             if tagFilter.isEmpty {
                 // Only a complete listing may deactivate anything.
