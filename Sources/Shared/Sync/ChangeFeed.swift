@@ -36,10 +36,15 @@ public struct ChangeFeed: Sendable {
         return try await fetch([updated, closed, Self.settled(since: since)], listed: listed)
     }
 
-    /// Markets settled since `since` — for series synced the first time, whose full sync
-    /// covers only events with a market closing within the lookback.
-    public func settled(since: Timestamp, listed: Set<String>) async throws -> Result {
-        try await fetch([Self.settled(since: since)], listed: listed)
+    /// Markets settled since `since` that closed before it — for series synced the first
+    /// time, whose full sync covers only events with a market closing since then. Only
+    /// those are kept (the rest a full sync returns anyway), which keeps a first cycle's
+    /// memory small.
+    public func settledButClosedBefore(_ since: Timestamp, listed: Set<String>) async throws -> Result {
+        try await fetch([Self.settled(since: since)], listed: listed) { m in
+            guard let close = m.closeTime else { return false }
+            return close < since
+        }
     }
 
     static func settled(since: Timestamp) -> MarketQuery {
@@ -49,7 +54,7 @@ public struct ChangeFeed: Sendable {
         return settled
     }
 
-    private func fetch(_ queries: [MarketQuery], listed: Set<String>) async throws -> Result {
+    private func fetch(_ queries: [MarketQuery], listed: Set<String>, keep: (Market) -> Bool = { _ in true }) async throws -> Result {
         var result = Result()
         var byTicker: [String: (series: String, market: Market)] = [:]
         var order: [String] = []
@@ -57,7 +62,7 @@ public struct ChangeFeed: Sendable {
             query.limit = pageLimit
             try await client.forEachMarketsPage(query) { page in
                 result.returned += page.count
-                for m in page {
+                for m in page where keep(m) {
                     guard let series = SeriesAttribution.series(ofEvent: m.eventTicker, listed: listed) else {
                         result.elsewhere += 1
                         continue

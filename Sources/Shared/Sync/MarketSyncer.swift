@@ -82,6 +82,11 @@ public final class MarketSyncer: Sendable {
                 for m in e.markets ?? [] where seenMarkets.insert(m.ticker).inserted {
                     marketTickers.append(m.ticker)
                     messages.append(try marketMessage(m, fetchedAt: fetchedAt, item: item))
+                    // Encoded messages are published in slices, not held for a whole page.
+                    if messages.count >= 250 {
+                        try await publisher.publishAll(messages, heartbeat: heartbeat)
+                        messages.removeAll(keepingCapacity: true)
+                    }
                 }
             }
             try await publisher.publishAll(messages, heartbeat: heartbeat)

@@ -74,7 +74,7 @@ public final class SeriesSyncer: Sendable {
         if !firstTime.isEmpty {
             do {
                 lateSettled = try await ExchangeClient.$tally.withValue(feedTally) {
-                    try await ChangeFeed(client: client).settled(since: settledSince, listed: listing.listedTickers).changes
+                    try await ChangeFeed(client: client).settledButClosedBefore(settledSince, listed: listing.listedTickers).changes
                 }
             } catch {
                 lateSettled = nil
@@ -107,7 +107,7 @@ public final class SeriesSyncer: Sendable {
             }
             messages.append(OutgoingMessage(subject: Subjects.work(tag: t.routingTag), data: try MessageCodec.encode(item),
                                             msgId: "work:\(cycleId):\(ticker)"))
-            if messages.count >= 500 {
+            if messages.count >= 200 {  // items can carry markets: publish in small slices
                 try await ReliablePublisher(js: js, logger: log).publishAll(messages)
                 messages.removeAll(keepingCapacity: true)
             }
