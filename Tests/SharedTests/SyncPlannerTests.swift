@@ -69,7 +69,7 @@ import Testing
         for cycle in 1...13 {
             let t = now.adding(seconds: Int64(cycle) * 300)
             let plan = planner.plan(tracked: tracked, feed: .changes([:]), state: state, now: t, feedStarted: t)
-            for (s, d) in plan.decisions where d == .full { lastFullCycle[s] = cycle }
+            for e in plan.decisions where e.decision == .full { lastFullCycle[e.series] = cycle }
             state = plan.state
         }
         #expect(lastFullCycle.count == tracked.count)

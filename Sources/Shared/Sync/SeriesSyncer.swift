@@ -84,14 +84,15 @@ public final class SeriesSyncer: Sendable {
         let bySeries = Dictionary(listing.tracked.map { ($0.ticker, $0) }, uniquingKeysWith: { a, _ in a })
         let issuedAt = Timestamp.now()
         var messages: [OutgoingMessage] = []
-        for (ticker, decision) in plan.decisions {
+        for entry in plan.decisions {
+            let ticker = entry.series
             let t = bySeries[ticker]!
             try await ensureWorkConsumer(tag: t.routingTag)
             var item = WorkItem(seriesTicker: ticker, category: t.category,
                                 tags: t.tags, routingTag: t.routingTag, isGame: t.isGame,
                                 schedule: schedule, cycleId: cycleId, issuedAt: issuedAt)
             item.exchangeTime = now
-            switch decision {
+            switch entry.decision {
             case .full:
                 item.mode = .full
                 if firstTime.contains(ticker) {

@@ -75,19 +75,18 @@ public struct SyncPlanner: Sendable {
     }
 
     public struct Plan: Sendable, Equatable {
-        /// In the order of `tracked`; series with nothing to do are absent.
-        public var decisions: [(series: String, decision: SyncDecision)]
-        public var state: SyncPlanState
-
-        public static func == (a: Plan, b: Plan) -> Bool {
-            a.state == b.state && a.decisions.map(\.series) == b.decisions.map(\.series)
-                && a.decisions.map(\.decision) == b.decisions.map(\.decision)
+        public struct Entry: Sendable, Equatable {
+            public var series: String
+            public var decision: SyncDecision
         }
+        /// In the order of `tracked`; series with nothing to do are absent.
+        public var decisions: [Entry]
+        public var state: SyncPlanState
 
         public var counts: (full: Int, delta: Int, incremental: Int) {
             var f = 0, d = 0, i = 0
-            for (_, x) in decisions {
-                switch x { case .full: f += 1; case .delta: d += 1; case .incremental: i += 1 }
+            for entry in decisions {
+                switch entry.decision { case .full: f += 1; case .delta: d += 1; case .incremental: i += 1 }
             }
             return (f, d, i)
         }
@@ -128,18 +127,18 @@ public struct SyncPlanner: Sendable {
             for s in due.prefix(policy.reconcileQuota(tracked: tracked.count)) { full.insert(s) }
         }
 
-        var decisions: [(String, SyncDecision)] = []
+        var decisions: [Plan.Entry] = []
         var lastFull: [String: Int64] = [:]
         let since = feedSince(state, now: now) ?? feedStarted
         for s in tracked {
             if full.contains(s) {
-                decisions.append((s, .full))
+                decisions.append(Plan.Entry(series: s, decision: .full))
                 lastFull[s] = nowS
                 continue
             }
             if let prev = state.lastFull[s] { lastFull[s] = prev }
             guard let changed = changes[s], !changed.isEmpty else { continue }
-            decisions.append((s, changed.count <= policy.deltaLimit ? .delta(changed) : .incremental(since: since)))
+            decisions.append(Plan.Entry(series: s, decision: changed.count <= policy.deltaLimit ? .delta(changed) : .incremental(since: since)))
         }
         let feedSince: Timestamp? = if case .failed = feed { state.feedSince } else { feedStarted }
         // Series no longer tracked drop out of the state, which keeps it small.
