@@ -216,8 +216,10 @@ public final class ExchangeClient: Sendable {
     public func series(category: String, tags: [String] = []) async throws -> [Series] {
         var q = [("category", category)]
         if !tags.isEmpty { q.append(("tags", tags.joined(separator: ","))) }
-        struct Response: Decodable {
+        struct Response: ListPage {
             var series: [Series]
+            static let listKey = "series"
+            init(elements: [Series], cursor: String?) { series = elements }
             init(from decoder: Decoder) throws {
                 let c = try decoder.container(keyedBy: CodingKeys.self)
                 series = try c.decodeIfPresent([Series].self, forKey: .series) ?? []
@@ -308,6 +310,9 @@ public final class ExchangeClient: Sendable {
                 throw ExchangeError.decoding(endpoint: endpoint, path: "",
                                              message: "expected JSON, got \(response.contentType ?? "no content type"): \(snippet)")
             }
+            // List pages element by element (bounded memory); the whole body when that
+            // declines, which also names the problem of a bad one.
+            if let page = ListPageDecoder.decodeIfListPage(T.self, from: response.body) { return page }
             do {
                 return try JSONDecoder().decode(T.self, from: Data(response.body))
             } catch let e as DecodingError {

@@ -286,6 +286,16 @@ public struct SportFilters: Sendable, Equatable, Decodable {
     }
 }
 
-struct SeriesListResponse: Decodable { var series: [Series] }
-struct MarketsPage: Decodable { var markets: [Market]; var cursor: String? }
-struct EventsPage: Decodable { var events: [Event]; var cursor: String? }
+struct MarketsPage: ListPage {
+    var markets: [Market]
+    var cursor: String?
+    static let listKey = "markets"
+    init(elements: [Market], cursor: String?) { markets = elements; self.cursor = cursor }
+}
+
+struct EventsPage: ListPage {
+    var events: [Event]
+    var cursor: String?
+    static let listKey = "events"
+    init(elements: [Event], cursor: String?) { events = elements; self.cursor = cursor }
+}
