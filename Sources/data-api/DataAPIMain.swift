@@ -68,7 +68,7 @@ struct DataAPIResponder: HTTPResponder {
 @main
 enum DataAPIMain {
     static func main() async {
-        ProcessMemory.limitArenas()
+        ProcessMemory.configureMalloc()
         do {
             var command = try DataAPICommand.parse()
             try await command.run()

@@ -171,7 +171,7 @@ struct DBWriterService: Service {
 @main
 enum DBWriterMain {
     static func main() async {
-        ProcessMemory.limitArenas()
+        ProcessMemory.configureMalloc()
         // Few malloc arenas: the writer's memory is a couple of batches, and per-thread
         // arenas (one per Dispatch worker) would multiply its peak resident size.
         #if os(Linux)

@@ -80,7 +80,7 @@ func budgetSnapshot(_ budget: any RequestBudget) -> (tokens: Int, requests: Int,
 @main
 enum MarketFetcherMain {
     static func main() async {
-        ProcessMemory.limitArenas()
+        ProcessMemory.configureMalloc()
         do {
             let cmd = try MarketFetcherCommand.parse()
             let r = SettingsResolver()

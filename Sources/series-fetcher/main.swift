@@ -82,8 +82,9 @@ struct SeriesFetcherService: Service {
                                                        policy: policy, forceFull: forceFull)
                 forceFull = false
                 // A cycle's listings and work items are freed now; hand the pages back to the
-                // system instead of keeping them until the next cycle.
-                ProcessMemory.releaseFreed()
+                // system instead of keeping them until the next cycle (off the cooperative
+                // pool: trimming walks the whole heap).
+                _ = try? await Offload.run { ProcessMemory.releaseFreed() }
                 log.info("cycle complete", metadata: [
                     "cycle": "\(report.cycleId)", "categories": "\(report.categories)", "categories_failed": "\(report.categoriesFailed)",
                     "series_listed": "\(report.seriesListed)", "series_tracked": "\(report.seriesTracked)",
@@ -115,7 +116,7 @@ struct CycleIncomplete: Error, CustomStringConvertible {
 @main
 enum SeriesFetcherMain {
     static func main() async {
-        ProcessMemory.limitArenas()
+        ProcessMemory.configureMalloc()
         do {
             let cmd = try SeriesFetcherCommand.parse()
             let r = SettingsResolver()

@@ -94,6 +94,30 @@ import Testing
     }
 }
 
+@Suite struct FeedMergeTests {
+    static func market(_ ticker: String, updated: Int64?, status: String = "active") -> Market {
+        var m = SyncPlannerTests.market(ticker, event: "E")
+        m.updatedTime = updated.map { .seconds($0) }
+        m.status = status
+        return m
+    }
+
+    @Test func oneEntryPerTickerTheNewestInFirstSeenOrder() {
+        var merge = FeedMerge()
+        merge.add(Self.market("A", updated: 10), series: "S")
+        merge.add(Self.market("B", updated: 10), series: "S")
+        merge.add(Self.market("C", updated: 10), series: "T")
+        merge.add(Self.market("A", updated: 20, status: "closed"), series: "S")  // newer: replaces in place
+        merge.add(Self.market("B", updated: 5, status: "closed"), series: "S")   // older: ignored
+        merge.add(Self.market("C", updated: nil), series: "T")                  // no time: older than any
+        #expect(merge.changes["S"]?.map(\.ticker) == ["A", "B"])
+        #expect(merge.changes["S"]?.map(\.status) == ["closed", "active"])
+        #expect(merge.changes["S"]?.first?.updatedTime == .seconds(20))
+        #expect(merge.changes["T"]?.map(\.updatedTime) == [.seconds(10)])
+        #expect(merge.changes.count == 2)
+    }
+}
+
 @Suite struct HTTPDateTests {
     @Test func parsesAndFormatsIMFFixdate() throws {
         let t = try #require(Timestamp(httpDate: "Wed, 25 Nov 2026 15:42:55 GMT"))

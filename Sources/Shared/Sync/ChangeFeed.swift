@@ -56,8 +56,7 @@ public struct ChangeFeed: Sendable {
 
     private func fetch(_ queries: [MarketQuery], listed: Set<String>, keep: (Market) -> Bool = { _ in true }) async throws -> Result {
         var result = Result()
-        var byTicker: [String: (series: String, market: Market)] = [:]
-        var order: [String] = []
+        var merge = FeedMerge()
         for var query in queries {
             query.limit = pageLimit
             try await client.forEachMarketsPage(query) { page in
@@ -67,22 +66,31 @@ public struct ChangeFeed: Sendable {
                         result.elsewhere += 1
                         continue
                     }
-                    if let old = byTicker[m.ticker] {
-                        // The same market from two queries: keep the newer description.
-                        if (m.updatedTime ?? .seconds(0)) >= (old.market.updatedTime ?? .seconds(0)) {
-                            byTicker[m.ticker] = (series, m)
-                        }
-                    } else {
-                        byTicker[m.ticker] = (series, m)
-                        order.append(m.ticker)
-                    }
+                    merge.add(m, series: series)
                 }
             }
         }
-        for t in order {
-            let (series, m) = byTicker[t]!
-            result.changes[series, default: []].append(m)
-        }
+        result.changes = merge.changes
         return result
+    }
+}
+
+/// The feed's queries merged: markets grouped by series in first-seen order, one entry per
+/// ticker — the newer description when the same market comes from two queries. Markets go
+/// straight into their series' list, so a large feed is held once, not copied at the end.
+struct FeedMerge {
+    private(set) var changes: [String: [Market]] = [:]
+    private var position: [String: (series: String, index: Int)] = [:]
+
+    mutating func add(_ m: Market, series: String) {
+        if let at = position[m.ticker] {
+            let old = changes[at.series]![at.index]
+            if (m.updatedTime ?? .seconds(0)) >= (old.updatedTime ?? .seconds(0)) {
+                changes[at.series]![at.index] = m
+            }
+        } else {
+            position[m.ticker] = (series, changes[series, default: []].count)
+            changes[series, default: []].append(m)
+        }
     }
 }

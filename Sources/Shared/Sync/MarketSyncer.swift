@@ -28,6 +28,8 @@ public final class MarketSyncer: Sendable {
     private let lookbackSeconds: Int64
     /// Event tickers per `/events?tickers=` request (keeps URLs short).
     private let eventBatch = 100
+    /// Encoded messages held before they are published: bounds memory for large series.
+    static let publishSlice = 250
 
     public init(client: ExchangeClient, js: JetStream, lookbackSeconds: Int64 = 86_400, eventsPerPage: Int = 50, logger: Logger) {
         self.client = client
@@ -83,7 +85,7 @@ public final class MarketSyncer: Sendable {
                     marketTickers.append(m.ticker)
                     messages.append(try marketMessage(m, fetchedAt: fetchedAt, item: item))
                     // Encoded messages are published in slices, not held for a whole page.
-                    if messages.count >= 250 {
+                    if messages.count >= Self.publishSlice {
                         try await publisher.publishAll(messages, heartbeat: heartbeat)
                         messages.removeAll(keepingCapacity: true)
                     }
@@ -145,11 +147,16 @@ public final class MarketSyncer: Sendable {
             }
         }
         let events = messages.count
+        let publisher = ReliablePublisher(js: js, logger: logger)
         var published = Set<String>()
         for m in markets where published.insert(m.ticker).inserted {
             messages.append(try marketMessage(m, fetchedAt: fetchedAt, item: item))
+            if messages.count >= Self.publishSlice {  // events first, then markets, in slices
+                try await publisher.publishAll(messages, heartbeat: heartbeat)
+                messages.removeAll(keepingCapacity: true)
+            }
         }
-        try await ReliablePublisher(js: js, logger: logger).publishAll(messages, heartbeat: heartbeat)
+        try await publisher.publishAll(messages, heartbeat: heartbeat)
         return SeriesSyncResult(events: events, markets: published.count, requests: tally.requests)
     }
 

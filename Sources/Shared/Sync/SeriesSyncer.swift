@@ -178,6 +178,7 @@ public final class SeriesSyncer: Sendable {
                                         t.series.tags, t.routingTag, t.isGame))
             }
             let fetchedAt = Timestamp.now()
+            let publisher = ReliablePublisher(js: js, logger: log)
             var messages: [OutgoingMessage] = []
             for t in picked {
                 let payload = try MessageCodec.encode(SeriesMessage(fetchedAt: fetchedAt, isGame: t.isGame, series: t.series))
@@ -186,6 +187,10 @@ public final class SeriesSyncer: Sendable {
                 let content = FNV1a.hash64(bytes: try JSONCodec.encode(t.series)).hex + (t.isGame ? "g" : "")
                 messages.append(OutgoingMessage(subject: Subjects.series(t.series.ticker), data: payload,
                                                 msgId: "series:\(t.series.ticker):\(cycleId):\(content)"))
+                if messages.count >= 200 {  // a category can hold thousands: publish in slices
+                    try await publisher.publishAll(messages)
+                    messages.removeAll(keepingCapacity: true)
+                }
             }
             if tagFilter.isEmpty {
                 // Only a complete listing may deactivate anything.
@@ -193,7 +198,7 @@ public final class SeriesSyncer: Sendable {
                 messages.append(OutgoingMessage(subject: Subjects.catalog(category: category), data: try MessageCodec.encode(catalog),
                                                 msgId: "catalog:\(cycleId):\(category)"))
             }
-            try await ReliablePublisher(js: js, logger: log).publishAll(messages)
+            try await publisher.publishAll(messages)
             log.debug("category listed", metadata: ["category": "\(category)", "listed": "\(series.count)", "tracked": "\(picked.count)"])
         }
         return listing

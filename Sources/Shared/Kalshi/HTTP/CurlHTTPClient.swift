@@ -104,9 +104,18 @@ public final class CurlHTTPClient: @unchecked Sendable {
             guard let ptr, let userdata, n > 5, n < 200 else { return n }
             // Only `Date:` is wanted; header lines arrive one per call.
             let line = String(decoding: UnsafeRawBufferPointer(start: ptr, count: n), as: UTF8.self)
-            if line.prefix(5).lowercased() == "date:" {
+            let name = line.prefix(15).lowercased()
+            if name.hasPrefix("date:") {
                 let sink = Unmanaged<Sink>.fromOpaque(userdata).takeUnretainedValue()
                 sink.serverDate = Timestamp(httpDate: line.dropFirst(5).trimmingCharacters(in: .whitespacesAndNewlines))
+            } else if name == "content-length:" {
+                // Room for the whole body at once: growing it by doubling holds up to three
+                // times a large page while copying. (A compressed body's length is a lower
+                // bound; a length over the cap is refused by curl anyway.)
+                let sink = Unmanaged<Sink>.fromOpaque(userdata).takeUnretainedValue()
+                if let length = Int(line.dropFirst(15).trimmingCharacters(in: .whitespacesAndNewlines)), length > 0, length <= sink.limit {
+                    sink.body.reserveCapacity(length)
+                }
             }
             return n
         }
