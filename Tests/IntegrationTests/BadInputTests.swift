@@ -46,7 +46,7 @@ import TestSupport
         #expect(daemon.isRunning)
 
         // market-fetcher: each work item fails with one line and is handed back, not lost.
-        #expect(try h.run("series-fetcher", ["--once"]).status == 0)
+        try h.runToSuccess("series-fetcher", ["--once"])
         let work = try h.backlog().work
         #expect(work > 0)
         let fetcher = try h.start("market-fetcher", ["--concurrency", "1"], environment: nowhere)
@@ -89,7 +89,7 @@ import TestSupport
         #expect(Self.lastLine(once).hasPrefix("series-fetcher: undecodable exchange response from /search/tags_by_categories"), "\(Self.lastLine(once))")
 
         try h.start("db-writer", ["--batch-max-age", "100ms"])
-        #expect(try h.run("series-fetcher", ["--once"]).status == 0)
+        try h.runToSuccess("series-fetcher", ["--once"])
         let work = try h.backlog().work
         let fetcher = try h.start("market-fetcher", ["--concurrency", "1"], environment: htmlExchange)
         #expect(eventually(timeout: .seconds(40)) { Self.lines(fetcher, containing: "will be retried").count >= 3 }, "\(fetcher.output.suffix(2000))")
@@ -135,7 +135,7 @@ import TestSupport
             #expect(eventually(timeout: .seconds(30)) { OpsEndpointTests.get(base + "/readyz").0 == 200 }, "\(d.name): \(d.output.suffix(2000))")
         }
         // And the pipeline works end to end with the daemons that waited.
-        #expect(try h.run("series-fetcher", ["--once"]).status == 0)
+        try h.runToSuccess("series-fetcher", ["--once"])
         #expect(try h.waitUntilDrained(timeout: .seconds(120)), "\(h.logs())")
         try PipelineEndToEndTests.assertExact(h, try PipelineEndToEndTests.expectation(h))
     }
@@ -199,7 +199,7 @@ import TestSupport
         #expect(writer.isRunning)
         try pg.start()
         try h.start("market-fetcher")
-        #expect(try h.run("series-fetcher", ["--once"]).status == 0)
+        try h.runToSuccess("series-fetcher", ["--once"])
         #expect(try h.waitUntilDrained(timeout: .seconds(120)), "\(h.logs())")
         try PipelineEndToEndTests.assertExact(h, try PipelineEndToEndTests.expectation(h))
     }

@@ -25,7 +25,7 @@ import TestSupport
         #expect(Self.get(base + "/healthz").0 == 200)
         #expect(eventually(timeout: .seconds(10)) { Self.get(base + "/readyz").0 == 200 })
 
-        #expect(try h.run("series-fetcher", ["--once"]).status == 0)
+        try h.runToSuccess("series-fetcher", ["--once"])
         #expect(try h.waitUntilDrained(timeout: .seconds(60), workOnly: true))
         let metrics = Self.get(base + "/metrics").1
         #expect(metrics.contains("# TYPE ssmd_exchange_requests_total counter"), "\(metrics)")
@@ -39,7 +39,7 @@ import TestSupport
         #expect(eventually(timeout: .seconds(30)) { Self.get(base + "/readyz").0 == 200 }, "readyz did not recover:\n\(fetcher.output.suffix(2000))")
         #expect(fetcher.isRunning)
         // And the daemon still works after the restart.
-        #expect(try h.run("series-fetcher", ["--once"]).status == 0)
+        try h.runToSuccess("series-fetcher", ["--once"])
         #expect(try h.waitUntilDrained(timeout: .seconds(60), workOnly: true))
     }
 }
@@ -53,7 +53,7 @@ import TestSupport
         let writer = try h.start("db-writer", ["--batch-max-age", "2s"])
         let slow = ["SSMD_RATE_TOKENS_PER_S": "100", "SSMD_RATE_BURST_S": "0", "SSMD_SHUTDOWN_TIMEOUT": "10s"]
         let fetcher = try h.start("market-fetcher", ["--concurrency", "4"], environment: slow)
-        #expect(try h.run("series-fetcher", ["--once"]).status == 0)
+        try h.runToSuccess("series-fetcher", ["--once"])
         #expect(eventually(timeout: .seconds(30)) { fetcher.output.components(separatedBy: "series synced").count > 5 })
         #expect(try h.backlog().work > 0, "the SIGTERM must land mid-cycle")
         let started = ContinuousClock.now

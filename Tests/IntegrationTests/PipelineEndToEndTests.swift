@@ -143,7 +143,7 @@ import TestSupport
         let a = try h.start("market-fetcher", ["--tag", tag, "--concurrency", "1"])
         let b = try h.start("market-fetcher", ["--tag", tag, "--concurrency", "1"])
         let cycle = try h.run("series-fetcher", ["--once", "--tag", tag])
-        #expect(cycle.status == 0)
+        #expect(cycle.status == 0, "series-fetcher: \(cycle.output.suffix(2000))")
         #expect(try h.waitUntilDrained(timeout: .seconds(120)), "did not drain:\n\(h.logs())")
         let synced = { (p: ChildProcess) in p.output.split(separator: "\n").filter { $0.contains("msg=\"series synced\"") } }
         let seriesOf = { (lines: [Substring]) in lines.compactMap { l in l.split(separator: " ").first { $0.hasPrefix("series=") } } }
@@ -162,7 +162,7 @@ import TestSupport
         let slow = ["SSMD_RATE_TOKENS_PER_S": "100", "SSMD_RATE_BURST_S": "0"]
         let victim = try h.start("market-fetcher", ["--concurrency", "2"], environment: slow)
         let cycle = try h.run("series-fetcher", ["--once", "--ack-wait", "3s"])
-        #expect(cycle.status == 0)
+        #expect(cycle.status == 0, "series-fetcher: \(cycle.output.suffix(2000))")
         #expect(eventually(timeout: .seconds(30)) { victim.output.components(separatedBy: "series synced").count > 3 })
         victim.killHard()
         let before = try h.backlog()

@@ -15,7 +15,7 @@ import TestSupport
         try h.start("db-writer", ["--batch-max-age", "100ms"])
         let a = try h.start("market-fetcher", ["--concurrency", "4"], environment: fleet)
         let b = try h.start("market-fetcher", ["--concurrency", "4"], environment: fleet)
-        #expect(try h.run("series-fetcher", ["--once"], environment: fleet).status == 0)
+        try h.runToSuccess("series-fetcher", ["--once"], environment: fleet)
         _ = eventually(timeout: .seconds(30)) { (a.output + b.output).components(separatedBy: "series synced").count > 10 }
         // The exchange now allows 30 requests/s.
         try h.simulatorPost("/_sim/settings", json: #"{"rate_tokens_per_s": 300, "unsigned_rate_tokens_per_s": 300, "rate_burst_s": 1}"#)
@@ -42,7 +42,7 @@ import TestSupport
         try h.start("db-writer", ["--batch-max-age", "100ms"])
         for _ in 0..<3 { try h.start("market-fetcher", ["--concurrency", "4"], environment: budget) }
         let started = ContinuousClock.now
-        #expect(try h.run("series-fetcher", ["--once"], environment: budget).status == 0)
+        try h.runToSuccess("series-fetcher", ["--once"], environment: budget)
         #expect(try h.waitUntilDrained(timeout: .seconds(120)), "did not drain:\n\(h.logs())")
         let elapsed = (ContinuousClock.now - started).seconds
         let codes = try h.simulatorStatusCounts()

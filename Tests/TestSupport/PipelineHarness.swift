@@ -65,6 +65,14 @@ public final class PipelineHarness: @unchecked Sendable {
         return (p.exitCode ?? -1, p.output)
     }
 
+    /// Runs a program to completion; unless it exits 0, fails with its output.
+    @discardableResult
+    public func runToSuccess(_ program: String, _ arguments: [String] = [], environment extra: [String: String] = [:]) throws -> String {
+        let r = try run(program, arguments, environment: extra)
+        guard r.status == 0 else { throw HarnessError.failed("\(program) \(arguments.joined(separator: " ")) exited \(r.status):\n\(r.output.suffix(3000))") }
+        return r.output
+    }
+
     private func nextIndex() -> Int {
         lock.lock(); defer { lock.unlock() }
         counter += 1
