@@ -29,8 +29,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && useradd --system --uid 10001 --no-create-home ssmd
 COPY --from=build /out/ /usr/local/bin/
 COPY migrations /usr/share/ssmd/migrations
-# Two glibc malloc arenas instead of up to 8 per core: a fetcher's resident memory under the
-# full universe drops by about 4 MB, under its 50 MB target (scripts/bench-footprint).
+# Two glibc malloc arenas instead of up to 8 per core (the daemons also set this, and a fixed
+# 128 KiB mmap threshold, themselves: ProcessMemory.configureMalloc). Resident memory is
+# measured on these static-runtime binaries by scripts/bench-footprint.
 ENV SSMD_MIGRATIONS_DIR=/usr/share/ssmd/migrations \
     MALLOC_ARENA_MAX=2 \
     SSMD_LOG_FORMAT=json \
