@@ -171,12 +171,9 @@ struct DBWriterService: Service {
 @main
 enum DBWriterMain {
     static func main() async {
-        ProcessMemory.configureMalloc()
         // Few malloc arenas: the writer's memory is a couple of batches, and per-thread
         // arenas (one per Dispatch worker) would multiply its peak resident size.
-        #if os(Linux)
-        _ = glibcMallopt(-8 /* M_ARENA_MAX */, 2)
-        #endif
+        ProcessMemory.configureMalloc()
         do {
             let cmd = try DBWriterCommand.parse()
             let r = SettingsResolver()
@@ -209,9 +206,3 @@ enum DBWriterMain {
         }
     }
 }
-
-#if os(Linux)
-/// glibc's `mallopt` (malloc.h is not part of the Glibc module).
-@_silgen_name("mallopt")
-func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
-#endif

@@ -45,7 +45,7 @@ struct MarketFetcherService: Service {
         let (connection, js) = try await connectPipeline(nats: nats, topology: topology, logger: logger)
         probe.watch(nats: connection)
         defer { try? connection.drain(timeout: .seconds(5)) }
-        let client = try exchange.makeClient(js: js, pool: pool, logger: logger)
+        let client = try await exchange.makeClient(js: js, pool: pool, logger: logger)
         let workers = MarketWorkPool(js: js, topology: topology, tags: tags, excludedTags: excludedTags, concurrency: concurrency,
                                      syncer: MarketSyncer(client: client, js: js, lookbackSeconds: lookbackSeconds, logger: logger), logger: logger)
         metrics.register { client.metricFamilies() + workers.metricFamilies() }

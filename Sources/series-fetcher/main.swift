@@ -57,7 +57,7 @@ struct SeriesFetcherService: Service {
         let (connection, js) = try await connectPipeline(nats: nats, topology: topology, logger: logger)
         probe.watch(nats: connection)
         defer { try? connection.drain(timeout: .seconds(5)) }
-        let client = try exchange.makeClient(js: js, pool: nil, logger: logger)
+        let client = try await exchange.makeClient(js: js, pool: nil, logger: logger)
         metrics.register { client.metricFamilies() }
         let syncer = SeriesSyncer(client: client, js: js, topology: topology, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -62,7 +62,7 @@ struct SeriesSync: AsyncParsableCommand {
         let started = ContinuousClock.now
         let (connection, js) = try await connect(c, logger: logger)
         defer { try? connection.drain(timeout: .seconds(5)) }
-        let client = try x.makeClient(js: js, pool: nil, logger: logger)
+        let client = try await x.makeClient(js: js, pool: nil, logger: logger)
         let report = try await SeriesSyncer(client: client, js: js, topology: Topology(), logger: logger)
             .runCycle(schedule: "cli", selection: sel, forceFull: selection.full)
         print("series listed: \(report.seriesListed), tracked: \(report.seriesTracked), work items: \(report.workItems) (full \(report.fullItems), delta \(report.deltaItems), incremental \(report.incrementalItems)), categories: \(report.categories) (\(report.categoriesFailed) failed), requests: \(report.requests), duration: \(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s")
@@ -102,7 +102,7 @@ struct SecmasterSync: AsyncParsableCommand {
         let (connection, js) = try await connect(c, logger: logger)
         defer { try? connection.drain(timeout: .seconds(5)) }
         let topology = Topology()
-        let client = try x.makeClient(js: js, pool: nil, logger: logger)
+        let client = try await x.makeClient(js: js, pool: nil, logger: logger)
         let report = try await SeriesSyncer(client: client, js: js, topology: topology, logger: logger).runCycle(schedule: "cli", selection: sel, forceFull: selection.full)
         let seriesDone = ContinuousClock.now
 

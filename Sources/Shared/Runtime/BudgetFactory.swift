@@ -1,35 +1,29 @@
-import Foundation
 import Logging
 
 extension ExchangeOptions.Resolved {
     /// The budget a fetcher spends from: shared through NATS KV (default) or private.
-    public func makeBudget(js: JetStream, pool: SharedRequestBudget.Pool?, logger: Logger) throws -> any RequestBudget {
+    public func makeBudget(js: JetStream, pool: SharedRequestBudget.Pool?, logger: Logger) async throws -> any RequestBudget {
         switch scope {
         case .local:
             return LocalRequestBudget(tokensPerSecond: limits.tokensPerSecond, burstSeconds: limits.burstSeconds)
         case .shared:
             // Called right after provisioning, at start: NATS may blink in between (a server
-            // restart), so wait for it a little rather than fail the daemon's start.
+            // restart), so it is waited for like every other start-up step.
             let spec = KeyValueSpec(bucket: Topology.budgetBucket, description: "ssmd shared exchange rate budget (GCRA state)")
-            let deadline = ContinuousClock.now + .seconds(60)
-            while true {
-                do {
-                    let kv = try js.ensureKeyValue(spec)
-                    return SharedRequestBudget(kv: kv, limits: limits, pool: pool, logger: logger)
-                } catch {
-                    if isPermanentStartupFailure(error) || ContinuousClock.now > deadline { throw error }
-                    logger.warning("shared budget bucket not reachable yet; retrying", metadata: ["error": "\(error)"])
-                    Thread.sleep(forTimeInterval: 0.5)
-                }
+            var bucket: KeyValueBucket?
+            try await retryUntilReady(logger: logger, what: "shared budget bucket") {
+                bucket = try await Offload.run { try js.ensureKeyValue(spec) }
             }
+            guard let kv = bucket else { throw StoppedBeforeReady(what: "shared budget bucket", lastError: "") }
+            return SharedRequestBudget(kv: kv, limits: limits, pool: pool, logger: logger)
         }
     }
 }
 
 extension ExchangeOptions.Resolved {
     /// The exchange client of a fetcher: its budget, its signer, its settings.
-    public func makeClient(js: JetStream, pool: SharedRequestBudget.Pool?, logger: Logger) throws -> ExchangeClient {
-        ExchangeClient(config: client, budget: try makeBudget(js: js, pool: pool, logger: logger), signer: signer, logger: logger)
+    public func makeClient(js: JetStream, pool: SharedRequestBudget.Pool?, logger: Logger) async throws -> ExchangeClient {
+        ExchangeClient(config: client, budget: try await makeBudget(js: js, pool: pool, logger: logger), signer: signer, logger: logger)
     }
 }
 
