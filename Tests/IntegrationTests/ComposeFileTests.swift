@@ -6,16 +6,7 @@ import TestSupport
 /// profile, replicas and health-gated dependencies operations rely on.
 @Suite struct ComposeFileTests {
     func compose(_ arguments: [String]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["docker-compose", "-f", BuiltProducts.packageRoot.appendingPathComponent("compose.yaml").path] + arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, text)
+        try runTool("docker-compose", ["-f", BuiltProducts.packageRoot.appendingPathComponent("compose.yaml").path] + arguments)
     }
 
     @Test func composeFileIsValid() throws {

@@ -27,15 +27,7 @@ public struct TestCertificates: Sendable {
     }
 
     static func openssl(_ arguments: [String]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        p.arguments = arguments
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw HarnessError.failed("openssl \(arguments.first ?? "") failed: \(text)") }
+        let (status, text) = try runTool("openssl", arguments)
+        guard status == 0 else { throw HarnessError.failed("openssl \(arguments.first ?? "") failed: \(text)") }
     }
 }
