@@ -36,23 +36,22 @@ import TestSupport
         defer { h.shutdown() }
         try h.fillSecmaster()
 
-        let p = Process()
-        p.executableURL = BuiltProducts.executable("ssmd")
-        p.arguments = ["mcp"]
         var env = ProcessInfo.processInfo.environment
         env["SSMD_DATABASE_URL"] = h.postgres.connectionString
-        p.environment = env
         let stdin = Pipe(), stdout = Pipe()
         let stderrURL = h.directory.url.appendingPathComponent("ssmd-mcp.stderr.log")
-        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
-        p.standardInput = stdin
-        p.standardOutput = stdout
-        p.standardError = try FileHandle(forWritingTo: stderrURL)
         let lines = Lines()
         stdout.fileHandleForReading.readabilityHandler = { lines.append($0.availableData) }
-        try p.run()
+        let pid = try Spawn.start(BuiltProducts.executable("ssmd").path, ["mcp"], environment: env,
+                                  stdin: .descriptor(stdin.fileHandleForReading.fileDescriptor),
+                                  stdout: .descriptor(stdout.fileHandleForWriting.fileDescriptor),
+                                  stderr: .file(stderrURL.path, append: false))
+        // The child's ends belong to the child now: stdout must reach EOF when it exits.
+        try stdin.fileHandleForReading.close()
+        try stdout.fileHandleForWriting.close()
+        var exitStatus: Int32?
         defer {
-            if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+            if exitStatus == nil { kill(pid, SIGKILL); _ = Spawn.wait(pid) }
             stdout.fileHandleForReading.readabilityHandler = nil
         }
         func send(_ json: String) { stdin.fileHandleForWriting.write(Data((json + "\n").utf8)) }
@@ -97,6 +96,7 @@ import TestSupport
 
         // End of input ends the server.
         try stdin.fileHandleForWriting.close()
-        #expect(eventually(timeout: .seconds(10)) { !p.isRunning }, "ssmd mcp did not exit at end of input")
+        #expect(eventually(timeout: .seconds(10)) { exitStatus = Spawn.poll(pid); return exitStatus != nil }, "ssmd mcp did not exit at end of input")
+        #expect(exitStatus == 0)
     }
 }

@@ -34,19 +34,17 @@ import TestSupport
 
     @Test(arguments: cases)
     func badSettingExitsTwoWithOneLine(_ c: Case) throws {
-        let p = Process()
-        p.executableURL = BuiltProducts.executable(c.program)
-        p.arguments = c.arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SSMD_") }
         for (k, v) in c.environment { env[k] = v }
-        p.environment = env
-        let err = Pipe(), out = Pipe()
-        p.standardError = err
-        p.standardOutput = out
-        try p.run()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 2, "exit \(p.terminationStatus): \(stderr)")
+        let dir = try TestDirectory("config-error")
+        defer { dir.cleanup() }
+        let errPath = dir.url.appendingPathComponent("stderr").path
+        let pid = try Spawn.start(BuiltProducts.executable(c.program).path, c.arguments, environment: env,
+                                  stdout: .file(dir.url.appendingPathComponent("stdout").path, append: false),
+                                  stderr: .file(errPath, append: false))
+        let status = Spawn.wait(pid, timeout: .seconds(30))
+        let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        #expect(status == 2, "exit \(status.map(String.init) ?? "none: still running after 30 s, killed"): \(stderr)")
         let lines = stderr.split(separator: "\n")
         #expect(lines.count == 1, "\(stderr)")
         #expect(stderr.contains(c.mentions), "\(stderr)")

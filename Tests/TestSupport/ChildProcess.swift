@@ -5,54 +5,52 @@ import Foundation
 public final class ChildProcess: @unchecked Sendable {
     public let name: String
     public let logURL: URL
-    private let process = Process()
+    public let pid: Int32
     private let lock = NSLock()
+    private var status: Int32?
 
     public init(name: String, executable: URL, arguments: [String], environment: [String: String] = [:], logDirectory: URL) throws {
         self.name = name
         self.logURL = logDirectory.appendingPathComponent("\(name).log")
-        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logURL)
-        process.executableURL = executable
-        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
-        process.environment = env
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        pid = try Spawn.start(executable.path, arguments, environment: env, stdout: .file(logURL.path, append: false))
     }
 
-    public var pid: Int32 { process.processIdentifier }
-    public var isRunning: Bool { process.isRunning }
-    public var exitCode: Int32? { process.isRunning ? nil : process.terminationStatus }
+    /// Its exit status (code, or 128 + signal), nil while it runs.
+    public var exitCode: Int32? {
+        lock.lock(); defer { lock.unlock() }
+        if status == nil { status = Spawn.poll(pid) }
+        return status
+    }
+
+    public var isRunning: Bool { exitCode == nil }
 
     public func signal(_ sig: Int32) {
-        if process.isRunning { kill(process.processIdentifier, sig) }
+        if isRunning { kill(pid, sig) }
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within `grace`. Returns the exit status.
     @discardableResult
     public func stop(grace: Duration = .seconds(10)) -> Int32 {
-        lock.lock(); defer { lock.unlock() }
-        guard process.isRunning else { return process.terminationStatus }
-        kill(process.processIdentifier, SIGTERM)
-        if !waitForExit(timeout: grace) {
-            kill(process.processIdentifier, SIGKILL)
-            _ = waitForExit(timeout: .seconds(5))
-        }
-        return process.terminationStatus
+        if let done = exitCode { return done }
+        kill(pid, SIGTERM)
+        if waitForExit(timeout: grace), let done = exitCode { return done }
+        killHard()
+        return exitCode ?? -1
     }
 
+    /// SIGKILL, and reaps it.
     public func killHard() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        _ = waitForExit(timeout: .seconds(5))
+        lock.lock(); defer { lock.unlock() }
+        guard status == nil else { return }
+        kill(pid, SIGKILL)
+        status = Spawn.wait(pid)
     }
 
     public func waitForExit(timeout: Duration) -> Bool {
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
+        while isRunning {
             if ContinuousClock.now > deadline { return false }
             usleep(20_000)
         }
@@ -61,12 +59,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     public var output: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
-    deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
+    deinit { killHard() }
 }
 
 /// Where the package's built executables are.

@@ -78,7 +78,7 @@ public final class NATSTestServer: @unchecked Sendable {
     public func start(timeout: Duration = .seconds(10)) throws {
         lock.lock()
         if pid > 0 { lock.unlock(); return }
-        var args = ["nats-server", "-js", "-a", "127.0.0.1", "-p", "\(port)", "-m", "\(monitorPort)",
+        var args = ["-js", "-a", "127.0.0.1", "-p", "\(port)", "-m", "\(monitorPort)",
                     "-sd", storeDirectory.path, "-n", "ssmd-test-\(port)"]
         switch auth {
         case .none: break
@@ -88,7 +88,7 @@ public final class NATSTestServer: @unchecked Sendable {
         if let tls { args += ["--tls", "--tlscert", tls.certificate, "--tlskey", tls.key] }
         let binary = Self.serverBinary()
         do {
-            pid = try Self.spawn(binary, args, logPath: logFile.path)
+            pid = try Spawn.start(binary, args, stdout: .file(logFile.path, append: true))
         } catch {
             lock.unlock()
             throw error
@@ -131,18 +131,7 @@ public final class NATSTestServer: @unchecked Sendable {
         guard pid > 0 else { return }
         let p = pid
         _ = Glibc.kill(p, sig)
-        let deadline = ContinuousClock.now + grace
-        var status: Int32 = 0
-        while true {
-            let r = waitpid(p, &status, WNOHANG)
-            if r == p || (r < 0 && errno == ECHILD) { break }
-            if ContinuousClock.now > deadline {
-                _ = Glibc.kill(p, SIGKILL)
-                _ = waitpid(p, &status, 0)
-                break
-            }
-            usleep(10_000)
-        }
+        _ = Spawn.wait(p, timeout: grace)   // SIGKILLs and reaps it past `grace`
         pid = 0
     }
 
@@ -154,8 +143,7 @@ public final class NATSTestServer: @unchecked Sendable {
             }
             // Died early (e.g. port taken)?
             lock.lock()
-            var status: Int32 = 0
-            if pid > 0, waitpid(pid, &status, WNOHANG) == pid {
+            if pid > 0, Spawn.poll(pid) != nil {
                 pid = 0
                 lock.unlock()
                 throw TestServerError.exited("nats-server exited during startup:\n\(log())")
@@ -167,10 +155,10 @@ public final class NATSTestServer: @unchecked Sendable {
     }
 
     public enum TestServerError: Error, CustomStringConvertible {
-        case spawn(String), exited(String), timeout(String), socket(String)
+        case exited(String), timeout(String), socket(String)
         public var description: String {
             switch self {
-            case .spawn(let m), .exited(let m), .timeout(let m), .socket(let m): return m
+            case .exited(let m), .timeout(let m), .socket(let m): return m
             }
         }
     }
@@ -181,21 +169,6 @@ public final class NATSTestServer: @unchecked Sendable {
             if FileManager.default.isExecutableFile(atPath: p) { return p }
         }
         return "nats-server"
-    }
-
-    static func spawn(_ path: String, _ args: [String], logPath: String) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let cArgs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        defer { cArgs.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, path, &actions, nil, cArgs, environ)
-        guard rc == 0 else { throw TestServerError.spawn("posix_spawn \(path) failed: \(String(cString: strerror(rc)))") }
-        return pid
     }
 
     /// A free TCP port on 127.0.0.1, chosen at random below Linux's ephemeral range

@@ -138,16 +138,9 @@ public final class PipelineHarness: @unchecked Sendable {
     /// POSTs a JSON body to the simulator (run-time settings, clock) with the curl tool.
     @discardableResult
     public func simulatorPost(_ path: String, json: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["curl", "-sf", "-X", "POST", "-H", "Content-Type: application/json", "-d", json, simulatorURL + path]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let body = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw HarnessError.failed("POST \(path) failed: \(p.terminationStatus)") }
-        return body
+        let r = try runTool("curl", ["-sf", "-X", "POST", "-H", "Content-Type: application/json", "-d", json, simulatorURL + path], timeout: .seconds(30))
+        guard r.status == 0 else { throw HarnessError.failed("POST \(path) failed: curl exit \(r.status) \(r.output)") }
+        return r.output
     }
 
     /// Requests the simulator answered, by status code, across exchange endpoints.

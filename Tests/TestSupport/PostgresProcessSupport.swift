@@ -23,9 +23,7 @@ enum PostgresProcessSupport {
     /// in `directory` (through `env -C`), capturing stdout+stderr through a file (never a
     /// pipe: pg_ctl's postmaster must not inherit a pipe we wait on).
     ///
-    /// Uses `posix_spawn` + `waitpid` rather than `Foundation.Process`: under Swift
-    /// Testing on Linux, `Process.waitUntilExit()` was seen to hang forever after the child
-    /// had exited (left a zombie `runuser`).
+    /// Through ``Spawn``, not `Foundation.Process` (whose exit detection can miss a child).
     static func run(
         _ executable: String, _ arguments: [String], asUser user: String? = nil,
         in directory: URL? = nil, environment: [String: String]? = nil
@@ -35,35 +33,14 @@ enum PostgresProcessSupport {
         if let directory { argv += ["/usr/bin/env", "-C", directory.path] }
         argv.append(executable)
         argv += arguments
-        let env = (environment ?? cleanEnvironment()).map { "\($0.key)=\($0.value)" }
 
         let outputPath = FileManager.default.temporaryDirectory
             .appendingPathComponent("ssmd-pg-out-\(getpid())-\(UUID().uuidString)").path
         defer { unlink(outputPath) }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-
-        let cArgs = argv.map { strdup($0) } + [nil]
-        let cEnv = env.map { strdup($0) } + [nil]
-        defer {
-            cArgs.forEach { free($0) }
-            cEnv.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
-        guard spawned == 0 else {
-            throw Failure(description: "posix_spawn \(argv[0]) failed: errno \(spawned)")
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            guard errno == EINTR else { throw Failure(description: "waitpid failed: errno \(errno)") }
-        }
-        let exitCode: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let pid = try Spawn.start(argv[0], Array(argv.dropFirst()), environment: environment ?? cleanEnvironment(),
+                                  stdout: .file(outputPath, append: false))
+        let exitCode = Spawn.wait(pid)
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         return Outcome(status: exitCode, output: output)
     }

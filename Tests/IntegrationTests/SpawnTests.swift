@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The harness's own process handling: every other test relies on it to see a daemon's
+/// exit. (Foundation's `Process` once lost a SIGKILLed writer for good in CI.)
+@Suite struct SpawnTests {
+    /// A child started while we hold an inheritable pipe end does not keep it open: the
+    /// read end sees EOF as soon as we close our write end, while the child still runs.
+    @Test func childrenDoNotInheritOurDescriptors() throws {
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]) }
+        let child = try Spawn.start("sleep", ["30"])
+        defer { kill(child, SIGKILL); _ = Spawn.wait(child) }
+        close(fds[1])
+        var reader = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
+        #expect(poll(&reader, 1, 2_000) == 1, "the read end did not reach EOF: the child holds the write end")
+        var byte: UInt8 = 0
+        #expect(read(fds[0], &byte, 1) == 0)
+        #expect(Spawn.poll(child) == nil, "sleep ended early")
+    }
+
+    /// A SIGKILLed daemon is seen to have ended, with 128 + 9, even when other children
+    /// are started and ended around it.
+    @Test func killedChildIsReportedAmongOthers() throws {
+        let dir = try TestDirectory("spawn")
+        defer { dir.cleanup() }
+        let victim = try ChildProcess(name: "victim", executable: URL(fileURLWithPath: "/bin/sleep"), arguments: ["30"], logDirectory: dir.url)
+        let others = try (0..<8).map { i in
+            try ChildProcess(name: "other-\(i)", executable: URL(fileURLWithPath: "/bin/sleep"), arguments: ["30"], logDirectory: dir.url)
+        }
+        #expect(try runTool("true", []).status == 0)
+        victim.signal(SIGKILL)
+        #expect(victim.waitForExit(timeout: .seconds(5)))
+        #expect(victim.exitCode == 128 + SIGKILL)
+        #expect(others.allSatisfy { $0.isRunning })
+        #expect(others.map { $0.stop(grace: .seconds(5)) } == Array(repeating: 128 + SIGTERM, count: 8))
+        #expect(try runTool("sh", ["-c", "exit 3"]).status == 3)
+    }
+}
