@@ -140,8 +140,9 @@ import TestSupport
         try PipelineEndToEndTests.assertExact(h, try PipelineEndToEndTests.expectation(h))
     }
 
-    /// A NATS server that refuses our credentials: exit 2 at once, one line naming the
-    /// settings and the server's reason, no password anywhere in the output.
+    /// A NATS server that refuses our credentials (user and password by setting or in the
+    /// URL, a token in the URL): exit 2 at once, one line naming the settings and the
+    /// server's reason, no password or token anywhere in the output.
     @Test(.timeLimit(.minutes(2))) func natsRefusesTheCredentials() throws {
         let nats = try NATSTestServer(auth: .userPassword(user: "ssmd", password: "sekrit-nats"))
         defer { nats.shutdown() }
@@ -150,7 +151,8 @@ import TestSupport
         for (program, extra) in [("db-writer", ["--database-url", "host=127.0.0.1 port=1 dbname=x"]),
                                  ("market-fetcher", []), ("series-fetcher", ["--once"])] {
             for env in [["SSMD_NATS_URL": nats.url, "SSMD_NATS_USER": "ssmd", "SSMD_NATS_PASSWORD": "hunter2-wrong"],
-                        ["SSMD_NATS_URL": "nats://ssmd:hunter2-wrong@127.0.0.1:\(nats.port)"]] {
+                        ["SSMD_NATS_URL": "nats://ssmd:hunter2-wrong@127.0.0.1:\(nats.port)"],
+                        ["SSMD_NATS_URL": "nats://hunter2-token@127.0.0.1:\(nats.port)"]] {
                 let p = try ChildProcess(name: program, executable: BuiltProducts.executable(program), arguments: extra,
                                          environment: env.merging(["SSMD_EXCHANGE_URL": "http://127.0.0.1:1/trade-api/v2"]) { a, _ in a },
                                          logDirectory: dir.url)

@@ -182,6 +182,24 @@ struct ConnectionTests {
         let connz = try server.monitor("/connz")
         #expect(connz.status == 200)
         #expect(connz.body.contains("good-token"))
+
+        // A token as the URL's user-info authenticates too, and is never shown.
+        let tokenURL = server.url.replacingOccurrences(of: "nats://", with: "nats://tok-123456@")
+        let wrongURL = server.url.replacingOccurrences(of: "nats://", with: "nats://tok-wrong-777@")
+        var inURL = NATSOptions(urls: [tokenURL], name: "url-token")
+        inURL.retryOnFailedConnect = false
+        #expect(!inURL.description.contains("tok-123456"))
+        let viaURL = try NATSConnection(options: inURL, logger: testLogger)
+        defer { viaURL.close() }
+        #expect(viaURL.isConnected)
+        var wrongInURL = NATSOptions(urls: [wrongURL], name: "url-wrong-token")
+        wrongInURL.retryOnFailedConnect = false
+        do {
+            _ = try NATSConnection(options: wrongInURL, logger: testLogger)
+            Issue.record("a wrong token in the URL must be refused")
+        } catch {
+            #expect(!"\(error)".contains("tok-wrong-777"), "\(error)")
+        }
     }
 
     @Test func unreachableServerFailsFastWithoutRetry() throws {

@@ -23,6 +23,12 @@ import Testing
     @Test func natsURLIsRedacted() {
         #expect(Redaction.url("nats://u:hunter2@127.0.0.1:4222") == "nats://u:[redacted]@127.0.0.1:4222")
         #expect(Redaction.url("nats://127.0.0.1:4222") == "nats://127.0.0.1:4222")
+        // A token as user-info, with and without a scheme; a database user name stays.
+        #expect(Redaction.url("nats://s3cr3tTOKEN@127.0.0.1:4222") == "nats://[redacted]@127.0.0.1:4222")
+        #expect(Redaction.url("tls://s3cr3tTOKEN@nats.internal") == "tls://[redacted]@nats.internal")
+        #expect(Redaction.url("s3cr3tTOKEN@127.0.0.1:4222") == "[redacted]@127.0.0.1:4222")
+        #expect(Redaction.url("postgres://writer@db/secmaster") == "postgres://writer@db/secmaster")
+        #expect(Redaction.url("https://api.example/trade-api/v2?x=1") == "https://api.example/trade-api/v2?x=1")
     }
 
     @Test func refusalsAreToldApartFromOutages() {

@@ -129,8 +129,10 @@ public struct SettingsResolver: Sendable {
 
 /// Keeps secrets out of logs and error messages.
 public enum Redaction {
-    /// `nats://user:pass@host` → `nats://user:[redacted]@host`.
-    /// A `password=` query parameter (libpq URIs accept one) is redacted too.
+    /// `nats://user:pass@host` → `nats://user:[redacted]@host`; a lone user-info is a NATS
+    /// token (`nats://TOKEN@host`, also without a scheme) → `nats://[redacted]@host`, except
+    /// in a database URI, where it is only the user name. A `password=` query parameter
+    /// (libpq URIs accept one) is redacted too.
     public static func url(_ s: String) -> String {
         var s = s
         if let q = s.firstIndex(of: "?") {
@@ -139,12 +141,16 @@ public enum Redaction {
             }
             s = String(s[...q]) + query.joined(separator: "&")
         }
-        guard let schemeEnd = s.range(of: "://") else { return s }
-        let authorityEnd = s[schemeEnd.upperBound...].firstIndex(where: { $0 == "/" || $0 == "?" }) ?? s.endIndex
-        guard let at = s[schemeEnd.upperBound..<authorityEnd].lastIndex(of: "@") else { return s }
-        let userinfo = s[schemeEnd.upperBound..<at]
-        guard let colon = userinfo.firstIndex(of: ":") else { return s }
-        return String(s[..<colon]) + ":[redacted]" + String(s[at...])
+        let schemeEnd = s.range(of: "://")
+        let authorityStart = schemeEnd?.upperBound ?? s.startIndex
+        let authorityEnd = s[authorityStart...].firstIndex(where: { $0 == "/" || $0 == "?" }) ?? s.endIndex
+        guard let at = s[authorityStart..<authorityEnd].lastIndex(of: "@") else { return s }
+        if let colon = s[authorityStart..<at].firstIndex(of: ":") {
+            return String(s[..<colon]) + ":[redacted]" + String(s[at...])
+        }
+        let scheme = schemeEnd.map { s[..<$0.lowerBound].lowercased() } ?? ""
+        if scheme == "postgres" || scheme == "postgresql" { return s }
+        return String(s[..<authorityStart]) + "[redacted]" + String(s[at...])
     }
 
     /// libpq conninfo: `password=…` → `password=[redacted]`; URIs as `url(_:)`. Values may

@@ -55,20 +55,8 @@ public struct NATSOptions: Sendable, CustomStringConvertible, CustomDebugStringC
     }
     public var debugDescription: String { description }
 
-    /// The URLs with any `user:password@` part removed — safe to log.
-    public var redactedURLs: [String] { urls.map(NATSOptions.redact(url:)) }
-
-    static func redact(url: String) -> String {
-        guard let schemeEnd = url.range(of: "://") else {
-            if let at = url.lastIndex(of: "@") { return "***@" + url[url.index(after: at)...] }
-            return url
-        }
-        let rest = url[schemeEnd.upperBound...]
-        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
-        let authority = rest[..<authorityEnd]
-        guard let at = authority.lastIndex(of: "@") else { return url }
-        return String(url[..<schemeEnd.upperBound]) + "***@" + String(rest[rest.index(after: at)...])
-    }
+    /// The URLs with passwords and tokens redacted — safe to log.
+    public var redactedURLs: [String] { urls.map(Redaction.url) }
 
     /// Strings that must never appear in an error or a log line.
     var secrets: [String] {
@@ -151,7 +139,7 @@ final class NATSConnectionEvents: @unchecked Sendable {
         var buf = [CChar](repeating: 0, count: 512)
         if natsConnection_GetConnectedUrl(nc, &buf, 512) == NATS_OK {
             let url = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-            return url.isEmpty ? "?" : NATSOptions.redact(url: url)
+            return url.isEmpty ? "?" : Redaction.url(url)
         }
         return "?"
     }
