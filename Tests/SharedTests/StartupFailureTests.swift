@@ -29,6 +29,12 @@ import Testing
         #expect(Redaction.url("s3cr3tTOKEN@127.0.0.1:4222") == "[redacted]@127.0.0.1:4222")
         #expect(Redaction.url("postgres://writer@db/secmaster") == "postgres://writer@db/secmaster")
         #expect(Redaction.url("https://api.example/trade-api/v2?x=1") == "https://api.example/trade-api/v2?x=1")
+        // The secret itself, for scrubbing error texts.
+        #expect(Redaction.secret(inURL: "nats://u:hunter2@h:4222") == "hunter2")
+        #expect(Redaction.secret(inURL: "nats://s3cr3tTOKEN@h:4222") == "s3cr3tTOKEN")
+        #expect(Redaction.secret(inURL: "postgresql://writer:pw@db/x?sslmode=require") == "pw")
+        #expect(Redaction.secret(inURL: "postgres://writer@db/secmaster") == nil)
+        #expect(Redaction.secret(inURL: "nats://u:@h") == nil)
     }
 
     @Test func refusalsAreToldApartFromOutages() {

@@ -141,16 +141,31 @@ public enum Redaction {
             }
             s = String(s[...q]) + query.joined(separator: "&")
         }
+        guard let secret = secretRange(in: s) else { return s }
+        return s.replacingCharacters(in: secret, with: "[redacted]")
+    }
+
+    /// The secret in a URL's user-info (the password, or a lone token), nil when there is none.
+    public static func secret(inURL s: String) -> String? {
+        secretRange(in: s).map { String(s[$0]) }
+    }
+
+    /// Where a URL's secret is: the password of `user:password@`, or a whole lone user-info
+    /// (a NATS token) except in a database URI, where that is only the user name.
+    static func secretRange(in s: String) -> Range<String.Index>? {
         let schemeEnd = s.range(of: "://")
         let authorityStart = schemeEnd?.upperBound ?? s.startIndex
         let authorityEnd = s[authorityStart...].firstIndex(where: { $0 == "/" || $0 == "?" }) ?? s.endIndex
-        guard let at = s[authorityStart..<authorityEnd].lastIndex(of: "@") else { return s }
+        guard let at = s[authorityStart..<authorityEnd].lastIndex(of: "@") else { return nil }
+        let range: Range<String.Index>
         if let colon = s[authorityStart..<at].firstIndex(of: ":") {
-            return String(s[..<colon]) + ":[redacted]" + String(s[at...])
+            range = s.index(after: colon)..<at
+        } else {
+            let scheme = schemeEnd.map { s[..<$0.lowerBound].lowercased() } ?? ""
+            if scheme == "postgres" || scheme == "postgresql" { return nil }
+            range = authorityStart..<at
         }
-        let scheme = schemeEnd.map { s[..<$0.lowerBound].lowercased() } ?? ""
-        if scheme == "postgres" || scheme == "postgresql" { return s }
-        return String(s[..<authorityStart]) + "[redacted]" + String(s[at...])
+        return range.isEmpty ? nil : range
     }
 
     /// libpq conninfo: `password=…` → `password=[redacted]`; URIs as `url(_:)`. Values may

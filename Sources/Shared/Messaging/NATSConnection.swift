@@ -63,20 +63,7 @@ public struct NATSOptions: Sendable, CustomStringConvertible, CustomDebugStringC
         var s: [String] = []
         if let p = password, !p.isEmpty { s.append(p) }
         if let t = token, !t.isEmpty { s.append(t) }
-        for url in urls {
-            // user-info embedded in URLs
-            guard let schemeEnd = url.range(of: "://") else { continue }
-            let rest = url[schemeEnd.upperBound...]
-            let authority = rest[..<(rest.firstIndex(of: "/") ?? rest.endIndex)]
-            guard let at = authority.lastIndex(of: "@") else { continue }
-            let info = authority[..<at]
-            if let colon = info.firstIndex(of: ":") {
-                let pw = String(info[info.index(after: colon)...])
-                if !pw.isEmpty { s.append(pw) }
-            } else if !info.isEmpty {
-                s.append(String(info)) // token-only URL
-            }
-        }
+        s += urls.compactMap(Redaction.secret(inURL:))   // user-info embedded in URLs
         return s
     }
 

@@ -452,17 +452,8 @@ public final class PostgresConnection: @unchecked Sendable {
             if !value.isEmpty { found.append(value) }
         }
         // URI form: scheme://user:password@host
-        for scheme in ["postgresql://", "postgres://"] {
-            guard text.hasPrefix(scheme) else { continue }
-            let afterScheme = text.dropFirst(scheme.count)
-            let authority = afterScheme.prefix { $0 != "/" && $0 != "?" }
-            if let at = authority.lastIndex(of: "@") {
-                let userInfo = authority[authority.startIndex..<at]
-                if let colon = userInfo.firstIndex(of: ":") {
-                    let password = String(userInfo[userInfo.index(after: colon)...])
-                    if !password.isEmpty { found.append(password) }
-                }
-            }
+        if text.hasPrefix("postgresql://") || text.hasPrefix("postgres://"), let password = Redaction.secret(inURL: text) {
+            found.append(password)
         }
         return found
     }
