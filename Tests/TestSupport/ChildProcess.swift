@@ -49,12 +49,7 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     public func waitForExit(timeout: Duration) -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while isRunning {
-            if ContinuousClock.now > deadline { return false }
-            usleep(20_000)
-        }
-        return true
+        eventually(timeout: timeout, every: .milliseconds(20)) { !isRunning }
     }
 
     public var output: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }

@@ -100,12 +100,8 @@ public enum Spawn {
 
     /// Waits up to `timeout` for `pid` to end; past it, SIGKILLs and reaps it and returns nil.
     public static func wait(_ pid: pid_t, timeout: Duration) -> Int32? {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let status = poll(pid) { return status }
-            usleep(20_000)
-        }
-        if let status = poll(pid) { return status }
+        var status: Int32?
+        if eventually(timeout: timeout, every: .milliseconds(20), { status = poll(pid); return status != nil }) { return status }
         kill(pid, SIGKILL)
         _ = wait(pid)
         return nil
