@@ -1,13 +1,41 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// The architecture, as the compiler enforces it. Every library lives under Sources/Shared/,
+// one folder per module (the folder has the module's name). Arrows point at dependencies:
+//
+//   pure (no C library, no I/O):
+//     SSMDCore ← KalshiModels ← WireContract ← SyncCore
+//     SSMDCore ← RateBudget
+//     KalshiModels ← SecmasterSchema ← WriterCore (also ← WireContract)
+//   one client per C library (the only importer of it; the only place that knows what blocks):
+//     NATSClient (CNATS), PostgresClient (CLibPQ), CurlHTTP (CCurl)
+//   I/O built on them:
+//     KalshiAPI (exchange client: CurlHTTP, RateBudget, KalshiModels)
+//     Secmaster (the PostgreSQL store: PostgresClient, SecmasterSchema)
+//     Pipeline (the daemons' services: everything above)
+//     DaemonKit (settings, entry point, ops server, logging, metrics)
+//
 // C libraries come from Debian (libpq-dev, libnats-dev, libcurl4-openssl-dev) through
-// system-library targets; each is imported by exactly one folder of `Shared`.
+// system-library targets.
+let swiftLog = Target.Dependency.product(name: "Logging", package: "swift-log")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+
+func library(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+    .target(name: name, dependencies: dependencies, path: "Sources/Shared/\(name)")
+}
+
+/// The pure modules: unit tests of them link no C library.
+let pureModules: [Target.Dependency] = ["SSMDCore", "KalshiModels", "WireContract", "RateBudget", "SyncCore", "SecmasterSchema", "WriterCore"]
+/// Everything a daemon links.
+let allModules: [Target.Dependency] = pureModules + ["NATSClient", "PostgresClient", "CurlHTTP", "KalshiAPI", "Secmaster", "Pipeline", "DaemonKit"]
+
 let package = Package(
     name: "ssmd",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
-        .library(name: "Shared", targets: ["Shared"]),
         .executable(name: "series-fetcher", targets: ["series-fetcher"]),
         .executable(name: "market-fetcher", targets: ["market-fetcher"]),
         .executable(name: "db-writer", targets: ["db-writer"]),
@@ -34,58 +62,74 @@ let package = Package(
                        providers: [.apt(["libnats-dev"])]),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
-        .target(
-            name: "Shared",
-            dependencies: [
-                "CLibPQ", "CNATS", "CCurl",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "_CryptoExtras", package: "swift-crypto"),
-                .product(name: "Yams", package: "Yams"),
-                // Each daemon's /metrics, /healthz and /readyz.
-                .product(name: "Hummingbird", package: "hummingbird"),
-            ]
-        ),
+
+        // Pure: time, fixed point, JSON scanning, redaction, retry policy, hashing.
+        library("SSMDCore", []),
+        // The exchange's objects and queries, decoded tolerantly.
+        library("KalshiModels", ["SSMDCore"]),
+        // Subjects, stream names and payloads: the contract between daemons and connectors.
+        library("WireContract", ["SSMDCore", "KalshiModels"]),
+        // GCRA math and the budgets that spend from it (storage behind a protocol).
+        library("RateBudget", ["SSMDCore", swiftLog]),
+        // Tracking rule, routing, the incremental-sync planner.
+        library("SyncCore", ["SSMDCore", "KalshiModels", "WireContract"]),
+        // The secmaster's tables and rows.
+        library("SecmasterSchema", ["SSMDCore", "KalshiModels"]),
+        // The writer's decoding, coalescing and figures.
+        library("WriterCore", ["SSMDCore", "KalshiModels", "WireContract", "SecmasterSchema", swiftLog]),
+
+        // One client per C library.
+        library("NATSClient", ["CNATS", "SSMDCore", swiftLog]),
+        library("PostgresClient", ["CLibPQ", "SSMDCore"]),
+        library("CurlHTTP", ["CCurl", "SSMDCore"]),
+
+        // The exchange client: budget, signing, retries, pagination.
+        library("KalshiAPI", [
+            "SSMDCore", "KalshiModels", "CurlHTTP", "RateBudget", swiftLog,
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
+        // The PostgreSQL security master: migrations, upserts, queries.
+        library("Secmaster", ["SSMDCore", "KalshiModels", "SecmasterSchema", "PostgresClient", swiftLog]),
+        // The daemons' services: series and market syncers, the work pool, the batch writer.
+        library("Pipeline", [
+            "SSMDCore", "KalshiModels", "WireContract", "RateBudget", "SyncCore", "SecmasterSchema", "WriterCore",
+            "NATSClient", "PostgresClient", "KalshiAPI", "Secmaster", swiftLog, lifecycle,
+        ]),
+        // Settings, the daemon entry point, the ops server, logging and metrics.
+        library("DaemonKit", [
+            "SSMDCore", "KalshiModels", "WireContract", "RateBudget", "SyncCore", "NATSClient", "PostgresClient",
+            "KalshiAPI", "Secmaster", "Pipeline", swiftLog, lifecycle, argumentParser, hummingbird,
+            .product(name: "Yams", package: "Yams"),
+        ]),
+
         .target(
             name: "KalshiSimulator",
             dependencies: [
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Logging", package: "swift-log"),
+                hummingbird, swiftLog,
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
-        .executableTarget(name: "series-fetcher", dependencies: ["Shared"]),
-        .executableTarget(name: "market-fetcher", dependencies: ["Shared"]),
-        .executableTarget(name: "db-writer", dependencies: ["Shared"]),
+        .executableTarget(name: "series-fetcher", dependencies: allModules),
+        .executableTarget(name: "market-fetcher", dependencies: allModules),
+        .executableTarget(name: "db-writer", dependencies: allModules),
         // The plan's command line: series/secmaster sync, series list, migrate.
-        .executableTarget(name: "ssmd", dependencies: ["Shared", .product(name: "MCP", package: "swift-sdk")]),
+        .executableTarget(name: "ssmd", dependencies: allModules + [.product(name: "MCP", package: "swift-sdk")]),
         // Read-only HTTP API and admin dashboard over the security master.
-        .executableTarget(
-            name: "data-api",
-            dependencies: ["Shared", .product(name: "Hummingbird", package: "hummingbird")]
-        ),
+        .executableTarget(name: "data-api", dependencies: allModules + [hummingbird]),
         // Benchmark driver for scripts/bench-writer (a product, not a test).
-        .executableTarget(name: "bench-writer", dependencies: ["Shared"]),
-        .executableTarget(
-            name: "kalshi-sim",
-            dependencies: [
-                "KalshiSimulator",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Hummingbird", package: "hummingbird"),
-            ]
-        ),
+        .executableTarget(name: "bench-writer", dependencies: allModules),
+        .executableTarget(name: "kalshi-sim", dependencies: ["KalshiSimulator", argumentParser, hummingbird]),
         // Starts real nats-server / PostgreSQL processes for tests (no mocks).
-        .target(name: "TestSupport", dependencies: ["Shared"], path: "Tests/TestSupport"),
-        .testTarget(name: "SharedTests", dependencies: ["Shared"]),
-        .testTarget(name: "MessagingTests", dependencies: ["Shared", "TestSupport"]),
-        .testTarget(name: "StorageTests", dependencies: ["Shared", "TestSupport"]),
-        .testTarget(name: "WriterTests", dependencies: ["Shared", "TestSupport"]),
-        .testTarget(name: "DataAPITests", dependencies: ["Shared", "TestSupport"]),
+        .target(name: "TestSupport", dependencies: allModules, path: "Tests/TestSupport"),
+        .testTarget(name: "SharedTests", dependencies: allModules),
+        .testTarget(name: "MessagingTests", dependencies: allModules + ["TestSupport"]),
+        .testTarget(name: "StorageTests", dependencies: allModules + ["TestSupport"]),
+        .testTarget(name: "WriterTests", dependencies: allModules + ["TestSupport"]),
+        .testTarget(name: "DataAPITests", dependencies: allModules + ["TestSupport"]),
         .testTarget(name: "KalshiSimulatorTests", dependencies: ["KalshiSimulator"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Shared", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: allModules + ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

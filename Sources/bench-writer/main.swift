@@ -1,6 +1,14 @@
 import Foundation
 import Logging
-import Shared
+import KalshiModels
+import NATSClient
+import Pipeline
+import PostgresClient
+import SSMDCore
+import Secmaster
+import SecmasterSchema
+import WireContract
+import WriterCore
 
 // bench-writer: the db-writer's throughput against PostgreSQL's own COPY, on one server.
 // Run through scripts/bench-writer, which builds release binaries and starts a private

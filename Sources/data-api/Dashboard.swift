@@ -1,6 +1,12 @@
 import Foundation
 import Logging
-import Shared
+import DaemonKit
+import KalshiModels
+import NATSClient
+import Pipeline
+import RateBudget
+import SSMDCore
+import WireContract
 
 /// The admin dashboard at `/`: one server-rendered HTML page (no scripts, no build step).
 /// Database sections come from the read-only pool; the pipeline sections (last cycle per

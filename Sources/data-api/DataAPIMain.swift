@@ -4,7 +4,9 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import Shared
+import CurlHTTP
+import DaemonKit
+import SSMDCore
 
 /// `data-api`: the read-only HTTP API and admin dashboard over the security master.
 /// Exit 0 on SIGTERM/SIGINT, 1 on a runtime failure, 2 on a configuration error (one line).

@@ -1,5 +1,6 @@
 import Foundation
-import Shared
+import PostgresClient
+import SSMDCore
 
 /// What a route answers, before it becomes a Hummingbird response.
 struct APIResponse: Sendable {

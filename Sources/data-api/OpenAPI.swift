@@ -1,3 +1,5 @@
+import KalshiModels
+
 /// The OpenAPI 3 description of this API, served at `/openapi.yaml` (hand-written, embedded
 /// in the binary; tests parse and validate it).
 enum OpenAPIDocument {

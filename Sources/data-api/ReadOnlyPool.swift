@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
-import Shared
+import PostgresClient
+import SSMDCore
 
 /// A small pool of read-only libpq connections. Every statement runs off Swift's cooperative
 /// pool (`Offload.run`); at most `size` run at once (the rest wait on a semaphore on a

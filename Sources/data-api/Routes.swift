@@ -1,6 +1,7 @@
 import Foundation
 import Logging
-import Shared
+import PostgresClient
+import SSMDCore
 
 /// The read-only API: routing, parameter validation and parameterized SQL. Everything it
 /// answers is JSON (snake_case) except `/` (the dashboard) and `/openapi.yaml`.

@@ -1,7 +1,12 @@
 import ArgumentParser
 import Logging
 import ServiceLifecycle
-import Shared
+import DaemonKit
+import NATSClient
+import Pipeline
+import SSMDCore
+import WireContract
+import WriterCore
 
 /// db-writer: the only place data becomes durable. Pulls series, events, markets and
 /// category listings from the secmaster stream, coalesces each batch to the newest state per

@@ -2,7 +2,11 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
-import Shared
+import DaemonKit
+import NATSClient
+import Pipeline
+import RateBudget
+import SSMDCore
 
 /// market-fetcher: one replica of a tag pool. Replicas started with the same tags share the
 /// tags' durable pull consumers, so JetStream splits the work among them.

@@ -1,7 +1,11 @@
 import ArgumentParser
 import Logging
 import ServiceLifecycle
-import Shared
+import DaemonKit
+import NATSClient
+import Pipeline
+import SSMDCore
+import SyncCore
 
 /// series-fetcher: each cycle reads the exchange's categories, tags, sports and series,
 /// keeps the tracked ones and publishes one work item per series to `ssmd.work.<tag>`.

@@ -2,7 +2,10 @@ import ArgumentParser
 import Foundation
 import Logging
 import MCP
-import Shared
+import DaemonKit
+import KalshiModels
+import PostgresClient
+import SSMDCore
 
 /// `ssmd mcp`: Model Context Protocol tools over stdio (JSON-RPC on stdin/stdout; logs on
 /// stderr) reading the security master in PostgreSQL, read-only.
@@ -16,7 +19,7 @@ struct MCPCommand: AsyncParsableCommand {
         let conninfo = try database.resolve()
         StructuredLogHandler.bootstrap(level: .warning, format: .logfmt)
         let tools = SecmasterTools(conninfo: conninfo)
-        let server = Server(name: "ssmd", version: Shared.SSMD.version,
+        let server = Server(name: "ssmd", version: SSMDCore.SSMD.version,
                             instructions: "Read-only access to the ssmd security master of Kalshi series and markets.",
                             capabilities: .init(tools: .init(listChanged: false)))
         await server.withMethodHandler(ListTools.self) { _ in .init(tools: SecmasterTools.definitions) }

@@ -2,7 +2,15 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
-import Shared
+import DaemonKit
+import KalshiModels
+import NATSClient
+import Pipeline
+import PostgresClient
+import SSMDCore
+import Secmaster
+import SyncCore
+import WireContract
 
 /// `ssmd`: the plan's command line, driving the same pipeline as the daemons.
 /// Exit 0 on success, 1 on failure, 2 on a usage or configuration error (one line).

@@ -2,7 +2,10 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
-import Shared
+import DaemonKit
+import NATSClient
+import SSMDCore
+import WireContract
 
 /// `ssmd watch <filter>`: the last value of every subject matching the filter, then live
 /// updates, one line each (`--json`: the raw payload). Stops on SIGINT/SIGTERM (exit 0).

@@ -1,7 +1,9 @@
 import Foundation
-import Shared
 import Testing
 import TestSupport
+import PostgresClient
+import SSMDCore
+import WireContract
 
 /// Connectors bootstrap from NATS alone: a Python (nats-py) client and `ssmd watch` get the
 /// last value of every market of a tag, then the update when the simulator moves one.

@@ -1,7 +1,8 @@
 import Foundation
-import Shared
 import Testing
 import TestSupport
+import PostgresClient
+import SSMDCore
 
 /// data-api over real HTTP against a PostgreSQL filled by one real pipeline cycle (simulator
 /// clock frozen), every answer compared with SQL on the same database.

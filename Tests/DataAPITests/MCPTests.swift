@@ -1,7 +1,7 @@
 import Foundation
-import Shared
 import Testing
 import TestSupport
+import SSMDCore
 
 /// `ssmd mcp` as a process: JSON-RPC over its stdin/stdout, answers compared with SQL.
 @Suite(.serialized) struct MCPTests {

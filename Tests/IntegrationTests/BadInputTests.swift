@@ -1,7 +1,9 @@
 import Foundation
-import Shared
 import Testing
 import TestSupport
+import CurlHTTP
+import SSMDCore
+import WireContract
 
 /// Each daemon meets bad input as a real process: an exchange that cannot be reached or
 /// answers HTML, NATS refused or refusing our credentials, a wrong database password, an

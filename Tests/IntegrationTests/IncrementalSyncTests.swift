@@ -1,7 +1,7 @@
 import Foundation
-import Shared
 import Testing
 import TestSupport
+import SSMDCore
 
 /// Several cycles at accelerated simulated time: the simulator's clock is frozen and moved
 /// on by one schedule interval (5 simulated minutes) between cycles, so each cycle sees a

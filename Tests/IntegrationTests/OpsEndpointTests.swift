@@ -1,7 +1,7 @@
 import Foundation
-import Shared
 import Testing
 import TestSupport
+import CurlHTTP
 
 /// Each daemon's /healthz, /readyz and /metrics, with NATS going away and coming back.
 @Suite(.serialized) struct OpsEndpointTests {

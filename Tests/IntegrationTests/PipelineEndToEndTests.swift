@@ -1,7 +1,8 @@
 import Foundation
-import Shared
 import Testing
 import TestSupport
+import PostgresClient
+import SSMDCore
 
 /// The whole pipeline as separate processes — nats-server, PostgreSQL, kalshi-sim,
 /// series-fetcher, market-fetcher(s), db-writer — compared with the simulator's truth.

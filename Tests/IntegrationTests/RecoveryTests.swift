@@ -1,7 +1,7 @@
 import Foundation
-import Shared
 import Testing
 import TestSupport
+import WireContract
 
 /// NATS and PostgreSQL go away and come back while the pipeline runs: no daemon is
 /// restarted, nothing is lost, and PostgreSQL ends equal to the simulator's truth.

@@ -1,8 +1,11 @@
 import Foundation
 import Logging
-import Shared
 import Testing
 import TestSupport
+import NATSClient
+import Pipeline
+import RateBudget
+import SSMDCore
 
 /// The shared budget with a real nats-server: separate connections (as separate replicas
 /// would have) contend for one KV key, and together never exceed the configured rate.
@@ -16,7 +19,7 @@ import TestSupport
             let c = try NATSConnection(options: NATSOptions(urls: [server.url], name: "replica-\(i)"), logger: Logger(label: "t"))
             connections.append(c)
             let kv = try c.jetStream().ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket))
-            budgets.append(SharedRequestBudget(kv: kv, limits: limits, pool: pool, logger: Logger(label: "t")))
+            budgets.append(SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, pool: pool, logger: Logger(label: "t")))
         }
         defer { connections.forEach { $0.close() } }
         let times = try await withThrowingTaskGroup(of: [Int64].self) { group in
@@ -79,8 +82,8 @@ import TestSupport
         let c = try NATSConnection(options: NATSOptions(urls: [server.url], name: "a"), logger: Logger(label: "t"))
         defer { c.close() }
         let kv = try c.jetStream().ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket))
-        let a = SharedRequestBudget(kv: kv, limits: limits, cooldown: .seconds(1), logger: Logger(label: "t"))
-        let b = SharedRequestBudget(kv: kv, limits: limits, cooldown: .seconds(1), logger: Logger(label: "t"))
+        let a = SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, cooldown: .seconds(1), logger: Logger(label: "t"))
+        let b = SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, cooldown: .seconds(1), logger: Logger(label: "t"))
         try await b.acquire(cost: 10)
         await a.reportThrottled()
         let start = ContinuousClock.now

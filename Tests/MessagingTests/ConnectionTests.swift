@@ -1,8 +1,9 @@
 import Foundation
 import Logging
-import Shared
 import TestSupport
 import Testing
+import NATSClient
+import SSMDCore
 
 @Suite("Connections")
 struct ConnectionTests {

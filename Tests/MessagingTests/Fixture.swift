@@ -1,8 +1,9 @@
 import Dispatch
 import Foundation
 import Logging
-import Shared
 import TestSupport
+import NATSClient
+import SSMDCore
 
 /// A test's own nats-server plus a connection and JetStream context to it. Everything is
 /// torn down (server stopped by PID, temp dir removed) even when the body throws.

@@ -1,6 +1,6 @@
 import Foundation
-import Shared
 import Testing
+import NATSClient
 
 @Suite("Key-value buckets")
 struct KeyValueTests {

@@ -1,6 +1,6 @@
 import Foundation
-import Shared
 import Testing
+import NATSClient
 
 @Suite("JetStream provisioning")
 struct ProvisioningTests {

@@ -1,6 +1,7 @@
 import Foundation
-import Shared
 import Testing
+import NATSClient
+import SSMDCore
 
 @Suite("JetStream publishing")
 struct PublishTests {

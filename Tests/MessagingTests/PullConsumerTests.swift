@@ -1,6 +1,7 @@
 import Foundation
-import Shared
 import Testing
+import NATSClient
+import SSMDCore
 
 @Suite("Pull consumers")
 struct PullConsumerTests {

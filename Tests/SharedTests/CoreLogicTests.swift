@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import Shared
+@testable import DaemonKit
+@testable import KalshiAPI
+@testable import KalshiModels
+@testable import RateBudget
+@testable import SSMDCore
+@testable import SyncCore
+@testable import WireContract
 
 @Suite struct SubjectTokenTests {
     @Test(arguments: ["S&P", "EUR/USD", "SCOTUS & courts", "KXBTCD-25NOV2517-T98999.99", "a.b*c>d", "tab\there",

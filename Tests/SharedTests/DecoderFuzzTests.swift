@@ -1,6 +1,13 @@
 import Foundation
 import Testing
-@testable import Shared
+@testable import CurlHTTP
+@testable import DaemonKit
+@testable import KalshiAPI
+@testable import KalshiModels
+@testable import SSMDCore
+@testable import SyncCore
+@testable import WireContract
+@testable import WriterCore
 
 /// A short, bounded, seeded fuzz run of every decoder that meets outside input: exchange
 /// responses (seeded from the recorded production answers), ssmd message payloads, schedule

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
-@testable import Shared
+@testable import CurlHTTP
+@testable import KalshiAPI
+@testable import KalshiModels
+@testable import SSMDCore
 
 @Suite struct RecordedResponseDecodingTests {
     func decode<T: Decodable>(_ type: T.Type, _ name: String) throws -> T {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import Shared
+@testable import CurlHTTP
+@testable import KalshiAPI
+@testable import KalshiModels
 
 /// The element-by-element decoding of list responses must give exactly what decoding the
 /// whole body gives, or decline (and let the whole-body decode answer).

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import Shared
+@testable import DaemonKit
+@testable import SyncCore
 
 @Suite struct ScheduleFileTests {
     static var repositorySchedules: String {

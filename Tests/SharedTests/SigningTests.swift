@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import _CryptoExtras
-@testable import Shared
+@testable import KalshiAPI
 
 @Suite struct RequestSigningTests {
     @Test func signsTimestampMethodAndPathWithoutQuery() throws {

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
-@testable import Shared
+@testable import DaemonKit
+@testable import NATSClient
+@testable import Pipeline
+@testable import PostgresClient
+@testable import SSMDCore
 
 /// What a daemon prints about its settings and start-up failures: secrets never appear,
 /// refusals are told apart from outages, and the last line is one line.

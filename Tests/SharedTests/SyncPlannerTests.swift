@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import Shared
+@testable import KalshiModels
+@testable import SSMDCore
+@testable import SyncCore
 
 @Suite struct SyncPlannerTests {
     static func market(_ ticker: String, event: String) -> Market {

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import Shared
+@testable import PostgresClient
+@testable import SSMDCore
+@testable import Secmaster
 
 /// Pure encoders: no server needed.
 @Suite struct EncodingTests {

@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 import TestSupport
-@testable import Shared
+@testable import PostgresClient
+@testable import SSMDCore
+@testable import Secmaster
 
 @Suite struct PostgresConnectionTests {
     static let db = SuiteDatabase()

@@ -1,6 +1,9 @@
 import Foundation
-import Shared
 import TestSupport
+import PostgresClient
+import SSMDCore
+import Secmaster
+import SecmasterSchema
 
 /// One private PostgreSQL cluster per suite, started on first use and stopped at process
 /// exit (PostgresTestServer's exit hook); each test gets its own database on it.

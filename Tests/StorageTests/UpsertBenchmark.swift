@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 import TestSupport
-@testable import Shared
+@testable import PostgresClient
+@testable import Secmaster
+@testable import SecmasterSchema
 
 /// Throughput figures, not a pass/fail test: run with
 /// `SSMD_STORAGE_BENCH=1 swift test --filter UpsertBenchmark` (add `-c release` for real numbers).

@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import CurlHTTP
 
 /// Helpers for tests of the data API and the connectors: fill the security master with one
 /// real pipeline cycle, start `data-api`, and GET from it.

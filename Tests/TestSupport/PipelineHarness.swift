@@ -1,6 +1,9 @@
 import Foundation
 import Logging
-import Shared
+import CurlHTTP
+import NATSClient
+import PostgresClient
+import WireContract
 
 /// The whole ssmd pipeline as real processes on loopback: nats-server with JetStream,
 /// PostgreSQL, kalshi-sim, and whichever daemons a test starts. Every process is stopped by

@@ -1,5 +1,5 @@
 import Foundation
-import Shared
+import PostgresClient
 
 #if canImport(Glibc)
 import Glibc

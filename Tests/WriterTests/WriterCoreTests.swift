@@ -1,6 +1,9 @@
 import Foundation
-import Shared
 import Testing
+import NATSClient
+import SecmasterSchema
+import WireContract
+import WriterCore
 
 /// The writer's pure core: decoding, coalescing, catalog ordering, metrics. No servers.
 @Suite struct WriterCoreTests {

@@ -1,7 +1,12 @@
 import Foundation
 import Logging
-import Shared
 import TestSupport
+import KalshiModels
+import NATSClient
+import Pipeline
+import PostgresClient
+import SSMDCore
+import WireContract
 
 /// One test's world: a private nats-server and PostgreSQL, the secmaster topology, and
 /// real `db-writer` processes started (and killed) by the test. Everything is stopped by PID

@@ -1,7 +1,8 @@
 import Foundation
-import Shared
 import Testing
 import TestSupport
+import NATSClient
+import WireContract
 
 /// The real db-writer binary against a real nats-server and PostgreSQL: crashes, a database
 /// restart, poison messages and category listings.

@@ -1,25 +1,24 @@
-/// A request budget private to one process (the simulator-free CLI, tests, a single replica).
+/// A request budget private to one process (the CLI, tests, a single replica).
 public actor LocalRequestBudget: RequestBudget {
     private let gcra: GCRA
     private var state = GCRA.State()
     private let cooldown: Duration
+    private let clock: any BudgetClock
 
-    public init(tokensPerSecond: Double, burstSeconds: Double, cooldown: Duration = .seconds(2)) {
+    public init(tokensPerSecond: Double, burstSeconds: Double, cooldown: Duration = .seconds(2), clock: any BudgetClock = WallClock()) {
         self.gcra = GCRA(tokensPerSecond: tokensPerSecond, burstSeconds: burstSeconds)
         self.cooldown = cooldown
+        self.clock = clock
     }
 
     public func acquire(cost: Int) async throws {
-        let now = Timestamp.now().microsecondsSinceEpoch
-        let r = gcra.reserve(cost: cost, now: now, state: state)
+        let r = gcra.reserve(cost: cost, now: clock.now(), state: state)
         state = r.newState
-        let wait = r.wait(from: now)
-        if wait > 0 { try await Task.sleep(for: .microseconds(wait)) }
+        try await clock.sleep(until: r.sendAt)
     }
 
     public func reportThrottled() async {
-        state = gcra.throttled(now: Timestamp.now().microsecondsSinceEpoch,
-                               cooldown: cooldown.milliseconds * 1000, state: state)
+        state = gcra.throttled(now: clock.now(), cooldown: cooldown.milliseconds * 1000, state: state)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SSMDCore
 
 /// One exchange read budget shared by every process, stored in NATS KV.
 ///
@@ -20,7 +21,8 @@ public final class SharedRequestBudget: RequestBudget, @unchecked Sendable {
         public init(name: String, share: Double) { self.name = name; self.share = share }
     }
 
-    private let kv: KeyValueBucket
+    private let store: any BudgetStore
+    private let clock: any BudgetClock
     private let global: GCRA
     /// The configured refill (tokens/s) this budget schedules at.
     public var tokensPerSecond: Double { global.tokensPerSecond }
@@ -37,8 +39,10 @@ public final class SharedRequestBudget: RequestBudget, @unchecked Sendable {
     /// KV keys allow only `[-/_=.a-zA-Z0-9]`, and a pool of many tags has a long name.
     static func poolKey(_ name: String) -> String { SafeName.make(prefix: "pool", from: name, separator: ".") }
 
-    public init(kv: KeyValueBucket, limits: BudgetLimits, pool: Pool? = nil, cooldown: Duration = .seconds(2), logger: Logger) {
-        self.kv = kv
+    public init(store: any BudgetStore, limits: BudgetLimits, pool: Pool? = nil, cooldown: Duration = .seconds(2),
+                clock: any BudgetClock = WallClock(), logger: Logger) {
+        self.store = store
+        self.clock = clock
         self.global = limits.scheduled()
         if let pool, pool.share < 1 {
             let share = max(0.01, pool.share)
@@ -52,14 +56,13 @@ public final class SharedRequestBudget: RequestBudget, @unchecked Sendable {
     }
 
     public func acquire(cost: Int) async throws {
-        let began = Timestamp.now().microsecondsSinceEpoch
+        let began = clock.now()
         // The pool's cap first: if it fails, no global slot is wasted.
         var sendAt: Int64 = 0
         if let pool { sendAt = try await reserve(key: pool.key, gcra: pool.gcra, cost: cost) }
         sendAt = max(sendAt, try await reserve(key: Self.globalKey, gcra: global, cost: cost))
-        let wait = sendAt - Timestamp.now().microsecondsSinceEpoch
-        if wait > 0 { try await Task.sleep(for: .microseconds(wait)) }
-        metrics.granted(tokens: cost, waitedMicros: Timestamp.now().microsecondsSinceEpoch - began)
+        try await clock.sleep(until: sendAt)
+        metrics.granted(tokens: cost, waitedMicros: clock.now() - began)
     }
 
     public func reportThrottled() async {
@@ -86,23 +89,14 @@ public final class SharedRequestBudget: RequestBudget, @unchecked Sendable {
     }
 
     private func compareAndSet<T: Sendable>(key: String, _ transform: @escaping @Sendable (GCRA.State, Int64) -> (GCRA.State, T)) async throws -> T {
-        let kv = self.kv
         var conflicts = 0
         while true {
-            let outcome: T? = try await Offload.run {
-                let entry = try kv.get(key)
-                let state = entry.flatMap { try? JSONDecoder().decode(GCRA.State.self, from: Data($0.value)) } ?? GCRA.State()
-                let (next, value) = transform(state, Timestamp.now().microsecondsSinceEpoch)
-                let bytes = Array(try JSONEncoder().encode(next))
-                do {
-                    if let entry { _ = try kv.update(key, value: bytes, expectedRevision: entry.revision) }
-                    else { _ = try kv.create(key, value: bytes) }
-                    return value
-                } catch NATSError.revisionMismatch, NATSError.keyExists {
-                    return nil
-                }
+            let entry = try await store.read(key)
+            let state = entry.flatMap { try? JSONDecoder().decode(GCRA.State.self, from: Data($0.value)) } ?? GCRA.State()
+            let (next, value) = transform(state, clock.now())
+            if try await store.write(key, value: Array(try JSONEncoder().encode(next)), ifRevision: entry?.revision) {
+                return value
             }
-            if let outcome { return outcome }
             conflicts += 1
             metrics.conflict()
             // Replicas racing: back off with full jitter so one of them wins the next round.

@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import NATSClient
+import PostgresClient
+import SSMDCore
+
+/// Where a daemon serves `/metrics` (Prometheus), `/healthz` (alive) and `/readyz` (its
+/// NATS and PostgreSQL connections are up).
+public struct OpsOptions: ParsableArguments {
+    @Option(name: .customLong("metrics-port"), help: "Port of /metrics, /healthz and /readyz; 0 picks a free one, off disables (SSMD_METRICS_PORT). Default 0")
+    public var metricsPort: String?
+    @Option(name: .customLong("metrics-host"), help: "Address those listen on (SSMD_METRICS_HOST). Default 127.0.0.1")
+    public var metricsHost: String?
+
+    public init() {}
+
+    /// nil when disabled.
+    public func resolve(_ r: SettingsResolver = SettingsResolver()) throws -> (host: String, port: Int)? {
+        let raw = r.string("metrics-port", metricsPort, default: "0") ?? "0"
+        if raw.lowercased() == "off" { return nil }
+        let port = try r.int("metrics-port", raw, default: 0, range: 0...65535)
+        let host = r.string("metrics-host", metricsHost, default: "127.0.0.1") ?? "127.0.0.1"
+        guard !host.isEmpty, !host.contains(where: \.isWhitespace) else {
+            throw ConfigurationError(setting: "--metrics-host (SSMD_METRICS_HOST)", problem: "\"\(host)\" is not an address")
+        }
+        return (host, port)
+    }
+}
+
+/// The health and metrics endpoint of one daemon, as a service of its group.
+public struct OpsServer: Service {
+    public typealias Readiness = @Sendable () async -> (ready: Bool, detail: String)
+
+    let host: String
+    let port: Int
+    let program: String
+    let registry: MetricsRegistry
+    let readiness: Readiness
+    let logger: Logger
+
+    public init(host: String, port: Int, program: String, registry: MetricsRegistry, logger: Logger, readiness: @escaping Readiness) {
+        self.host = host; self.port = port; self.program = program
+        self.registry = registry; self.readiness = readiness; self.logger = logger
+    }
+
+    public func run() async throws {
+        let router = Router()
+        let registry = self.registry, readiness = self.readiness
+        router.get("/healthz") { _, _ in "ok\n" }
+        router.get("/readyz") { _, _ -> Response in
+            let (ready, detail) = await readiness()
+            return Response(status: ready ? .ok : .serviceUnavailable,
+                            headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: detail + "\n")))
+        }
+        router.get("/metrics") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(string: registry.render())))
+        }
+        let program = self.program, logger = self.logger, host = self.host, port = self.port
+        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: program),
+                              onServerRunning: { channel in
+                                  logger.info("metrics and health endpoints listening", metadata: [
+                                      "url": "http://\(host):\(channel.localAddress?.port ?? port)"])
+                              }, logger: logger)
+        try await app.runService()
+    }
+}
+
+/// What `/readyz` looks at: the daemon's NATS connection and, for the writer, its database.
+public final class ReadinessProbe: @unchecked Sendable {
+    private let lock = SimpleLock()
+    private var nats: NATSConnection?
+    private var database: (@Sendable () -> Bool)?
+
+    public init() {}
+
+    public func watch(nats: NATSConnection) { lock.withLock { self.nats = nats } }
+    /// The NATS connection being watched, once the daemon has one.
+    public var natsConnection: NATSConnection? { lock.withLock { nats } }
+    public func watch(database: @escaping @Sendable () -> Bool) { lock.withLock { self.database = database } }
+
+    /// Watches PostgreSQL by connecting with the daemon's connection string and a short
+    /// timeout (a held connection would only tell about itself).
+    public func watch(postgres conninfo: String) {
+        watch(database: {
+            guard let c = try? PostgresConnection(connectionString: conninfo + (conninfo.contains("://") ? "" : " connect_timeout=2")) else { return false }
+            defer { c.close() }
+            return (try? c.ping()) != nil
+        })
+    }
+
+    public func check() async -> (ready: Bool, detail: String) {
+        let (n, d) = lock.withLock { (nats, database) }
+        var problems: [String] = []
+        if let n { if !n.isConnected { problems.append("nats: \(n.status.lowercased())") } } else { problems.append("nats: not connected yet") }
+        if let d, !((try? await Offload.run { d() }) ?? false) { problems.append("postgres: unreachable") }
+        return problems.isEmpty ? (true, "ready") : (false, problems.joined(separator: "; "))
+    }
+}

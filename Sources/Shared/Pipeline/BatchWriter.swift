@@ -1,0 +1,231 @@
+import Foundation
+import Logging
+import NATSClient
+import PostgresClient
+import SSMDCore
+import Secmaster
+import WireContract
+import WriterCore
+
+/// The writer's PostgreSQL session: connects lazily, drops the connection when it is lost or
+/// unusable (the next use reconnects), and runs every call off the cooperative pool.
+///
+/// No call can block forever on a dead server: libpq's `connect_timeout` (10 s unless the
+/// connection string says otherwise), TCP keepalives (a silent peer is noticed in about a
+/// minute), `tcp_user_timeout` (unacknowledged sends fail after 60 s) and a session
+/// `statement_timeout` bound each step.
+public final class WriterDatabase: @unchecked Sendable {
+    private let conninfo: String
+    private let statementTimeout: Duration
+    private let lock = SimpleLock()
+    private var connection: PostgresConnection?
+    private let logger: Logger
+
+    public init(conninfo: String, statementTimeout: Duration = .seconds(120), logger: Logger) {
+        self.conninfo = conninfo
+        self.statementTimeout = statementTimeout
+        self.logger = logger
+    }
+
+    public func withStore<T: Sendable>(_ body: @escaping @Sendable (SecmasterStore) throws -> T) async throws -> T {
+        try await Offload.run { [self] in
+            try lock.withLock { try use { try body(SecmasterStore(connection: $0)) } }
+        }
+    }
+
+    /// Applies pending migrations (under the migrator's advisory lock); returns their file names.
+    public func migrate() async throws -> [String] {
+        try await Offload.run { [self] in
+            try lock.withLock { try use { try Migrator.standard().migrate($0).map(\.fileName) } }
+        }
+    }
+
+    public func close() { lock.withLock { connection?.close(); connection = nil } }
+
+    /// Runs `body` on a live connection (opening one if needed); a connection that is lost
+    /// or no longer idle-and-healthy afterwards is closed, so the next call starts clean.
+    private func use<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        let conn = try connection ?? open()
+        connection = conn
+        do {
+            return try body(conn)
+        } catch {
+            if (error as? PostgresError)?.isConnectionLoss == true || !conn.isHealthy || conn.inTransaction {
+                conn.close()
+                connection = nil
+            }
+            throw error
+        }
+    }
+
+    private func open() throws -> PostgresConnection {
+        let conn = try PostgresConnection(connectionString: conninfo)
+        do {
+            try conn.execute("SELECT set_config('statement_timeout', $1, false)", [.text("\(statementTimeout.milliseconds)ms")])
+        } catch {
+            conn.close()
+            throw error
+        }
+        logger.info("connected to PostgreSQL", metadata: ["database": "\(conn.redactedConnectionString)"])
+        return conn
+    }
+}
+
+/// Commits one batch, whatever it takes: retries PostgreSQL outages with backoff (keeping
+/// the messages' leases alive with in-progress acks), isolates poison by splitting the
+/// batch, dead-letters it with its reason, and acks only what is durable.
+public final class BatchWriter: @unchecked Sendable {
+    private let db: WriterDatabase
+    private let deadLetters: ReliablePublisher
+    private let ackWait: Duration
+    private let metrics: WriterMetricsRecorder
+    private let logger: Logger
+    private let retryPolicy = RetryPolicy(maxAttempts: .max, base: .milliseconds(200), cap: .seconds(5))
+
+    public init(db: WriterDatabase, deadLetters: ReliablePublisher, ackWait: Duration, metrics: WriterMetricsRecorder, logger: Logger) {
+        self.db = db
+        self.deadLetters = deadLetters
+        self.ackWait = ackWait
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// A fetched batch, decoded: what will be written, and the poison set aside before.
+    public struct Prepared: Sendable {
+        public let good: [(message: JetStreamMessage, payload: SecmasterPayload)]
+        public let poison: [(message: JetStreamMessage, reason: String)]
+        public var count: Int { good.count + poison.count }
+    }
+
+    /// Decodes a batch (pure CPU work, no I/O): the writer's loop runs it for the next batch
+    /// while the previous one commits.
+    public func prepare(_ messages: [JetStreamMessage]) -> Prepared {
+        let decoder = JSONDecoder()
+        var good: [(message: JetStreamMessage, payload: SecmasterPayload)] = []
+        var poison: [(message: JetStreamMessage, reason: String)] = []
+        good.reserveCapacity(messages.count)
+        for m in messages {
+            do {
+                good.append((m, try SecmasterPayload.decode(subject: m.subject, data: m.data, decoder: decoder)))
+            } catch {
+                poison.append((m, "\(error)"))
+            }
+        }
+        return Prepared(good: good, poison: poison)
+    }
+
+    /// Writes `messages` and acknowledges them. Returns false only when the task was
+    /// cancelled before everything was durable: what was not committed is left unacked,
+    /// so the server redelivers it (to this writer after a restart).
+    @discardableResult
+    public func commit(_ messages: [JetStreamMessage]) async -> Bool {
+        await commit(prepare(messages))
+    }
+
+    @discardableResult
+    public func commit(_ batch: Prepared) async -> Bool {
+        for p in batch.poison { await setAside(p.message, reason: p.reason) }
+        guard !batch.good.isEmpty else { return true }
+        return await commitDecoded(batch.good[...])
+    }
+
+    /// Messages known to decode. A data or constraint error splits the batch until the bad
+    /// message is alone; anything else (PostgreSQL down, timeouts) is retried until it works.
+    private func commitDecoded(_ items: ArraySlice<(message: JetStreamMessage, payload: SecmasterPayload)>) async -> Bool {
+        let batch = DecodedBatch(items.lazy.map(\.payload))
+        let rows = batch.rows
+        let catalogs = batch.catalogs
+        let snapshots = batch.snapshots
+        let bytes = items.reduce(0) { $0 + $1.message.data.count }
+        var attempt = 0
+        var lastLease = ContinuousClock.now
+        while true {
+            let started = ContinuousClock.now
+            do {
+                let result = try await db.withStore { store in
+                    try store.connection.transaction { _ in
+                        let counts = try store.upsert(series: rows.series, events: rows.events, markets: rows.markets)
+                        var deactivated = 0, reactivated = 0
+                        for c in catalogs {
+                            let r = try store.applyCatalog(category: c.category, listed: c.listed, newer: c.newer, listedAt: c.listedAt)
+                            deactivated += r.deactivated
+                            reactivated += r.reactivated
+                        }
+                        var gone = 0
+                        for snap in snapshots {
+                            let r = try store.applySeriesSnapshot(series: snap.seriesTicker, closedSince: snap.closedSince, markets: snap.marketTickers,
+                                                                  events: snap.eventTickers, fetchedAt: snap.fetchedAt)
+                            gone += r.markets + r.events
+                        }
+                        return (counts, deactivated, reactivated, gone)
+                    }
+                }
+                let seconds = (ContinuousClock.now - started).seconds
+                for item in items { try? item.message.ack() }
+                metrics.update {
+                    $0.recordCommit(messages: items.count, bytes: bytes, seconds: seconds, series: result.0.series,
+                                    events: result.0.events, markets: result.0.markets,
+                                    deactivated: result.1, reactivated: result.2, gone: result.3)
+                }
+                if attempt > 0 {
+                    logger.info("batch committed after retrying", metadata: ["attempts": "\(attempt + 1)", "messages": "\(items.count)"])
+                }
+                logger.debug("batch committed", metadata: [
+                    "messages": "\(items.count)", "markets_inserted": "\(result.0.markets.inserted)",
+                    "markets_updated": "\(result.0.markets.updated)", "markets_unchanged": "\(result.0.markets.unchanged)",
+                    "series_deactivated": "\(result.1)", "series_reactivated": "\(result.2)", "marked_gone": "\(result.3)",
+                    "commit_ms": "\(WriterMetrics.milliseconds(seconds))"])
+                return true
+            } catch let e as PostgresError where BatchWriter.isPoison(e) {
+                if items.count == 1 {
+                    await setAside(items.first!.message, reason: "rejected by PostgreSQL: \(e)")
+                    return true
+                }
+                let mid = items.startIndex + items.count / 2
+                let left = await commitDecoded(items[..<mid])
+                return await commitDecoded(items[mid...]) && left
+            } catch {
+                if Task.isCancelled {
+                    logger.warning("stopping with a batch not committed; it will be redelivered", metadata: [
+                        "messages": "\(items.count)", "error": "\(error)"])
+                    return false
+                }
+                attempt += 1
+                metrics.update { $0.commitRetries += 1 }
+                if attempt == 1 || attempt % 10 == 0 {
+                    logger.error("batch not committed; retrying (nothing acked)", metadata: [
+                        "error": "\(error)", "attempt": "\(attempt)", "messages": "\(items.count)"])
+                }
+                if ContinuousClock.now - lastLease >= ackWait / 3 {
+                    for item in items { try? item.message.inProgress() }
+                    lastLease = ContinuousClock.now
+                }
+                let pause = retryPolicy.delay(attempt: attempt - 1, unit: Double.random(in: 0.5..<1))
+                try? await Task.sleep(for: pause)
+            }
+        }
+    }
+
+    /// Data errors that retrying cannot fix: class 22 (bad value: numeric overflow, NUL in
+    /// text, invalid JSON…), class 23 (integrity) and class 54 (a value beyond an
+    /// implementation limit, such as a key too long for its index).
+    static func isPoison(_ e: PostgresError) -> Bool {
+        e.isConstraintViolation || (e.sqlState?.hasPrefix("54") ?? false)
+    }
+
+    private func setAside(_ message: JetStreamMessage, reason: String) async {
+        let letter = DeadLetter(stage: "db-writer", reason: reason, subject: message.subject,
+                                deliveries: message.deliveryCount, failedAt: .now(), payload: message.data)
+        do {
+            try await deadLetters.publishAll([OutgoingMessage(subject: Subjects.deadLetter(stage: "db-writer"), data: letter.encoded(),
+                                                              msgId: "dlq:db-writer:\(message.streamSequence)")])
+            try message.term()
+            metrics.update { $0.deadLetters += 1 }
+            logger.error("message set aside on the dead-letter subject", metadata: [
+                "subject": "\(message.subject)", "stream_seq": "\(message.streamSequence)", "reason": "\(reason)"])
+        } catch {
+            logger.error("could not dead-letter message; leaving it for redelivery", metadata: ["reason": "\(reason)", "error": "\(error)"])
+            try? message.nak(delay: .seconds(5))
+        }
+    }
+}

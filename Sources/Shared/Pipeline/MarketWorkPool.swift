@@ -1,0 +1,264 @@
+import Logging
+import ServiceLifecycle
+import KalshiAPI
+import NATSClient
+import SSMDCore
+import WireContract
+
+/// Sends in-progress acks for a work item at most every `every`, so a replica waiting for
+/// rate-budget tokens keeps its lease instead of having the item redelivered elsewhere.
+final class LeaseKeeper: @unchecked Sendable {
+    private let message: JetStreamMessage
+    private let every: Duration
+    private let lock = SimpleLock()
+    private var last = ContinuousClock.now
+
+    init(message: JetStreamMessage, every: Duration) {
+        self.message = message
+        self.every = every
+    }
+
+    func beat() async {
+        let due: Bool = lock.withLock {
+            let now = ContinuousClock.now
+            guard now - last >= every else { return false }
+            last = now
+            return true
+        }
+        if due {
+            let m = message
+            _ = try? await Offload.run { try m.inProgress() }
+        }
+    }
+}
+
+/// The set of work subscriptions a replica pulls from; with no tags it follows every tag's
+/// consumer as series-fetcher creates them, except the excluded tags' (another pool's).
+actor WorkSubscriptions {
+    private let js: JetStream
+    private let topology: Topology
+    private let fixedTags: [String]
+    private let excludedConsumers: Set<String>
+    private var subscriptions: [(name: String, sub: PullSubscription, ackWait: Duration)] = []
+    private var cursor = 0
+
+    init(js: JetStream, topology: Topology, tags: [String], excludedTags: [String] = []) {
+        self.js = js
+        self.topology = topology
+        self.fixedTags = tags
+        self.excludedConsumers = Set(excludedTags.map(Streams.workConsumer(tag:)))
+    }
+
+    var count: Int { subscriptions.count }
+
+    /// Binds to consumers not yet subscribed. The cnats calls block, so they run in
+    /// `Offload`; only the list update happens on the actor.
+    func refresh() async throws {
+        let js = self.js, topology = self.topology, fixedTags = self.fixedTags, excluded = self.excludedConsumers
+        let known = Set(subscriptions.map(\.name))
+        let added = try await Offload.run { () -> [(name: String, sub: PullSubscription, ackWait: Duration)] in
+            let names: [String]
+            if fixedTags.isEmpty {
+                names = try js.consumerNames(stream: Streams.work).filter { $0.hasPrefix("work-") && !excluded.contains($0) }.sorted()
+            } else {
+                names = fixedTags.map { Streams.workConsumer(tag: $0) }
+                for tag in fixedTags { try js.ensureConsumer(stream: Streams.work, topology.workConsumer(tag: tag)) }
+            }
+            return try names.filter { !known.contains($0) }.map { name in
+                // The consumer's own AckWait (set by whoever created it) paces the lease keeper.
+                let ackWait = try js.consumerInfo(stream: Streams.work, name: name).ackWait
+                return (name, try js.pullSubscribe(stream: Streams.work, consumer: name), ackWait)
+            }
+        }
+        subscriptions.append(contentsOf: added)
+    }
+
+    func next() -> (sub: PullSubscription, ackWait: Duration)? {
+        guard !subscriptions.isEmpty else { return nil }
+        cursor = (cursor + 1) % subscriptions.count
+        return (subscriptions[cursor].sub, subscriptions[cursor].ackWait)
+    }
+
+    func closeAll() {
+        for s in subscriptions { s.sub.close() }
+        subscriptions.removeAll()
+    }
+}
+
+/// What a pool of work-item workers did.
+public struct WorkPoolTotals: Sendable, Equatable {
+    public var seriesSynced = 0
+    public var markets = 0
+    public var events = 0
+    public var requests = 0
+    public var retried = 0
+    public var deadLettered = 0
+}
+
+/// Workers that take series work items from the tags' durable consumers, sync each series'
+/// markets and ack it — the body of a market-fetcher replica, also used by `ssmd secmaster
+/// sync`. Items that fail are retried later (nak with backoff) on whichever replica takes
+/// them, or set aside on `ssmd.dlq.market-fetcher` with the reason; none is dropped.
+public final class MarketWorkPool: Sendable {
+    private let js: JetStream
+    private let topology: Topology
+    private let tags: [String]
+    private let excludedTags: [String]
+    private let concurrency: Int
+    private let syncer: MarketSyncer
+    private let logger: Logger
+    private let totalsLock = SimpleLock()
+    nonisolated(unsafe) private var _totals = WorkPoolTotals()
+
+    /// - Parameter excludedTags: with no `tags`, tags whose work this pool leaves to others.
+    public init(js: JetStream, topology: Topology, tags: [String], excludedTags: [String] = [], concurrency: Int,
+                syncer: MarketSyncer, logger: Logger) {
+        self.excludedTags = excludedTags
+        self.js = js
+        self.topology = topology
+        self.tags = tags
+        self.concurrency = concurrency
+        self.syncer = syncer
+        self.logger = logger
+    }
+
+    public var totals: WorkPoolTotals { totalsLock.withLock { _totals } }
+
+    private func record(_ update: (inout WorkPoolTotals) -> Void) { totalsLock.withLock { update(&_totals) } }
+
+    /// Runs until the process shuts down gracefully, or until `finished()` says so (checked
+    /// about once a second).
+    public func run(finished: @escaping @Sendable () async -> Bool = { false }) async throws {
+        // cnats allows one fetch at a time per subscription, so each worker binds its own
+        // subscriptions to the shared durable consumers.
+        var workerSubscriptions: [WorkSubscriptions] = []
+        for _ in 0..<concurrency {
+            let subs = WorkSubscriptions(js: js, topology: topology, tags: tags, excludedTags: excludedTags)
+            try await retryUntilReady(logger: logger, what: "work subscriptions") { try await subs.refresh() }
+            workerSubscriptions.append(subs)
+        }
+        let allSubscriptions = workerSubscriptions
+        let deadLetters = ReliablePublisher(js: js, logger: logger)
+        let done = DoneFlag()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while await sleepUnlessShuttingDown(.seconds(1)) {
+                    if await finished() { done.set(); return }
+                }
+            }
+            if tags.isEmpty {
+                group.addTask {
+                    while !done.isSet, await sleepUnlessShuttingDown(.seconds(2)) {
+                        for subs in allSubscriptions {
+                            do { try await subs.refresh() } catch { self.logger.warning("consumer discovery failed", metadata: ["error": "\(error)"]) }
+                        }
+                    }
+                }
+            }
+            for worker in 0..<concurrency {
+                let subs = allSubscriptions[worker]
+                group.addTask {
+                    var log = self.logger
+                    log[metadataKey: "worker"] = "\(worker)"
+                    await self.workLoop(subs: subs, deadLetters: deadLetters, done: done, logger: log)
+                }
+            }
+        }
+        for subs in allSubscriptions { await subs.closeAll() }
+    }
+
+    func workLoop(subs: WorkSubscriptions, deadLetters: ReliablePublisher, done: DoneFlag, logger: Logger) async {
+        // With one tag a fetch waits for work; with many, each is probed without waiting and
+        // the worker rests only after a whole round found nothing.
+        var emptyInARow = 0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled && !done.isSet {
+            guard let (sub, ackWait) = await subs.next() else {
+                _ = await sleepUnlessShuttingDown(.milliseconds(500))
+                continue
+            }
+            let count = await subs.count
+            let messages: [JetStreamMessage]
+            do {
+                messages = try await Offload.run { try sub.fetch(batch: 1, maxWait: count > 1 ? .milliseconds(5) : .seconds(1)) }
+            } catch {
+                logger.warning("work fetch failed", metadata: ["error": "\(error)"])
+                _ = await sleepUnlessShuttingDown(.milliseconds(500))
+                continue
+            }
+            if messages.isEmpty {
+                emptyInARow += 1
+                if count > 1, emptyInARow >= count {
+                    emptyInARow = 0
+                    _ = await sleepUnlessShuttingDown(.milliseconds(250))
+                }
+                continue
+            }
+            emptyInARow = 0
+            for message in messages {
+                await process(message, ackWait: ackWait, deadLetters: deadLetters, logger: logger)
+            }
+        }
+    }
+
+    func process(_ message: JetStreamMessage, ackWait: Duration, deadLetters: ReliablePublisher, logger: Logger) async {
+        let item: WorkItem
+        do {
+            item = try MessageCodec.decode(WorkItem.self, from: message.data, subject: message.subject)
+        } catch {
+            await setAside(message, reason: "\(error)", deadLetters: deadLetters, logger: logger)
+            return
+        }
+        var log = logger
+        log[metadataKey: "series"] = "\(item.seriesTicker)"
+        log[metadataKey: "tag"] = "\(item.routingTag)"
+        log[metadataKey: "cycle"] = "\(item.cycleId)"
+        let lease = LeaseKeeper(message: message, every: .milliseconds(max(100, ackWait.milliseconds / 3)))
+        let started = ContinuousClock.now
+        do {
+            let result = try await syncer.sync(item) { await lease.beat() }
+            try await Offload.run { try message.ackSync() }
+            record { $0.seriesSynced += 1; $0.markets += result.markets; $0.events += result.events; $0.requests += result.requests }
+            log.info("series synced", metadata: [
+                "mode": "\(item.mode.rawValue)", "markets": "\(result.markets)", "events": "\(result.events)", "requests": "\(result.requests)",
+                "duration_ms": "\((ContinuousClock.now - started).seconds * 1000)", "delivery": "\(message.deliveryCount)"])
+        } catch let e as ExchangeError where !e.isRetryable {
+            await setAside(message, reason: e.description, deadLetters: deadLetters, logger: log)
+        } catch {
+            if message.deliveryCount >= UInt64(max(1, topology.workMaxDeliver - 1)) {
+                await setAside(message, reason: "gave up after \(message.deliveryCount) deliveries: \(error)", deadLetters: deadLetters, logger: log)
+                return
+            }
+            // Retry later, on whichever replica takes it.
+            let delay = RetryPolicy(maxAttempts: .max, base: .seconds(1), cap: .seconds(60))
+                .delay(attempt: Int(message.deliveryCount), unit: Double.random(in: 0.5..<1))
+            log.warning("series sync failed; work item will be retried", metadata: ["error": "\(error)", "retry_in_ms": "\(delay.milliseconds)"])
+            record { $0.retried += 1 }
+            _ = try? await Offload.run { try message.nak(delay: delay) }
+        }
+    }
+
+    /// Publishes the item with its reason to the dead-letter subject, then terminates it.
+    func setAside(_ message: JetStreamMessage, reason: String, deadLetters: ReliablePublisher, logger: Logger) async {
+        let letter = DeadLetter(stage: "market-fetcher", reason: reason, subject: message.subject,
+                                deliveries: message.deliveryCount, failedAt: .now(), payload: message.data)
+        do {
+            try await deadLetters.publishAll([OutgoingMessage(subject: Subjects.deadLetter(stage: "market-fetcher"), data: letter.encoded(),
+                                                              msgId: "dlq:market-fetcher:\(message.streamSequence)")])
+            try await Offload.run { try message.term() }
+            record { $0.deadLettered += 1 }
+            logger.error("work item set aside on the dead-letter subject", metadata: ["reason": "\(reason)"])
+        } catch {
+            // Could not record it: leave it to redelivery rather than lose it.
+            logger.error("could not dead-letter work item; leaving it for redelivery", metadata: ["reason": "\(reason)", "error": "\(error)"])
+            _ = try? await Offload.run { try message.nak(delay: .seconds(5)) }
+        }
+    }
+}
+
+/// A flag set once, read from many tasks.
+final class DoneFlag: @unchecked Sendable {
+    private let lock = SimpleLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+}

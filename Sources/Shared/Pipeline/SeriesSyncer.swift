@@ -1,0 +1,261 @@
+import Logging
+import KalshiAPI
+import KalshiModels
+import NATSClient
+import SSMDCore
+import SyncCore
+import WireContract
+
+/// One series-side cycle: read the category→tags map and the sports, fetch each needed
+/// category's series, apply the tracking rule and routing, and publish series metadata,
+/// complete category listings and one work item per tracked series.
+public final class SeriesSyncer: Sendable {
+    private let client: ExchangeClient
+    private let js: JetStream
+    private let topology: Topology
+    private let logger: Logger
+    private let knownConsumers = LockedSet()
+
+    public init(client: ExchangeClient, js: JetStream, topology: Topology, logger: Logger) {
+        self.client = client
+        self.js = js
+        self.topology = topology
+        self.logger = logger
+    }
+
+    /// - Parameter claimedByEarlier: selections of schedules that come first; a series they
+    ///   cover is theirs, and this cycle leaves it out (overlapping schedules never sync a
+    ///   series twice).
+    /// - Parameter forceFull: ignore the change feed and sync every series in full.
+    public func runCycle(schedule: String, selection: SeriesSelection, claimedByEarlier: [SeriesSelection] = [],
+                         policy: SyncPolicy = SyncPolicy(), forceFull: Bool = false) async throws -> CycleReport {
+        // Schedules run concurrently on one client: count this cycle's requests only.
+        let tally = RequestTally()
+        return try await ExchangeClient.$tally.withValue(tally) {
+            try await runCounted(schedule: schedule, selection: selection, claimedByEarlier: claimedByEarlier,
+                                 policy: policy, forceFull: forceFull, tally: tally)
+        }
+    }
+
+    private func runCounted(schedule: String, selection: SeriesSelection, claimedByEarlier: [SeriesSelection],
+                            policy: SyncPolicy, forceFull: Bool, tally: RequestTally) async throws -> CycleReport {
+        let started = Timestamp.now(), startedInstant = ContinuousClock.now
+        let cycleId = "\(schedule)-\(started.secondsSinceEpoch)"
+        var log = logger
+        log[metadataKey: "cycle"] = "\(cycleId)"
+
+        // 1. Series metadata, published as it is listed.
+        let listing = try await listSeries(selection: selection, claimedByEarlier: claimedByEarlier, cycleId: cycleId, log: log)
+        let seriesDone = ContinuousClock.now
+
+        // 2. The change feed since the last cycle, in the exchange's clock.
+        let stateKey = "plan.\(SubjectToken.encode(schedule))"
+        let state = try await loadPlanState(key: stateKey, log: log)
+        let planner = SyncPlanner(policy: policy)
+        let now = client.clock.now()
+        var feed = SyncPlanner.Feed.none
+        var feedReturned = 0
+        let feedTally = RequestTally()
+        if !forceFull, let since = planner.feedSince(state, now: now) {
+            do {
+                let result = try await ExchangeClient.$tally.withValue(feedTally) {
+                    try await ChangeFeed(client: client).fetch(since: since, listed: listing.listedTickers)
+                }
+                feed = .changes(result.changes)
+                feedReturned = result.returned
+            } catch {
+                feed = .failed
+                log.error("change feed failed; this cycle syncs new series and its reconciliation slice only, the next asks again from the same point", metadata: [
+                    "error": "\(error)", "since": "\(since)"])
+            }
+        }
+
+        // 3. Plan and hand out the work.
+        let plan = planner.plan(tracked: listing.tracked.map(\.ticker), feed: feed, state: state, now: now, feedStarted: now)
+        // A series synced for the first time also needs its markets settled within the
+        // lookback whose event closed before it (the full sync covers events by close time).
+        let firstTime = Set(plan.decisions.filter { $0.decision == .full && state.lastFull[$0.series] == nil }.map(\.series))
+        let settledSince = now.adding(seconds: -policy.lookbackSeconds)
+        var lateSettled: [String: [Market]]? = [:]
+        if !firstTime.isEmpty {
+            do {
+                lateSettled = try await ExchangeClient.$tally.withValue(feedTally) {
+                    try await ChangeFeed(client: client).settledButClosedBefore(settledSince, listed: listing.listedTickers).changes
+                }
+            } catch {
+                lateSettled = nil
+                log.warning("recently settled markets could not be listed; each new series' full sync asks for its own", metadata: ["error": "\(error)"])
+            }
+        }
+        let bySeries = Dictionary(listing.tracked.map { ($0.ticker, $0) }, uniquingKeysWith: { a, _ in a })
+        let issuedAt = Timestamp.now()
+        var messages: [OutgoingMessage] = []
+        for entry in plan.decisions {
+            let ticker = entry.series
+            let t = bySeries[ticker]!
+            try await ensureWorkConsumer(tag: t.routingTag)
+            var item = WorkItem(seriesTicker: ticker, category: t.category,
+                                tags: t.tags, routingTag: t.routingTag, isGame: t.isGame,
+                                schedule: schedule, cycleId: cycleId, issuedAt: issuedAt)
+            item.exchangeTime = now
+            switch entry.decision {
+            case .full:
+                item.mode = .full
+                if firstTime.contains(ticker) {
+                    // Carried when few; otherwise (or when the listing failed) fetched by the market-fetcher.
+                    if let settled = lateSettled.map({ $0[ticker] ?? [] }), settled.count <= policy.deltaLimit {
+                        if !settled.isEmpty { item.markets = settled }
+                    } else {
+                        item.settledSince = settledSince
+                    }
+                }
+            case .delta(let markets): item.mode = .delta; item.markets = markets
+            case .incremental(let since): item.mode = .incremental; item.since = since
+            }
+            messages.append(OutgoingMessage(subject: Subjects.work(tag: t.routingTag), data: try MessageCodec.encode(item),
+                                            msgId: "work:\(cycleId):\(ticker)"))
+            if messages.count >= 200 {  // items can carry markets: publish in small slices
+                try await ReliablePublisher(js: js, logger: log).publishAll(messages)
+                messages.removeAll(keepingCapacity: true)
+            }
+        }
+        try await ReliablePublisher(js: js, logger: log).publishAll(messages)
+        // Saved only once the work is handed out: a cycle that fails before asks again.
+        await savePlanState(plan.state, key: stateKey, log: log)
+
+        let counts = plan.counts
+        let report = CycleReport(schedule: schedule, cycleId: cycleId, startedAt: started, finishedAt: .now(),
+                                 categories: listing.categories, categoriesFailed: listing.failed, seriesListed: listing.listed,
+                                 seriesTracked: listing.tracked.count, workItems: plan.decisions.count,
+                                 requests: tally.requests,
+                                 fullItems: counts.full, deltaItems: counts.delta, incrementalItems: counts.incremental,
+                                 feedRequests: feedTally.requests, feedMarkets: feedReturned, feedFailed: feed.isFailed,
+                                 seriesSeconds: (seriesDone - startedInstant).seconds)
+        await recordReport(report)
+        return report
+    }
+
+    /// What one cycle's series listing found.
+    struct Listing {
+        var categories = 0, listed = 0, failed = 0
+        /// Every series listed (tracked or not): the change feed attributes markets by them.
+        var listedTickers = Set<String>()
+        /// What a work item needs of each tracked series (not the whole listing, which can
+        /// be megabytes at full scale and is published as soon as it is read).
+        var tracked: [(ticker: String, category: String, tags: [String], routingTag: String, isGame: Bool)] = []
+    }
+
+    /// Reads the category→tags map, the sports and each needed category's series, applies
+    /// the tracking rule, and publishes series metadata and complete category listings.
+    /// A category that cannot be fetched is skipped (and nothing of it deactivated).
+    private func listSeries(selection: SeriesSelection, claimedByEarlier: [SeriesSelection], cycleId: String, log: Logger) async throws -> Listing {
+        let map = try await client.tagsByCategories()
+        let sports = try await client.sportFilters()
+        let rule = TrackingRule(sports: Set(sports.sports))
+        let categories = selection.categoriesToFetch(map)
+        // A tag no category has (a typo, or one the exchange dropped) selects nothing: say so.
+        let knownTags = Set(map.categories.values.flatMap { $0 }).union(map.categories.keys)
+        let unknown = selection.tags.filter { !knownTags.contains($0) } + selection.categories.filter { map.categories[$0] == nil }
+        if !unknown.isEmpty {
+            log.warning("no category of the exchange has these tags or names; they select nothing", metadata: ["unknown": "\(unknown)"])
+        }
+        var listing = Listing(categories: categories.count)
+        for category in categories {
+            // Ask the exchange for only the wanted tags when the schedule names tags of this
+            // category and not the category itself; then the listing is partial.
+            let whole = selection.coversEverything || selection.categories.contains(category)
+            let tagFilter = whole ? [] : selection.tags.filter { (map.categories[category] ?? []).contains($0) }
+            let series: [Series]
+            do {
+                series = try await client.series(category: category, tags: tagFilter)
+            } catch {
+                listing.failed += 1
+                log.error("series fetch failed; category skipped this cycle, nothing deactivated", metadata: [
+                    "category": "\(category)", "error": "\(error)"])
+                continue
+            }
+            listing.listed += series.count
+            for x in series { listing.listedTickers.insert(x.ticker) }
+            let picked = selection.select(series, category: category, map: map, rule: rule).filter { t in
+                !claimedByEarlier.contains { !$0.select([t.series], category: category, map: map, rule: rule).isEmpty }
+            }
+            for t in picked {
+                listing.tracked.append((t.series.ticker, t.series.category.isEmpty ? category : t.series.category,
+                                        t.series.tags, t.routingTag, t.isGame))
+            }
+            let fetchedAt = Timestamp.now()
+            let publisher = ReliablePublisher(js: js, logger: log)
+            var messages: [OutgoingMessage] = []
+            for t in picked {
+                let payload = try MessageCodec.encode(SeriesMessage(fetchedAt: fetchedAt, isGame: t.isGame, series: t.series))
+                // Same cycle and content → same id: a retried publish is deduplicated, and a
+                // value that returns (A → B → A) within the duplicate window still lands.
+                let content = FNV1a.hash64(bytes: try JSONCodec.encode(t.series)).hex + (t.isGame ? "g" : "")
+                messages.append(OutgoingMessage(subject: Subjects.series(t.series.ticker), data: payload,
+                                                msgId: "series:\(t.series.ticker):\(cycleId):\(content)"))
+                if messages.count >= 200 {  // a category can hold thousands: publish in slices
+                    try await publisher.publishAll(messages)
+                    messages.removeAll(keepingCapacity: true)
+                }
+            }
+            if tagFilter.isEmpty {
+                // Only a complete listing may deactivate anything.
+                let catalog = CatalogMessage(fetchedAt: fetchedAt, category: category, seriesTickers: series.map(\.ticker).sorted())
+                messages.append(OutgoingMessage(subject: Subjects.catalog(category: category), data: try MessageCodec.encode(catalog),
+                                                msgId: "catalog:\(cycleId):\(category)"))
+            }
+            try await publisher.publishAll(messages)
+            log.debug("category listed", metadata: ["category": "\(category)", "listed": "\(series.count)", "tracked": "\(picked.count)"])
+        }
+        return listing
+    }
+
+    /// The schedule's sync state. A missing key is a first cycle; an unreadable value is
+    /// logged and treated as one (everything full once); NATS being unreachable fails the
+    /// cycle instead, so a passing outage never costs a full cycle.
+    func loadPlanState(key: String, log: Logger) async throws -> SyncPlanState {
+        let js = self.js
+        guard let entry = try await Offload.run({ try js.keyValue(bucket: Topology.stateBucket).get(key) }) else { return SyncPlanState() }
+        do {
+            return try JSONCodec.decode(SyncPlanState.self, from: entry.value)
+        } catch {
+            log.warning("sync state unreadable; this cycle syncs every series in full", metadata: ["key": "\(key)", "error": "\(error)"])
+            return SyncPlanState()
+        }
+    }
+
+    func savePlanState(_ state: SyncPlanState, key: String, log: Logger) async {
+        let js = self.js
+        do {
+            let bytes = try JSONCodec.encode(state)
+            _ = try await Offload.run { try js.keyValue(bucket: Topology.stateBucket).put(key, value: bytes) }
+        } catch {
+            log.warning("could not save sync state; the next cycle repeats this one's work", metadata: ["key": "\(key)", "error": "\(error)"])
+        }
+    }
+
+    func ensureWorkConsumer(tag: String) async throws {
+        guard !knownConsumers.contains(tag) else { return }
+        let js = self.js, spec = topology.workConsumer(tag: tag)
+        try await Offload.run { try js.ensureConsumer(stream: Streams.work, spec) }
+        knownConsumers.insert(tag)
+    }
+
+    func recordReport(_ report: CycleReport) async {
+        let js = self.js
+        do {
+            let bytes = try JSONCodec.encode(report)
+            _ = try await Offload.run { try js.keyValue(bucket: Topology.stateBucket).put("cycle.\(SubjectToken.encode(report.schedule))", value: bytes) }
+        } catch {
+            logger.warning("could not record cycle report", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// A set shared between tasks.
+final class LockedSet: @unchecked Sendable {
+    private let lock = SimpleLock()
+    private var items = Set<String>()
+    func contains(_ s: String) -> Bool { lock.withLock { items.contains(s) } }
+    func insert(_ s: String) { lock.withLock { _ = items.insert(s) } }
+}

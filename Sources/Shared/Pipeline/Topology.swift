@@ -1,0 +1,56 @@
+import NATSClient
+import WireContract
+
+/// The streams, consumers and buckets ssmd needs, provisioned idempotently by every daemon at
+/// start (so any start order works and a wiped server is rebuilt).
+public struct Topology: Sendable {
+    /// How long a consumer waits for an ack before redelivering (work items send in-progress
+    /// acks while they wait for the rate budget, so this is a stall detector, not a deadline).
+    public var workAckWait: Duration = .seconds(30)
+    public var workMaxDeliver = 20
+    public var writerAckWait: Duration = .seconds(60)
+    public var writerMaxAckPending = 100_000
+    public var duplicateWindow: Duration = .seconds(120)
+    public var deadLetterMaxAge: Duration = .seconds(14 * 86_400)
+
+    public init() {}
+
+    public static let stateBucket = "ssmd_state"
+    public static let budgetBucket = "ssmd_budget"
+
+    public var streams: [StreamSpec] {
+        var work = StreamSpec(name: Streams.work, subjects: [Subjects.allWork])
+        work.retention = .workQueue
+        work.duplicateWindow = duplicateWindow
+        var secmaster = StreamSpec(name: Streams.secmaster, subjects: Subjects.secmasterSubjects)
+        secmaster.maxMsgsPerSubject = 1
+        secmaster.duplicateWindow = duplicateWindow
+        var dlq = StreamSpec(name: Streams.deadLetters, subjects: ["ssmd.dlq.>"])
+        dlq.maxAge = deadLetterMaxAge
+        return [work, secmaster, dlq]
+    }
+
+    public func workConsumer(tag: String) -> ConsumerSpec {
+        var c = ConsumerSpec(durableName: Streams.workConsumer(tag: tag))
+        c.filterSubject = Subjects.work(tag: tag)
+        c.ackWait = workAckWait
+        c.maxDeliver = workMaxDeliver
+        c.maxAckPending = 1000
+        c.description = "market-fetcher pool for tag \(tag)"
+        return c
+    }
+
+    public var writerConsumer: ConsumerSpec {
+        var c = ConsumerSpec(durableName: Streams.writerConsumer)
+        c.ackWait = writerAckWait
+        c.maxAckPending = writerMaxAckPending
+        c.maxDeliver = -1
+        c.description = "db-writer: series, events, markets into PostgreSQL"
+        return c
+    }
+
+    public func provision(_ js: JetStream) throws {
+        for s in streams { try js.ensureStream(s) }
+        _ = try js.ensureKeyValue(KeyValueSpec(bucket: Topology.stateBucket))
+    }
+}
