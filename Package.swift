@@ -79,7 +79,7 @@ let package = Package(
         library("WriterCore", ["SSMDCore", "KalshiModels", "WireContract", "SecmasterSchema", swiftLog]),
 
         // One client per C library.
-        library("NATSClient", ["CNATS", "SSMDCore", swiftLog]),
+        library("NATSClient", ["CNATS", "SSMDCore", swiftLog, lifecycle]),
         library("PostgresClient", ["CLibPQ", "SSMDCore"]),
         library("CurlHTTP", ["CCurl", "SSMDCore"]),
 

@@ -69,9 +69,9 @@ func note(_ message: String) {
     FileHandle.standardError.write(Data("bench-writer: \(message)\n".utf8))
 }
 
-func seconds(_ body: () throws -> Void) rethrows -> Double {
+func seconds(_ body: () async throws -> Void) async rethrows -> Double {
     let start = ContinuousClock.now
-    try body()
+    try await body()
     return (ContinuousClock.now - start).seconds
 }
 
@@ -127,15 +127,15 @@ func messages(_ n: Int, yesBid: String, updated: Timestamp, fetched: Timestamp, 
 
 // MARK: - PostgreSQL
 
-func scalar(_ db: PostgresConnection, _ sql: String) throws -> Int {
-    Int(try db.execute(sql).scalar ?? "0") ?? 0
+func scalar(_ db: PostgresConnection, _ sql: String) async throws -> Int {
+    Int(try await db.execute(sql).scalar ?? "0") ?? 0
 }
 
 /// Rows inserted + updated in the secmaster tables so far (pg_stat_user_tables; a fresh
 /// snapshot each call).
-func rowsWritten(_ db: PostgresConnection) throws -> Int {
-    try db.execute("SELECT pg_stat_clear_snapshot()")
-    return try scalar(db, """
+func rowsWritten(_ db: PostgresConnection) async throws -> Int {
+    try await db.execute("SELECT pg_stat_clear_snapshot()")
+    return try await scalar(db, """
         SELECT coalesce(sum(n_tup_ins + n_tup_upd), 0)::bigint FROM pg_stat_user_tables
         WHERE schemaname = 'public' AND relname IN ('series', 'events', 'markets')
         """)
@@ -149,8 +149,8 @@ struct WriterRun {
     var rowsWritten: Int
 }
 
-func runWriter(_ o: Options, js: JetStream, db: PostgresConnection, phase: String, done: () throws -> Bool) throws -> WriterRun {
-    let writtenBefore = try rowsWritten(db)
+func runWriter(_ o: Options, js: JetStream, db: PostgresConnection, phase: String, done: () async throws -> Bool) async throws -> WriterRun {
+    let writtenBefore = try await rowsWritten(db)
     let logURL = URL(fileURLWithPath: o.workDir).appendingPathComponent("db-writer-\(phase).log")
     FileManager.default.createFile(atPath: logURL.path, contents: nil)
     let log = try FileHandle(forWritingTo: logURL)
@@ -181,11 +181,11 @@ func runWriter(_ o: Options, js: JetStream, db: PostgresConnection, phase: Strin
         guard p.isRunning else { fail("db-writer exited early (\(phase)); see \(logURL.path)") }
         guard ContinuousClock.now < deadline else { p.terminate(); fail("db-writer did not finish \(phase) in 30 minutes") }
         sampleRSS()
-        if let info = try? js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer),
-           info.numPending == 0, info.numAckPending == 0, try done() {
+        if let info = try? await js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer),
+           info.numPending == 0, info.numAckPending == 0, try await done() {
             finished = (ContinuousClock.now - start).seconds
         } else {
-            usleep(20_000)
+            try await Task.sleep(for: .milliseconds(20))
         }
     }
     sampleRSS()
@@ -193,10 +193,10 @@ func runWriter(_ o: Options, js: JetStream, db: PostgresConnection, phase: Strin
     p.waitUntilExit()
     try? log.close()
     // The writer's backend has gone, so its table statistics are flushed.
-    var written = try rowsWritten(db)
+    var written = try await rowsWritten(db)
     for _ in 0..<20 {
-        usleep(100_000)
-        let again = try rowsWritten(db)
+        try await Task.sleep(for: .milliseconds(100))
+        let again = try await rowsWritten(db)
         if again == written { break }
         written = again
     }
@@ -207,22 +207,23 @@ func runWriter(_ o: Options, js: JetStream, db: PostgresConnection, phase: Strin
 
 let o = Options.parse(Array(CommandLine.arguments.dropFirst()))
 let n = o.rows
-let db = try PostgresConnection(connectionString: o.databaseURL)
-_ = try Migrator.embedded().migrate(db)
-let store = SecmasterStore(connection: db)
-let server = try db.execute("SHOW server_version").scalar ?? "?"
-let fsync = try db.execute("SHOW fsync").scalar ?? "?"
-let syncCommit = try db.execute("SHOW synchronous_commit").scalar ?? "?"
-let sharedBuffers = try db.execute("SHOW shared_buffers").scalar ?? "?"
+let db = try await PostgresConnection.connect(o.databaseURL)
+_ = try await Migrator.embedded().migrate(db)
+func marketCount() async throws -> Int { try await db.secmaster { try $0.count(.markets) } }
+let server = try await db.execute("SHOW server_version").scalar ?? "?"
+let fsync = try await db.execute("SHOW fsync").scalar ?? "?"
+let syncCommit = try await db.execute("SHOW synchronous_commit").scalar ?? "?"
+let sharedBuffers = try await db.execute("SHOW shared_buffers").scalar ?? "?"
 
 // Events exist before any market arrives (as the market-fetcher publishes them first), so
 // neither COPY nor the writer creates placeholder events.
 let eventCount = (n + marketsPerEvent - 1) / marketsPerEvent
-try store.upsert(events: (0..<eventCount).map {
+let eventRows = (0..<eventCount).map {
     EventRow(ticker: eventTicker($0 * marketsPerEvent), seriesTicker: "KXBENCH", title: "Benchmark event \($0)",
              category: "Economics", mutuallyExclusive: false, fetchedAt: at(0))
-})
-try db.execute("VACUUM ANALYZE events")
+}
+_ = try await db.secmaster { try $0.upsert(events: eventRows) }
+try await db.execute("VACUUM ANALYZE events")
 
 note("generating \(n) rows")
 let rows = (0..<n).map { i in
@@ -231,36 +232,36 @@ let rows = (0..<n).map { i in
 let columns = SecmasterStore.marketColumns.joined(separator: ", ")
 
 note("COPY baselines")
-try db.execute("CHECKPOINT")
-let copyReal = try seconds {
-    try db.transaction { tx in
-        _ = try tx.copyIn("COPY markets (\(columns)) FROM STDIN", rows: rows, encode: SecmasterStore.encodeMarket)
+try await db.execute("CHECKPOINT")
+/// COPY of every generated row into `table`, in one transaction on the connection's thread.
+func copyRows(into table: String) async throws {
+    try await db.withSession { s in
+        try s.transaction { tx in
+            _ = try tx.copyIn("COPY \(table) (\(columns)) FROM STDIN", rows: rows, encode: SecmasterStore.encodeMarket)
+        }
     }
 }
-guard try store.count(.markets) == n else { fail("COPY into markets did not load \(n) rows") }
-try db.execute("DROP TABLE IF EXISTS bench_bare")
-try db.execute("CREATE TABLE bench_bare AS SELECT \(columns) FROM markets WITH NO DATA")
-try db.execute("TRUNCATE markets")
-try db.execute("CHECKPOINT")
-let copyBare = try seconds {
-    try db.transaction { tx in
-        _ = try tx.copyIn("COPY bench_bare (\(columns)) FROM STDIN", rows: rows, encode: SecmasterStore.encodeMarket)
-    }
-}
-try db.execute("DROP TABLE bench_bare")
-try db.execute("VACUUM ANALYZE markets")
-try db.execute("CHECKPOINT")
+let copyReal = try await seconds { try await copyRows(into: "markets") }
+guard try await marketCount() == n else { fail("COPY into markets did not load \(n) rows") }
+try await db.execute("DROP TABLE IF EXISTS bench_bare")
+try await db.execute("CREATE TABLE bench_bare AS SELECT \(columns) FROM markets WITH NO DATA")
+try await db.execute("TRUNCATE markets")
+try await db.execute("CHECKPOINT")
+let copyBare = try await seconds { try await copyRows(into: "bench_bare") }
+try await db.execute("DROP TABLE bench_bare")
+try await db.execute("VACUUM ANALYZE markets")
+try await db.execute("CHECKPOINT")
 
-let nc = try NATSConnection(options: NATSOptions(urls: [o.natsURL], name: "bench-writer"), logger: Logger(label: "bench-writer"))
+let nc = try await NATSConnection.connect(options: NATSOptions(urls: [o.natsURL], name: "bench-writer"), logger: Logger(label: "bench-writer"))
 let js = try nc.jetStream(timeout: .seconds(30))
-try Topology().provision(js)
+try await Topology().provision(js)
 
-func publish(_ label: String, _ msgs: [OutgoingMessage]) throws -> Double {
-    let t = try seconds {
+func publish(_ label: String, _ msgs: [OutgoingMessage]) async throws -> Double {
+    let t = try await seconds {
         var i = 0
         while i < msgs.count {
             let chunk = Array(msgs[i..<min(i + 5000, msgs.count)])
-            let acks = try js.publishAll(chunk, timeout: .seconds(60))
+            let acks = try await js.publishAll(chunk, timeout: .seconds(60))
             if acks.contains(where: \.duplicate) { fail("\(label): a publish was deduplicated") }
             i += chunk.count
         }
@@ -272,7 +273,7 @@ func publish(_ label: String, _ msgs: [OutgoingMessage]) throws -> Double {
 // (a) new rows
 let newMessages = try messages(n, yesBid: "0.5600", updated: at(0), fetched: at(0), phase: "a")
 // The writer's CPU work alone: JSON → coalesced rows, in batches of 5,000 (no I/O).
-let decodeOnly = seconds {
+let decodeOnly = await seconds {
     var i = 0
     while i < n {
         let chunk = newMessages[i..<min(i + 5000, n)]
@@ -281,26 +282,27 @@ let decodeOnly = seconds {
         i += 5000
     }
 }
-_ = try publish("new", newMessages)
+_ = try await publish("new", newMessages)
 note("writer: insert")
-let insert = try runWriter(o, js: js, db: db, phase: "insert") { try store.count(.markets) == n }
-try db.execute("VACUUM ANALYZE markets")
-try db.execute("CHECKPOINT")
+let insert = try await runWriter(o, js: js, db: db, phase: "insert") { try await marketCount() == n }
+try await db.execute("VACUUM ANALYZE markets")
+try await db.execute("CHECKPOINT")
 
 // (b) every row changed
-_ = try publish("changed", try messages(n, yesBid: "0.6100", updated: at(60), fetched: at(60), phase: "b"))
+_ = try await publish("changed", try messages(n, yesBid: "0.6100", updated: at(60), fetched: at(60), phase: "b"))
 note("writer: update")
-let update = try runWriter(o, js: js, db: db, phase: "update") {
-    try scalar(db, "SELECT count(*) FROM markets WHERE yes_bid_dollars = 0.61") == n
+let update = try await runWriter(o, js: js, db: db, phase: "update") {
+    try await scalar(db, "SELECT count(*) FROM markets WHERE yes_bid_dollars = 0.61") == n
 }
-try db.execute("VACUUM ANALYZE markets")
-try db.execute("CHECKPOINT")
+try await db.execute("VACUUM ANALYZE markets")
+try await db.execute("CHECKPOINT")
 
 // (c) identical content, re-fetched
-_ = try publish("unchanged", try messages(n, yesBid: "0.6100", updated: at(60), fetched: at(120), phase: "c"))
+_ = try await publish("unchanged", try messages(n, yesBid: "0.6100", updated: at(60), fetched: at(120), phase: "c"))
 note("writer: no-op")
-let noop = try runWriter(o, js: js, db: db, phase: "noop") { true }
-guard try store.count(.markets) == n else { fail("markets holds \(try store.count(.markets)) rows, expected \(n)") }
+let noop = try await runWriter(o, js: js, db: db, phase: "noop") { true }
+let finalCount = try await marketCount()
+guard finalCount == n else { fail("markets holds \(finalCount) rows, expected \(n)") }
 nc.close()
 
 // MARK: - Report

@@ -62,46 +62,42 @@ struct Dashboard: Sendable {
         options.retryOnFailedConnect = false
         options.connectTimeout = .seconds(2)
         options.maxReconnectAttempts = 0
-        let logger = self.logger
-        let natsOptions = options
         do {
-            return .success(try await Offload.run {
-                let connection = try NATSConnection(options: natsOptions, logger: logger)
-                defer { connection.close() }
-                let js = try connection.jetStream()
-                var out = PipelineState()
-                if let kv = try? js.keyValue(bucket: Topology.stateBucket) {
-                    let prefix = "$KV.\(Topology.stateBucket)."
-                    let info = try js.streamInfo(name: "KV_\(Topology.stateBucket)", subjectsFilter: prefix + "cycle.>")
-                    for subject in info.subjects.keys.sorted() {
-                        let key = String(subject.dropFirst(prefix.count))
-                        if let e = try kv.get(key), let r = try? JSONDecoder().decode(CycleReport.self, from: Data(e.value)) {
-                            out.cycles.append(r)
-                        }
+            let connection = try await NATSConnection.connect(options: options, logger: logger)
+            defer { connection.close() }
+            let js = try connection.jetStream()
+            var out = PipelineState()
+            if let kv = try? await js.keyValue(bucket: Topology.stateBucket) {
+                let prefix = "$KV.\(Topology.stateBucket)."
+                let info = try await js.streamInfo(name: "KV_\(Topology.stateBucket)", subjectsFilter: prefix + "cycle.>")
+                for subject in info.subjects.keys.sorted() {
+                    let key = String(subject.dropFirst(prefix.count))
+                    if let e = try await kv.get(key), let r = try? JSONDecoder().decode(CycleReport.self, from: Data(e.value)) {
+                        out.cycles.append(r)
                     }
                 }
-                if let kv = try? js.keyValue(bucket: Topology.budgetBucket) {
-                    let prefix = "$KV.\(Topology.budgetBucket)."
-                    let info = try js.streamInfo(name: "KV_\(Topology.budgetBucket)", subjectsFilter: prefix + ">")
-                    for subject in info.subjects.keys.sorted() {
-                        let key = String(subject.dropFirst(prefix.count))
-                        if let e = try kv.get(key), let s = try? JSONDecoder().decode(GCRA.State.self, from: Data(e.value)) {
-                            out.budgets.append((key, s))
-                        }
-                    }
-                    // The global budget first, then the pools.
-                    out.budgets.sort { ($0.key == "read" ? 0 : 1, $0.key) < ($1.key == "read" ? 0 : 1, $1.key) }
-                }
-                for name in (try? js.consumerNames(stream: Streams.work)) ?? [] {
-                    if let i = try? js.consumerInfo(stream: Streams.work, name: name) {
-                        out.work.append((name, i.numPending, i.numAckPending))
+            }
+            if let kv = try? await js.keyValue(bucket: Topology.budgetBucket) {
+                let prefix = "$KV.\(Topology.budgetBucket)."
+                let info = try await js.streamInfo(name: "KV_\(Topology.budgetBucket)", subjectsFilter: prefix + ">")
+                for subject in info.subjects.keys.sorted() {
+                    let key = String(subject.dropFirst(prefix.count))
+                    if let e = try await kv.get(key), let s = try? JSONDecoder().decode(GCRA.State.self, from: Data(e.value)) {
+                        out.budgets.append((key, s))
                     }
                 }
-                if let i = try? js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer) {
-                    out.writer = (i.numPending, i.numAckPending)
+                // The global budget first, then the pools.
+                out.budgets.sort { ($0.key == "read" ? 0 : 1, $0.key) < ($1.key == "read" ? 0 : 1, $1.key) }
+            }
+            for name in (try? await js.consumerNames(stream: Streams.work)) ?? [] {
+                if let i = try? await js.consumerInfo(stream: Streams.work, name: name) {
+                    out.work.append((name, i.numPending, i.numAckPending))
                 }
-                return out
-            })
+            }
+            if let i = try? await js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer) {
+                out.writer = (i.numPending, i.numAckPending)
+            }
+            return .success(out)
         } catch {
             return .failure(error)
         }

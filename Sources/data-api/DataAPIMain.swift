@@ -38,7 +38,6 @@ struct DataAPICommand: AsyncParsableCommand {
         let logger = Logger(label: "data-api")
 
         let pool = ReadOnlyPool(conninfo: conninfo, size: connections)
-        defer { pool.close() }
         let api = DataAPI(pool: pool, dashboard: Dashboard(pool: pool, nats: c.nats, logger: logger), logger: logger)
         let app = Application(
             responder: DataAPIResponder(api: api),
@@ -49,7 +48,13 @@ struct DataAPICommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data("data-api listening on http://\(host):\(bound)\n".utf8))
             },
             logger: logger)
-        try await DaemonMain.run(services: [app], logger: logger, shutdownTimeout: c.shutdownTimeout)
+        do {
+            try await DaemonMain.run(services: [app], logger: logger, shutdownTimeout: c.shutdownTimeout)
+        } catch {
+            await pool.close()
+            throw error
+        }
+        await pool.close()
     }
 }
 

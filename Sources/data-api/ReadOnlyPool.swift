@@ -1,17 +1,16 @@
-import Dispatch
-import Foundation
 import PostgresClient
 import SSMDCore
 
-/// A small pool of read-only libpq connections. Every statement runs off Swift's cooperative
-/// pool (`Offload.run`); at most `size` run at once (the rest wait on a semaphore on a
-/// Dispatch worker thread). Each connection is made read-only for its whole session
-/// (`default_transaction_read_only`), on top of the read-only role compose gives the API.
-final class ReadOnlyPool: @unchecked Sendable {
+/// A small pool of read-only PostgreSQL connections, each on its own thread. At most `size`
+/// statements run at once; the rest wait their turn without blocking a thread. Each
+/// connection is made read-only for its whole session (`default_transaction_read_only`), on
+/// top of the read-only role compose gives the API.
+actor ReadOnlyPool {
     let conninfo: String
-    private let slots: DispatchSemaphore
-    private let lock = NSLock()
+    private let size: Int
     private var idle: [PostgresConnection] = []
+    private var inUse = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
 
     static let sessionSettings = [
         "SET default_transaction_read_only = on",
@@ -22,13 +21,13 @@ final class ReadOnlyPool: @unchecked Sendable {
 
     init(conninfo: String, size: Int) {
         self.conninfo = conninfo
-        self.slots = DispatchSemaphore(value: size)
+        self.size = max(1, size)
     }
 
-    func open() throws -> PostgresConnection {
-        let c = try PostgresConnection(connectionString: conninfo)
+    private func open() async throws -> PostgresConnection {
+        let c = try await PostgresConnection.connect(conninfo)
         do {
-            for s in Self.sessionSettings { _ = try c.execute(s) }
+            for s in Self.sessionSettings { try await c.execute(s) }
         } catch {
             c.close()
             throw error
@@ -36,31 +35,26 @@ final class ReadOnlyPool: @unchecked Sendable {
         return c
     }
 
-    /// Runs `body` with a connection of the pool; a connection that failed is discarded.
-    func with<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await Offload.run { [self] in
-            slots.wait()
-            defer { slots.signal() }
-            let c = try lock.withLock { idle.popLast() } ?? open()
-            do {
-                let result = try body(c)
-                lock.withLock { idle.append(c) }
-                return result
-            } catch {
-                if c.isHealthy && !c.inTransaction { lock.withLock { idle.append(c) } } else { c.close() }
-                throw error
-            }
-        }
-    }
-
+    /// Runs one statement on a connection of the pool; a connection that failed is closed.
     func query(_ sql: String, _ params: [PostgresValue?] = []) async throws -> PostgresResult {
-        try await with { try $0.execute(sql, params) }
+        if inUse >= size { await withCheckedContinuation { waiting.append($0) } } else { inUse += 1 }
+        defer {
+            if waiting.isEmpty { inUse -= 1 } else { waiting.removeFirst().resume() }
+        }
+        let c: PostgresConnection
+        if let reused = idle.popLast() { c = reused } else { c = try await open() }
+        do {
+            let result = try await c.execute(sql, params)
+            idle.append(c)
+            return result
+        } catch {
+            if await c.isIdleAndHealthy { idle.append(c) } else { c.close() }
+            throw error
+        }
     }
 
-    func close() {
-        lock.withLock {
-            for c in idle { c.close() }
-            idle.removeAll()
-        }
+    func close() async {
+        for c in idle { c.close() }
+        idle.removeAll()
     }
 }

@@ -58,43 +58,45 @@ struct DBWriterService: Service {
     static let fetchChunk = 2500
 
     func run() async throws {
-        let connection = try NATSConnection(options: nats, logger: logger)
-        // Drain on the way out: pending acks and publishes reach the server before close.
-        defer { try? connection.drain(timeout: .seconds(5)) }
-        probe.watch(nats: connection)
-        probe.watch(postgres: conninfo)
-        let js = try connection.jetStream()
-        let consumerSpec = {
-            var c = topology.writerConsumer
-            c.ackWait = settings.ackWait
-            return c
-        }()
-        try await retryUntilReady(logger: logger, what: "NATS JetStream provisioning") {
-            try connection.requireConnected()
-            try await Offload.run {
-                try topology.provision(js)
-                try js.ensureConsumer(stream: Streams.secmaster, consumerSpec)
+        // Drained on the way out: pending acks and publishes reach the server before close.
+        try await withNATS(nats, logger: logger) { connection in
+            probe.watch(nats: connection)
+            probe.watch(postgres: conninfo)
+            var consumerSpec = topology.writerConsumer
+            consumerSpec.ackWait = settings.ackWait
+            let js = try await provisionPipeline(connection, topology: topology, logger: logger) { [consumerSpec] js in
+                try await js.ensureConsumer(stream: Streams.secmaster, consumerSpec)
             }
+            try await run(js: js)
+            // Acks are fire-and-forget: push the last ones out before the connection drains.
+            try? await connection.flush(timeout: .seconds(2))
         }
+    }
+
+    func run(js: JetStream) async throws {
         // A pull consumer: the server delivers only what a fetch asks for, so its
         // MaxAckPending is a ceiling, never a push; what is in flight is bounded by one batch.
         var subscription: PullSubscription?
         try await retryUntilReady(logger: logger, what: "subscribing to the secmaster stream") {
-            subscription = try await Offload.run { try js.pullSubscribe(stream: Streams.secmaster, consumer: Streams.writerConsumer) }
+            subscription = try await js.pullSubscribe(stream: Streams.secmaster, consumer: Streams.writerConsumer)
         }
         guard let sub = subscription else { return }
         defer { sub.close() }
         let db = WriterDatabase(conninfo: conninfo, statementTimeout: settings.statementTimeout, logger: logger)
-        defer { db.close() }
         // PostgreSQL must answer before anything is pulled: a database that is not up yet is
         // waited for; one that refuses the credentials ends the writer with one line (exit 2).
-        try await retryUntilReady(logger: logger, what: settings.migrate ? "database migration" : "connecting to PostgreSQL") {
-            if settings.migrate {
-                let applied = try await db.migrate()
-                if !applied.isEmpty { logger.info("migrations applied", metadata: ["applied": "\(applied)"]) }
-            } else {
-                try await db.withStore { _ in () }
+        do {
+            try await retryUntilReady(logger: logger, what: settings.migrate ? "database migration" : "connecting to PostgreSQL") {
+                if settings.migrate {
+                    let applied = try await db.migrate()
+                    if !applied.isEmpty { logger.info("migrations applied", metadata: ["applied": "\(applied)"]) }
+                } else {
+                    try await db.withStore { _ in () }
+                }
             }
+        } catch {
+            await db.close()
+            throw error
         }
         let metrics = WriterMetricsRecorder()
         registry.register { metrics.snapshot.metricFamilies() }
@@ -106,8 +108,7 @@ struct DBWriterService: Service {
             await batchLoop(sub: sub, writer: writer)
             group.cancelAll()
         }
-        // Acks are fire-and-forget: push the last ones out before closing.
-        try? await Offload.run { try connection.flush(timeout: .seconds(2)) }
+        await db.close()
         await refreshLag(metrics, js: js)
         logger.info("stopped", metadata: metrics.snapshot.logMetadata)
     }
@@ -142,7 +143,7 @@ struct DBWriterService: Service {
             // largest possible message (a smaller cap would make the server refuse the pull).
             let byteRoom = max(settings.maxBytes - bytes, 2 << 20)
             do {
-                let got = try await Offload.run { try sub.fetch(batch: min(room, Self.fetchChunk), maxWait: wait, maxBytes: byteRoom) }
+                let got = try await sub.fetch(batch: min(room, Self.fetchChunk), maxWait: wait, maxBytes: byteRoom)
                 if batch.isEmpty, !got.isEmpty { oldest = ContinuousClock.now }
                 for m in got { bytes += m.data.count }
                 batch.append(contentsOf: got)
@@ -164,7 +165,7 @@ struct DBWriterService: Service {
     }
 
     private func refreshLag(_ metrics: WriterMetricsRecorder, js: JetStream) async {
-        if let info = try? await Offload.run({ try js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer) }) {
+        if let info = try? await js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer) {
             metrics.update {
                 $0.consumerPending = info.numPending
                 $0.consumerAckPending = info.numAckPending

@@ -46,9 +46,13 @@ struct MarketFetcherService: Service {
     let logger: Logger
 
     func run() async throws {
-        let (connection, js) = try await connectPipeline(nats: nats, topology: topology, logger: logger)
-        probe.watch(nats: connection)
-        defer { try? connection.drain(timeout: .seconds(5)) }
+        try await withNATS(nats, logger: logger) { connection in
+            probe.watch(nats: connection)
+            try await run(js: try await provisionPipeline(connection, topology: topology, logger: logger))
+        }
+    }
+
+    func run(js: JetStream) async throws {
         let client = try await exchange.makeClient(js: js, pool: pool, logger: logger)
         let workers = MarketWorkPool(js: js, topology: topology, tags: tags, excludedTags: excludedTags, concurrency: concurrency,
                                      syncer: MarketSyncer(client: client, js: js, lookbackSeconds: lookbackSeconds, logger: logger), logger: logger)

@@ -58,9 +58,13 @@ struct SeriesFetcherService: Service {
     let logger: Logger
 
     func run() async throws {
-        let (connection, js) = try await connectPipeline(nats: nats, topology: topology, logger: logger)
-        probe.watch(nats: connection)
-        defer { try? connection.drain(timeout: .seconds(5)) }
+        try await withNATS(nats, logger: logger) { connection in
+            probe.watch(nats: connection)
+            try await run(js: try await provisionPipeline(connection, topology: topology, logger: logger))
+        }
+    }
+
+    func run(js: JetStream) async throws {
         let client = try await exchange.makeClient(js: js, pool: nil, logger: logger)
         metrics.register { client.metricFamilies() }
         let syncer = SeriesSyncer(client: client, js: js, topology: topology, logger: logger)
@@ -88,7 +92,7 @@ struct SeriesFetcherService: Service {
                 // A cycle's listings and work items are freed now; hand the pages back to the
                 // system instead of keeping them until the next cycle (off the cooperative
                 // pool: trimming walks the whole heap).
-                _ = try? await Offload.run { ProcessMemory.releaseFreed() }
+                await ProcessMemory.releaseFreed()
                 log.info("cycle complete", metadata: [
                     "cycle": "\(report.cycleId)", "categories": "\(report.categories)", "categories_failed": "\(report.categoriesFailed)",
                     "series_listed": "\(report.seriesListed)", "series_tracked": "\(report.seriesTracked)",

@@ -35,16 +35,15 @@ struct MCPCommand: AsyncParsableCommand {
         }
         try await server.start(transport: StdioTransport())
         await server.waitUntilCompleted()
-        tools.close()
+        await tools.close()
     }
 }
 
 struct ToolError: Error { var message: String }
 
 /// The tools: argument checking and parameterized SQL over one read-only connection.
-final class SecmasterTools: @unchecked Sendable {
+actor SecmasterTools {
     let conninfo: String
-    private let lock = NSLock()
     private var connection: PostgresConnection?
 
     init(conninfo: String) { self.conninfo = conninfo }
@@ -160,19 +159,21 @@ final class SecmasterTools: @unchecked Sendable {
     }
 
     private func query(_ sql: String, _ params: [PostgresValue?]) async throws -> PostgresResult {
-        try await Offload.run { [self] in
-            try lock.withLock {
-                if connection == nil || connection?.isHealthy == false {
-                    connection?.close()
-                    let c = try PostgresConnection(connectionString: conninfo)
-                    _ = try c.execute("SET default_transaction_read_only = on")
-                    _ = try c.execute("SET TIME ZONE 'UTC'")
-                    connection = c
-                }
-                return try connection!.execute(sql, params)
-            }
+        if let c = connection, !(await c.isIdleAndHealthy) {
+            c.close()
+            connection = nil
         }
+        if connection == nil {
+            let c = try await PostgresConnection.connect(conninfo)
+            try await c.execute("SET default_transaction_read_only = on")
+            try await c.execute("SET TIME ZONE 'UTC'")
+            connection = c
+        }
+        return try await connection!.execute(sql, params)
     }
 
-    func close() { lock.withLock { connection?.close(); connection = nil } }
+    func close() async {
+        connection?.close()
+        connection = nil
+    }
 }

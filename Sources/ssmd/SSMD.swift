@@ -68,11 +68,11 @@ struct SeriesSync: AsyncParsableCommand {
         let sel = try selection.resolve(r)
         let logger = bootstrapLogging(c)
         let started = ContinuousClock.now
-        let (connection, js) = try await connect(c, logger: logger)
-        defer { try? connection.drain(timeout: .seconds(5)) }
-        let client = try await x.makeClient(js: js, pool: nil, logger: logger)
-        let report = try await SeriesSyncer(client: client, js: js, topology: Topology(), logger: logger)
-            .runCycle(schedule: "cli", selection: sel, forceFull: selection.full)
+        let report = try await withCLIConnection(c, logger: logger) { js in
+            let client = try await x.makeClient(js: js, pool: nil, logger: logger)
+            return try await SeriesSyncer(client: client, js: js, topology: Topology(), logger: logger)
+                .runCycle(schedule: "cli", selection: sel, forceFull: selection.full)
+        }
         print("series listed: \(report.seriesListed), tracked: \(report.seriesTracked), work items: \(report.workItems) (full \(report.fullItems), delta \(report.deltaItems), incremental \(report.incrementalItems)), categories: \(report.categories) (\(report.categoriesFailed) failed), requests: \(report.requests), duration: \(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s")
         if report.categoriesFailed > 0 { throw ExitCode.failure }
     }
@@ -107,30 +107,36 @@ struct SecmasterSync: AsyncParsableCommand {
         let limit = try r.duration("timeout", timeout, default: .seconds(1800), min: .seconds(1))
         let logger = bootstrapLogging(c)
         let started = ContinuousClock.now
-        let (connection, js) = try await connect(c, logger: logger)
-        defer { try? connection.drain(timeout: .seconds(5)) }
+        try await withCLIConnection(c, logger: logger) { js in
+            try await syncSecmaster(js: js, exchange: x, selection: sel, workers: workers, limit: limit, started: started, logger: logger)
+        }
+    }
+
+    func syncSecmaster(js: JetStream, exchange x: ExchangeOptions.Resolved, selection sel: SeriesSelection, workers: Int, limit: Duration,
+                       started: ContinuousClock.Instant, logger: Logger) async throws {
         let topology = Topology()
         let client = try await x.makeClient(js: js, pool: nil, logger: logger)
         let report = try await SeriesSyncer(client: client, js: js, topology: topology, logger: logger).runCycle(schedule: "cli", selection: sel, forceFull: selection.full)
         let seriesDone = ContinuousClock.now
 
         // The tags this cycle routed to: their consumers are the ones to empty.
-        let consumers = try await Offload.run { try js.consumerNames(stream: Streams.work).filter { $0.hasPrefix("work-") } }
+        let consumers = try await js.consumerNames(stream: Streams.work).filter { $0.hasPrefix("work-") }
         let pool = MarketWorkPool(js: js, topology: topology, tags: [], concurrency: workers,
                                   syncer: MarketSyncer(client: client, js: js, logger: logger), logger: logger)
         let deadline = ContinuousClock.now + limit
         try await pool.run(finished: {
             if ContinuousClock.now > deadline { return true }
-            return (try? await Offload.run { try consumers.allSatisfy { name in
-                let i = try js.consumerInfo(stream: Streams.work, name: name)
-                return i.numPending == 0 && i.numAckPending == 0
-            } }) ?? false
+            for name in consumers {
+                guard let i = try? await js.consumerInfo(stream: Streams.work, name: name) else { return false }
+                if i.numPending != 0 || i.numAckPending != 0 { return false }
+            }
+            return true
         })
         let marketsDone = ContinuousClock.now
         // Written means committed by db-writer.
         var written = false
         while ContinuousClock.now < deadline {
-            if let i = try? await Offload.run({ try js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer) }) {
+            if let i = try? await js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer) {
                 if i.numPending == 0 && i.numAckPending == 0 { written = true; break }
             } else {
                 FileHandle.standardError.write(Data("ssmd: no db-writer consumer exists; start db-writer to write the security master\n".utf8))
@@ -161,10 +167,8 @@ struct SeriesList: AsyncParsableCommand {
     func run() async throws {
         let conninfo = try database.resolve()
         let (category, tag, gamesOnly, all) = (self.category, self.tag, self.gamesOnly, includeInactive)
-        let rows = try await Offload.run {
-            let conn = try PostgresConnection(connectionString: conninfo)
-            defer { conn.close() }
-            return try conn.execute("""
+        let rows = try await PostgresConnection.with(conninfo) { conn in
+            try await conn.execute("""
                 SELECT ticker, category, is_game, active, array_to_string(tags, ', ') AS tags, title FROM series
                 WHERE ($1::text IS NULL OR category = $1) AND ($2::text IS NULL OR $2 = ANY(tags))
                   AND (NOT $3::bool OR is_game) AND ($4::bool OR active)
@@ -187,22 +191,21 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let conninfo = try database.resolve()
-        let applied = try await Offload.run {
-            let conn = try PostgresConnection(connectionString: conninfo)
-            defer { conn.close() }
-            return try Migrator.standard().migrate(conn).map(\.fileName)
-        }
+        let applied = try await PostgresConnection.with(conninfo) { try await Migrator.standard().migrate($0).map(\.fileName) }
         print(applied.isEmpty ? "schema up to date" : "applied: \(applied.joined(separator: ", "))")
     }
 }
 
-func connect(_ c: CommonOptions.Resolved, logger: Logger) async throws -> (NATSConnection, JetStream) {
+/// A command's NATS connection, provisioned, drained when `body` is done. A command fails
+/// fast where a daemon would wait for the server.
+func withCLIConnection<T: Sendable>(_ c: CommonOptions.Resolved, logger: Logger, _ body: (JetStream) async throws -> T) async throws -> T {
     var options = c.nats
-    options.retryOnFailedConnect = false  // a command fails fast; daemons wait
-    let connection = try NATSConnection(options: options, logger: logger)
-    let js = try connection.jetStream()
-    try await Offload.run { try Topology().provision(js) }
-    return (connection, js)
+    options.retryOnFailedConnect = false
+    return try await withNATS(options, logger: logger) { connection in
+        let js = try connection.jetStream()
+        try await Topology().provision(js)
+        return try await body(js)
+    }
 }
 
 @main

@@ -41,7 +41,7 @@ struct WatchCommand: AsyncParsableCommand {
         let logger = bootstrapLogging(c)
         var options = c.nats
         options.retryOnFailedConnect = false
-        let connection = try NATSConnection(options: options, logger: logger)
+        let connection = try await NATSConnection.connect(options: options, logger: logger)
         defer { connection.close() }
         let js = try connection.jetStream()
 
@@ -56,16 +56,14 @@ struct WatchCommand: AsyncParsableCommand {
         defer { sources.forEach { $0.cancel() } }
 
         let (filter, newOnly, json) = (self.filter, self.newOnly, self.json)
-        let watch = try await Offload.run {
-            newOnly ? try js.orderedWatchNew(stream: Streams.secmaster, filterSubject: filter)
-                    : try js.orderedWatch(stream: Streams.secmaster, filterSubject: filter, deliverLastPerSubject: true)
-        }
+        let watch = newOnly ? try await js.orderedWatchNew(stream: Streams.secmaster, filterSubject: filter)
+            : try await js.orderedWatch(stream: Streams.secmaster, filterSubject: filter, deliverLastPerSubject: true)
         defer { watch.close() }
         var snapshotDone = newOnly
         var count = 0
         if newOnly { Self.stderr("-- live updates of \(filter) follow") }
         while !stop.isSet {
-            let message = try await Offload.run { try watch.next(timeout: .milliseconds(250)) }
+            let message = try await watch.next(timeout: .milliseconds(250))
             guard let message else {
                 if !snapshotDone { snapshotDone = true; Self.stderr("-- \(count) last values; live updates follow") }
                 continue

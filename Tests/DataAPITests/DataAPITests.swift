@@ -10,7 +10,7 @@ import SSMDCore
     static let frozenClock = ["--clock-speed", "0"]
 
     /// Every page of a list endpoint, following cursors; fails on a repeated cursor.
-    static func allPages(_ base: String, _ path: String, key: String, limit: Int) throws -> (items: [[String: Any]], pages: Int) {
+    static func allPages(_ base: String, _ path: String, key: String, limit: Int) async throws -> (items: [[String: Any]], pages: Int) {
         var items: [[String: Any]] = []
         var cursor: String?
         var pages = 0
@@ -18,7 +18,7 @@ import SSMDCore
         repeat {
             let sep = path.contains("?") ? "&" : "?"
             let url = base + path + sep + "limit=\(limit)" + (cursor.map { "&cursor=" + APIClient.escape($0) } ?? "")
-            let r = try APIClient.get(url)
+            let r = try await APIClient.get(url)
             guard r.status == 200, let json = r.json else { throw HarnessError.failed("GET \(url) → \(r.status): \(r.body.prefix(300))") }
             let page = json[key] as? [[String: Any]] ?? []
             #expect(page.count <= limit)
@@ -38,14 +38,14 @@ import SSMDCore
 
     static func tickers(_ items: [[String: Any]]) -> [String] { items.compactMap { $0["ticker"] as? String } }
 
-    static func column(_ h: PipelineHarness, _ sql: String, _ params: [PostgresValue?] = []) throws -> [String] {
-        let r = try h.query(sql, params)
+    static func column(_ h: PipelineHarness, _ sql: String, _ params: [PostgresValue?] = []) async throws -> [String] {
+        let r = try await h.query(sql, params)
         return (0..<r.rowCount).compactMap { r[$0, 0] }
     }
 
     static func expectError(_ base: String, _ path: String, status: Int, code: String, parameter: String? = nil,
-                            sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let r = try APIClient.get(base + path)
+                            sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let r = try await APIClient.get(base + path)
         #expect(r.status == status, "GET \(path) → \(r.status) \(r.body)", sourceLocation: sourceLocation)
         let e = r.json?["error"] as? [String: Any]
         #expect(e?["code"] as? String == code, "GET \(path): \(r.body)", sourceLocation: sourceLocation)
@@ -53,40 +53,40 @@ import SSMDCore
         if let parameter { #expect(e?["parameter"] as? String == parameter, "GET \(path): \(r.body)", sourceLocation: sourceLocation) }
     }
 
-    @Test func badConfigurationExitsTwoWithOneLine() throws {
+    @Test func badConfigurationExitsTwoWithOneLine() async throws {
         for (args, setting) in [(["--http-port", "http"], "--http-port"), (["--http-port", "70000"], "--http-port"),
                                 (["--database-url", "mysql://x/y"], "--database-url"), (["--db-connections", "0"], "--db-connections"),
                                 (["--nats-url", "http://x"], "--nats-url"), (["--no-such-flag"], "--no-such-flag")] {
-            let r = try runTool(BuiltProducts.executable("data-api").path, args, timeout: .seconds(20))
+            let r = try await runTool(BuiltProducts.executable("data-api").path, args, timeout: .seconds(20))
             #expect(r.status == 2, "\(args): \(r.output)")
             let lines = r.output.split(separator: "\n")
             #expect(lines.count == 1 && lines[0].hasPrefix("data-api: ") && lines[0].contains(setting), "\(args): \(r.output)")
         }
     }
 
-    @Test func seriesMarketsStatsAndErrorsMatchPostgres() throws {
-        let h = try PipelineHarness(name: "data-api", simulatorArguments: Self.frozenClock)
-        defer { h.shutdown() }
-        try h.fillSecmaster()
-        let (_, base) = try h.startDataAPI()
+    @Test func seriesMarketsStatsAndErrorsMatchPostgres() async throws {
+        let h = try await PipelineHarness(name: "data-api", simulatorArguments: Self.frozenClock)
+        defer { h.teardown() }
+        try await h.fillSecmaster()
+        let (_, base) = try await h.startDataAPI()
 
-        #expect(try APIClient.get(base + "/healthz").status == 200)
-        let ready = try APIClient.get(base + "/readyz")
+        await #expect(try APIClient.get(base + "/healthz").status == 200)
+        let ready = try await APIClient.get(base + "/readyz")
         #expect(ready.status == 200 && ready.json?["status"] as? String == "ready", "\(ready.body)")
 
         // Pagination: every series exactly once, in ticker order, across small pages.
-        let allSeries = try Self.column(h, "SELECT ticker FROM series ORDER BY ticker")
+        let allSeries = try await Self.column(h, "SELECT ticker FROM series ORDER BY ticker")
         #expect(allSeries.count > 50)
-        let paged = try Self.allPages(base, "/v1/series", key: "series", limit: 7)
+        let paged = try await Self.allPages(base, "/v1/series", key: "series", limit: 7)
         #expect(Self.tickers(paged.items) == allSeries, "every series exactly once, in order")
         #expect(paged.pages == (allSeries.count + 6) / 7)
-        let unpaged = try APIClient.get(base + "/v1/series?limit=1000").json
+        let unpaged = try await APIClient.get(base + "/v1/series?limit=1000").json
         #expect((unpaged?["series"] as? [Any])?.count == allSeries.count)
         #expect(unpaged?["cursor"] is NSNull)
 
         // One series: every field as in PostgreSQL.
-        let one = try #require(try h.query("SELECT ticker, title, category, tags, is_game, active FROM series WHERE tags <> '{}' ORDER BY ticker LIMIT 1").rows.first)
-        let got = try APIClient.get(base + "/v1/series/" + APIClient.escape(one[0]!))
+        let one = try #require(try await h.query("SELECT ticker, title, category, tags, is_game, active FROM series WHERE tags <> '{}' ORDER BY ticker LIMIT 1").rows.first)
+        let got = try await APIClient.get(base + "/v1/series/" + APIClient.escape(one[0]!))
         #expect(got.status == 200)
         let s = try #require(got.json?["series"] as? [String: Any])
         #expect(s["ticker"] as? String == one[0] && s["title"] as? String == one[1] && s["category"] as? String == one[2])
@@ -95,28 +95,28 @@ import SSMDCore
         #expect((s["created_at"] as? String).flatMap(Timestamp.init(iso8601:)) != nil, "RFC 3339 times")
 
         // Filters: category, tag (with `&`), games_only, active, and combined.
-        let category = try #require(try Self.column(h, "SELECT category FROM series GROUP BY category ORDER BY count(*) DESC LIMIT 1").first)
-        #expect(Self.tickers(try Self.allPages(base, "/v1/series?category=" + APIClient.escape(category), key: "series", limit: 1000).items)
-                == (try Self.column(h, "SELECT ticker FROM series WHERE category = $1 ORDER BY ticker", [.text(category)])))
-        let spTagged = try Self.column(h, "SELECT ticker FROM series WHERE 'S&P' = ANY(tags) ORDER BY ticker")
+        let category = try #require(try await Self.column(h, "SELECT category FROM series GROUP BY category ORDER BY count(*) DESC LIMIT 1").first)
+        await #expect(Self.tickers(try Self.allPages(base, "/v1/series?category=" + APIClient.escape(category), key: "series", limit: 1000).items)
+                == (try await Self.column(h, "SELECT ticker FROM series WHERE category = $1 ORDER BY ticker", [.text(category)])))
+        let spTagged = try await Self.column(h, "SELECT ticker FROM series WHERE 'S&P' = ANY(tags) ORDER BY ticker")
         #expect(!spTagged.isEmpty, "the simulator universe has series tagged S&P")
-        let sp = try Self.allPages(base, "/v1/series?tag=S%26P", key: "series", limit: 3)
+        let sp = try await Self.allPages(base, "/v1/series?tag=S%26P", key: "series", limit: 3)
         #expect(Self.tickers(sp.items) == spTagged)
         #expect(sp.items.allSatisfy { ($0["tags"] as? [String])?.contains("S&P") == true })
-        let games = try Self.column(h, "SELECT ticker FROM series WHERE is_game ORDER BY ticker")
+        let games = try await Self.column(h, "SELECT ticker FROM series WHERE is_game ORDER BY ticker")
         #expect(!games.isEmpty)
-        #expect(Self.tickers(try Self.allPages(base, "/v1/series?games_only=true", key: "series", limit: 1000).items) == games)
-        #expect(Self.tickers(try Self.allPages(base, "/v1/series?games_only=false", key: "series", limit: 1000).items) == allSeries)
-        #expect(Self.tickers(try Self.allPages(base, "/v1/series?category=Sports&games_only=true", key: "series", limit: 1000).items)
-                == (try Self.column(h, "SELECT ticker FROM series WHERE category = 'Sports' AND is_game ORDER BY ticker")))
-        #expect(Self.tickers(try Self.allPages(base, "/v1/series?active=true", key: "series", limit: 1000).items)
-                == (try Self.column(h, "SELECT ticker FROM series WHERE active ORDER BY ticker")))
-        #expect(try Self.allPages(base, "/v1/series?active=false", key: "series", limit: 1000).items.isEmpty)
-        #expect(try Self.allPages(base, "/v1/series?tag=No%20such%20tag", key: "series", limit: 10).items.isEmpty)
+        await #expect(Self.tickers(try Self.allPages(base, "/v1/series?games_only=true", key: "series", limit: 1000).items) == games)
+        await #expect(Self.tickers(try Self.allPages(base, "/v1/series?games_only=false", key: "series", limit: 1000).items) == allSeries)
+        await #expect(Self.tickers(try Self.allPages(base, "/v1/series?category=Sports&games_only=true", key: "series", limit: 1000).items)
+                == (try await Self.column(h, "SELECT ticker FROM series WHERE category = 'Sports' AND is_game ORDER BY ticker")))
+        await #expect(Self.tickers(try Self.allPages(base, "/v1/series?active=true", key: "series", limit: 1000).items)
+                == (try await Self.column(h, "SELECT ticker FROM series WHERE active ORDER BY ticker")))
+        await #expect(try Self.allPages(base, "/v1/series?active=false", key: "series", limit: 1000).items.isEmpty)
+        await #expect(try Self.allPages(base, "/v1/series?tag=No%20such%20tag", key: "series", limit: 10).items.isEmpty)
 
         // Per-category stats.
-        let stats = try #require(try APIClient.get(base + "/v1/series/stats").json?["categories"] as? [[String: Any]])
-        let sqlStats = try h.query("SELECT category, count(*) AS t, count(*) FILTER (WHERE is_game) AS g, count(*) FILTER (WHERE active) AS a FROM series GROUP BY category ORDER BY category")
+        let stats = try #require(try await APIClient.get(base + "/v1/series/stats").json?["categories"] as? [[String: Any]])
+        let sqlStats = try await h.query("SELECT category, count(*) AS t, count(*) FILTER (WHERE is_game) AS g, count(*) FILTER (WHERE active) AS a FROM series GROUP BY category ORDER BY category")
         #expect(stats.count == sqlStats.rowCount)
         for (i, row) in stats.enumerated() where i < sqlStats.rowCount {
             #expect(row["category"] as? String == sqlStats[i, "category"])
@@ -124,62 +124,62 @@ import SSMDCore
         }
 
         // Per-series market stats by status.
-        let busy = try #require(try Self.column(h, "SELECT series_ticker FROM markets GROUP BY series_ticker ORDER BY count(DISTINCT status) DESC, count(*) DESC LIMIT 1").first)
-        let perSeries = try #require(try APIClient.get(base + "/v1/stats/series?series=" + APIClient.escape(busy)).json?["series"] as? [[String: Any]])
+        let busy = try #require(try await Self.column(h, "SELECT series_ticker FROM markets GROUP BY series_ticker ORDER BY count(DISTINCT status) DESC, count(*) DESC LIMIT 1").first)
+        let perSeries = try #require(try await APIClient.get(base + "/v1/stats/series?series=" + APIClient.escape(busy)).json?["series"] as? [[String: Any]])
         #expect(perSeries.count == 1)
-        let byStatus = try h.query("SELECT status, count(*) AS n FROM markets WHERE series_ticker = $1 AND gone_at IS NULL GROUP BY status", [.text(busy)])
+        let byStatus = try await h.query("SELECT status, count(*) AS n FROM markets WHERE series_ticker = $1 AND gone_at IS NULL GROUP BY status", [.text(busy)])
         var want: [String: Int] = [:]
         for i in 0..<byStatus.rowCount { want[byStatus[i, "status"]!] = Int(byStatus[i, "n"]!) }
         #expect(perSeries.first?["markets_by_status"] as? [String: Int] == want)
         #expect(perSeries.first?["markets_total"] as? Int == want.values.reduce(0, +))
         // Across pages, every series once, in order.
-        let statsPages = try Self.allPages(base, "/v1/stats/series", key: "series", limit: 7)
-        #expect(statsPages.items.compactMap { $0["series_ticker"] as? String } == (try Self.column(h, "SELECT ticker FROM series ORDER BY ticker")))
-        let spStats = try #require(try APIClient.get(base + "/v1/stats/series?tag=S%26P").json?["series"] as? [[String: Any]])
+        let statsPages = try await Self.allPages(base, "/v1/stats/series", key: "series", limit: 7)
+        #expect(statsPages.items.compactMap { $0["series_ticker"] as? String } == (try await Self.column(h, "SELECT ticker FROM series ORDER BY ticker")))
+        let spStats = try #require(try await APIClient.get(base + "/v1/stats/series?tag=S%26P").json?["series"] as? [[String: Any]])
         #expect(spStats.compactMap { $0["series_ticker"] as? String } == spTagged)
 
         // Markets: by series, by tag across pages, by status.
-        let seriesMarkets = try Self.allPages(base, "/v1/markets?series=" + APIClient.escape(busy), key: "markets", limit: 5)
-        #expect(Self.tickers(seriesMarkets.items) == (try Self.column(h, "SELECT ticker FROM markets WHERE series_ticker = $1 ORDER BY ticker", [.text(busy)])))
+        let seriesMarkets = try await Self.allPages(base, "/v1/markets?series=" + APIClient.escape(busy), key: "markets", limit: 5)
+        #expect(Self.tickers(seriesMarkets.items) == (try await Self.column(h, "SELECT ticker FROM markets WHERE series_ticker = $1 ORDER BY ticker", [.text(busy)])))
         let sample = try #require(seriesMarkets.items.first)
-        let sqlSample = try h.query("SELECT status, yes_bid_dollars::text AS b, event_ticker FROM markets WHERE ticker = $1", [.text(sample["ticker"] as! String)])
+        let sqlSample = try await h.query("SELECT status, yes_bid_dollars::text AS b, event_ticker FROM markets WHERE ticker = $1", [.text(sample["ticker"] as! String)])
         #expect(sample["status"] as? String == sqlSample[0, "status"] && sample["event_ticker"] as? String == sqlSample[0, "event_ticker"])
         #expect(sample["yes_bid_dollars"] as? String == sqlSample[0, "b"], "prices are exact decimal strings")
-        let spMarkets = try Self.allPages(base, "/v1/markets?tag=S%26P", key: "markets", limit: 50)
-        let sqlSPMarkets = try Self.column(h, "SELECT m.ticker FROM markets m JOIN series s ON s.ticker = m.series_ticker WHERE 'S&P' = ANY(s.tags) ORDER BY m.ticker")
+        let spMarkets = try await Self.allPages(base, "/v1/markets?tag=S%26P", key: "markets", limit: 50)
+        let sqlSPMarkets = try await Self.column(h, "SELECT m.ticker FROM markets m JOIN series s ON s.ticker = m.series_ticker WHERE 'S&P' = ANY(s.tags) ORDER BY m.ticker")
         #expect(!sqlSPMarkets.isEmpty)
         #expect(Self.tickers(spMarkets.items) == sqlSPMarkets)
         for status in ["active", "finalized", "closed"] {
-            let items = try Self.allPages(base, "/v1/markets?status=\(status)", key: "markets", limit: 1000).items
-            #expect(Self.tickers(items) == (try Self.column(h, "SELECT ticker FROM markets WHERE status = $1 ORDER BY ticker", [.text(status)])), "status=\(status)")
+            let items = try await Self.allPages(base, "/v1/markets?status=\(status)", key: "markets", limit: 1000).items
+            #expect(Self.tickers(items) == (try await Self.column(h, "SELECT ticker FROM markets WHERE status = $1 ORDER BY ticker", [.text(status)])), "status=\(status)")
             #expect(items.allSatisfy { $0["status"] as? String == status })
         }
-        let combined = try Self.allPages(base, "/v1/markets?tag=S%26P&status=active", key: "markets", limit: 1000).items
-        #expect(Self.tickers(combined) == (try Self.column(h, "SELECT m.ticker FROM markets m JOIN series s ON s.ticker = m.series_ticker WHERE 'S&P' = ANY(s.tags) AND m.status = 'active' ORDER BY m.ticker")))
+        let combined = try await Self.allPages(base, "/v1/markets?tag=S%26P&status=active", key: "markets", limit: 1000).items
+        #expect(Self.tickers(combined) == (try await Self.column(h, "SELECT m.ticker FROM markets m JOIN series s ON s.ticker = m.series_ticker WHERE 'S&P' = ANY(s.tags) AND m.status = 'active' ORDER BY m.ticker")))
 
         // A market ticker with a `.` (a decimal strike): the simulator's truth has them.
-        let truthDotted = try h.simulatorJSONLines("/_sim/truth/markets").compactMap { $0["ticker"] as? String }.filter { $0.contains(".") }
+        let truthDotted = try await h.simulatorJSONLines("/_sim/truth/markets").compactMap { $0["ticker"] as? String }.filter { $0.contains(".") }
         #expect(!truthDotted.isEmpty, "the simulator has tickers with a dot")
-        let dotted = try #require(try Self.column(h, "SELECT ticker FROM markets WHERE ticker LIKE '%.%' ORDER BY ticker LIMIT 1").first)
-        let dm = try APIClient.get(base + "/v1/markets/" + dotted)
+        let dotted = try #require(try await Self.column(h, "SELECT ticker FROM markets WHERE ticker LIKE '%.%' ORDER BY ticker LIMIT 1").first)
+        let dm = try await APIClient.get(base + "/v1/markets/" + dotted)
         #expect(dm.status == 200, "\(dm.body)")
         #expect((dm.json?["market"] as? [String: Any])?["ticker"] as? String == dotted)
-        let dottedSeries = try Self.column(h, "SELECT series_ticker FROM markets WHERE ticker = $1", [.text(dotted)])[0]
-        #expect(Self.tickers(try Self.allPages(base, "/v1/markets?series=" + APIClient.escape(dottedSeries), key: "markets", limit: 1000).items).contains(dotted))
+        let dottedSeries = try await Self.column(h, "SELECT series_ticker FROM markets WHERE ticker = $1", [.text(dotted)])[0]
+        await #expect(Self.tickers(try Self.allPages(base, "/v1/markets?series=" + APIClient.escape(dottedSeries), key: "markets", limit: 1000).items).contains(dotted))
 
         // Bad parameters → 400 naming the parameter; unknown tickers and paths → 404.
-        try Self.expectError(base, "/v1/series?limit=1001", status: 400, code: "bad_request", parameter: "limit")
-        try Self.expectError(base, "/v1/series?limit=0", status: 400, code: "bad_request", parameter: "limit")
-        try Self.expectError(base, "/v1/series?limit=ten", status: 400, code: "bad_request", parameter: "limit")
-        try Self.expectError(base, "/v1/markets?limit=5000", status: 400, code: "bad_request", parameter: "limit")
-        try Self.expectError(base, "/v1/series?cursor=%21%21", status: 400, code: "bad_request", parameter: "cursor")
-        try Self.expectError(base, "/v1/series?games_only=maybe", status: 400, code: "bad_request", parameter: "games_only")
-        try Self.expectError(base, "/v1/series?active=sometimes", status: 400, code: "bad_request", parameter: "active")
-        try Self.expectError(base, "/v1/series?catgory=Sports", status: 400, code: "bad_request", parameter: "catgory")
-        try Self.expectError(base, "/v1/markets?status=open", status: 400, code: "bad_request", parameter: "status")
-        try Self.expectError(base, "/v1/series/NO-SUCH-SERIES", status: 404, code: "not_found")
-        try Self.expectError(base, "/v1/markets/NO-SUCH.MARKET", status: 404, code: "not_found")
-        try Self.expectError(base, "/v1/nothing", status: 404, code: "not_found")
+        try await Self.expectError(base, "/v1/series?limit=1001", status: 400, code: "bad_request", parameter: "limit")
+        try await Self.expectError(base, "/v1/series?limit=0", status: 400, code: "bad_request", parameter: "limit")
+        try await Self.expectError(base, "/v1/series?limit=ten", status: 400, code: "bad_request", parameter: "limit")
+        try await Self.expectError(base, "/v1/markets?limit=5000", status: 400, code: "bad_request", parameter: "limit")
+        try await Self.expectError(base, "/v1/series?cursor=%21%21", status: 400, code: "bad_request", parameter: "cursor")
+        try await Self.expectError(base, "/v1/series?games_only=maybe", status: 400, code: "bad_request", parameter: "games_only")
+        try await Self.expectError(base, "/v1/series?active=sometimes", status: 400, code: "bad_request", parameter: "active")
+        try await Self.expectError(base, "/v1/series?catgory=Sports", status: 400, code: "bad_request", parameter: "catgory")
+        try await Self.expectError(base, "/v1/markets?status=open", status: 400, code: "bad_request", parameter: "status")
+        try await Self.expectError(base, "/v1/series/NO-SUCH-SERIES", status: 404, code: "not_found")
+        try await Self.expectError(base, "/v1/markets/NO-SUCH.MARKET", status: 404, code: "not_found")
+        try await Self.expectError(base, "/v1/nothing", status: 404, code: "not_found")
 
         // The OpenAPI document parses, is valid OpenAPI 3, and describes these very answers.
         let checks = [
@@ -189,10 +189,10 @@ import SSMDCore
             "/v1/markets=/v1/markets?limit=20", "/v1/markets=/v1/markets?status=finalized&limit=20", "/v1/markets=/v1/markets?status=x",
             "/v1/markets/{ticker}=/v1/markets/" + dotted, "/healthz=/healthz", "/readyz=/readyz", "/=/",
         ]
-        let py = try runTool("python3", [testSourceFile("Tests/DataAPITests/check_openapi.py"), base] + checks)
+        let py = try await runTool("python3", [testSourceFile("Tests/DataAPITests/check_openapi.py"), base] + checks)
         #expect(py.status == 0, "\(py.output)")
 
-        try Self.checkDashboard(h, base)
+        try await Self.checkDashboard(h, base)
     }
 
     /// The numbers of one row of a dashboard table (`<tr data-name="…">`), as rendered.
@@ -208,18 +208,18 @@ import SSMDCore
         }
     }
 
-    static func chromium(_ h: PipelineHarness, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        try runTool("chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+    static func chromium(_ h: PipelineHarness, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await runTool("chromium", ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
                                  "--user-data-dir=\(h.directory.url.path)/chromium", "--window-size=1366,900"] + arguments, timeout: .seconds(90))
     }
 
     /// The dashboard in a real headless browser: the rendered numbers equal SQL's, and a
     /// screenshot is kept under .build/test-artifacts/ for people to look at.
-    static func checkDashboard(_ h: PipelineHarness, _ base: String) throws {
-        let dump = try chromium(h, ["--dump-dom", base + "/"])
+    static func checkDashboard(_ h: PipelineHarness, _ base: String) async throws {
+        let dump = try await chromium(h, ["--dump-dom", base + "/"])
         #expect(dump.status == 0, "chromium: \(dump.output.suffix(1000))")
         let dom = dump.output
-        let sql = try h.query("""
+        let sql = try await h.query("""
             SELECT s.category AS name, count(*) AS total, count(*) FILTER (WHERE s.is_game) AS games, count(*) FILTER (WHERE s.active) AS active,
                    coalesce(sum((SELECT count(*) FROM markets m WHERE m.series_ticker = s.ticker AND m.status = 'active')), 0) AS open,
                    coalesce(sum((SELECT count(*) FROM markets m WHERE m.series_ticker = s.ticker AND m.status IN ('closed','determined','disputed','amended'))), 0) AS closed,
@@ -232,16 +232,16 @@ import SSMDCore
             let want = ["total", "games", "active", "open", "closed", "settled"].map { Int(sql[i, $0]!)! }
             #expect(dashboardRow(dom, table: "by-category", name: name) == want, "category \(name) on the dashboard")
         }
-        let spSeries = Int(try h.query("SELECT count(*) FROM series WHERE 'S&P' = ANY(tags)")[0, 0]!)!
+        let spSeries = Int(try await h.query("SELECT count(*) FROM series WHERE 'S&P' = ANY(tags)")[0, 0]!)!
         #expect(dashboardRow(dom, table: "by-tag", name: "S&P")?.first == spSeries, "tag S&P (escaped) on the dashboard")
         #expect(dom.contains("id=\"cycles\"") && dom.contains("<td>all</td>"), "the last cycle of schedule all is shown")
         #expect(dom.contains("id=\"budget\"") && dom.contains("id=\"queues\"") && dom.contains("db-writer lag"))
         #expect(!dom.contains("NATS unavailable"))
 
         // The series filter shows that series' markets.
-        let series = try #require(try h.query("SELECT series_ticker FROM markets GROUP BY series_ticker ORDER BY count(*) DESC LIMIT 1")[0, 0])
-        let markets = try column(h, "SELECT ticker FROM markets WHERE series_ticker = $1", [.text(series)])
-        let filtered = try chromium(h, ["--dump-dom", base + "/?series=" + APIClient.escape(series)])
+        let series = try #require(try await h.query("SELECT series_ticker FROM markets GROUP BY series_ticker ORDER BY count(*) DESC LIMIT 1")[0, 0])
+        let markets = try await column(h, "SELECT ticker FROM markets WHERE series_ticker = $1", [.text(series)])
+        let filtered = try await chromium(h, ["--dump-dom", base + "/?series=" + APIClient.escape(series)])
         #expect(filtered.output.contains("series-markets-table"))
         #expect(markets.prefix(500).allSatisfy { filtered.output.contains(">\($0)<") }, "every market of \(series) listed")
 
@@ -251,13 +251,13 @@ import SSMDCore
         for (file, url) in [("dashboard.png", base + "/"), ("dashboard-series.png", base + "/?series=" + APIClient.escape(series))] {
             let path = artifacts.appendingPathComponent(file).path
             try? FileManager.default.removeItem(atPath: path)
-            let shot = try chromium(h, ["--screenshot=\(path)", url])
+            let shot = try await chromium(h, ["--screenshot=\(path)", url])
             #expect(shot.status == 0 && FileManager.default.fileExists(atPath: path), "screenshot: \(shot.output.suffix(500))")
         }
 
         // NATS down: the database sections still render, the pipeline ones say so.
-        let (_, blind) = try h.startDataAPI(["--nats-url", "nats://127.0.0.1:9"])
-        let page = try APIClient.get(blind + "/")
+        let (_, blind) = try await h.startDataAPI(["--nats-url", "nats://127.0.0.1:9"])
+        let page = try await APIClient.get(blind + "/")
         #expect(page.status == 200 && page.body.contains("NATS unavailable") && page.body.contains("id=\"by-category\""))
     }
 }

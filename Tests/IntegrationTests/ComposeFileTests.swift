@@ -5,14 +5,14 @@ import TestSupport
 /// compose.yaml is valid for docker-compose (no engine needed) and has the services,
 /// profile, replicas and health-gated dependencies operations rely on.
 @Suite struct ComposeFileTests {
-    func compose(_ arguments: [String]) throws -> (Int32, String) {
-        try runTool("docker-compose", ["-f", BuiltProducts.packageRoot.appendingPathComponent("compose.yaml").path] + arguments)
+    func compose(_ arguments: [String]) async throws -> (Int32, String) {
+        try await runTool("docker-compose", ["-f", BuiltProducts.packageRoot.appendingPathComponent("compose.yaml").path] + arguments)
     }
 
-    @Test func composeFileIsValid() throws {
-        let (status, config) = try compose(["config"])
+    @Test func composeFileIsValid() async throws {
+        let (status, config) = try await compose(["config"])
         #expect(status == 0, "\(config)")
-        let (_, services) = try compose(["--profile", "sim", "config", "--services"])
+        let (_, services) = try await compose(["--profile", "sim", "config", "--services"])
         #expect(Set(services.split(separator: "\n").map(String.init)) ==
                 ["nats", "postgres", "db-writer", "series-fetcher", "market-fetcher-sports", "market-fetcher-rest", "data-api", "kalshi-sim"])
         // docker-compose 1.29 lists profiled services too; the profile must be declared.
@@ -25,9 +25,9 @@ import TestSupport
     /// The override scripts/compose-test runs the real stack with (docker-compose 1.29 rules:
     /// no top-level name, include, depends_on.required): every service on the host network,
     /// every address loopback, the stand-in images.
-    @Test func loopbackOverrideKeepsEverythingOnLoopback() throws {
+    @Test func loopbackOverrideKeepsEverythingOnLoopback() async throws {
         let override = BuiltProducts.packageRoot.appendingPathComponent("deploy/compose.loopback.yaml").path
-        let (status, config) = try compose(["-f", override, "--profile", "sim", "config"])
+        let (status, config) = try await compose(["-f", override, "--profile", "sim", "config"])
         #expect(status == 0, "\(config)")
         let services = config.components(separatedBy: "\n").filter { $0.hasPrefix("  ") && !$0.hasPrefix("   ") && $0.hasSuffix(":") }
         let onHost = config.components(separatedBy: "\n").filter { $0 == "    network_mode: host" }

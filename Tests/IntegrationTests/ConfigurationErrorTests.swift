@@ -33,7 +33,7 @@ import TestSupport
     ]
 
     @Test(arguments: cases)
-    func badSettingExitsTwoWithOneLine(_ c: Case) throws {
+    func badSettingExitsTwoWithOneLine(_ c: Case) async throws {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("SSMD_") }
         for (k, v) in c.environment { env[k] = v }
         let dir = try TestDirectory("config-error")
@@ -42,7 +42,7 @@ import TestSupport
         let pid = try Spawn.start(BuiltProducts.executable(c.program).path, c.arguments, environment: env,
                                   stdout: .file(dir.url.appendingPathComponent("stdout").path, append: false),
                                   stderr: .file(errPath, append: false))
-        let status = Spawn.wait(pid, timeout: .seconds(30))
+        let status = await Spawn.wait(pid, timeout: .seconds(30))
         let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         #expect(status == 2, "exit \(status.map(String.init) ?? "none: still running after 30 s, killed"): \(stderr)")
         let lines = stderr.split(separator: "\n")

@@ -11,9 +11,9 @@ import SSMDCore
     static let interval: Int64 = 300
 
     /// Market status by ticker in the simulator's truth, for tracked series.
-    static func truthStatuses(_ h: PipelineHarness, tracked: Set<String>) throws -> [String: (status: String, series: String)] {
+    static func truthStatuses(_ h: PipelineHarness, tracked: Set<String>) async throws -> [String: (status: String, series: String)] {
         var out: [String: (String, String)] = [:]
-        for m in try h.simulatorJSONLines("/_sim/truth/markets") {
+        for m in try await h.simulatorJSONLines("/_sim/truth/markets") {
             guard let s = m["series_ticker"] as? String, tracked.contains(s) else { continue }
             out[m["ticker"] as! String] = (m["status"] as! String, s)
         }
@@ -21,64 +21,64 @@ import SSMDCore
     }
 
     /// Markets PostgreSQL holds as live (not gone), with their status.
-    static func dbStatuses(_ h: PipelineHarness) throws -> [String: String] {
-        let r = try h.query("SELECT ticker, status FROM markets WHERE gone_at IS NULL")
+    static func dbStatuses(_ h: PipelineHarness) async throws -> [String: String] {
+        let r = try await h.query("SELECT ticker, status FROM markets WHERE gone_at IS NULL")
         var out: [String: String] = [:]
         for i in 0..<r.rowCount { out[r[i, "ticker"]!] = r[i, "status"]! }
         return out
     }
 
-    func totalRequests(_ h: PipelineHarness) throws -> Int {
-        (try h.simulatorJSON("/_sim/stats")["total"] as? Int) ?? 0
+    func totalRequests(_ h: PipelineHarness) async throws -> Int {
+        (try await h.simulatorJSON("/_sim/stats")["total"] as? Int) ?? 0
     }
 
-    @Test func severalCyclesAtAcceleratedTimeMissNoTransitionWithUnderOneRequestPerSeries() throws {
-        let h = try PipelineHarness(name: "incremental", scale: 0.05, simulatorArguments: ["--clock-speed", "0"])
-        defer { h.shutdown() }
+    @Test func severalCyclesAtAcceleratedTimeMissNoTransitionWithUnderOneRequestPerSeries() async throws {
+        let h = try await PipelineHarness(name: "incremental", scale: 0.05, simulatorArguments: ["--clock-speed", "0"])
+        defer { h.teardown() }
         try h.start("db-writer", ["--batch-max-age", "100ms"])
         try h.start("market-fetcher", ["--concurrency", "8"])
         let cycleArguments = ["--once", "--interval", "\(Self.interval)s", "--reconcile-every", "3600s"]
 
         // Start a few intervals before the next game market opens, so the cycles see it
         // created or opening (the plan's promise: games within one interval).
-        let now = try #require((try h.simulatorJSON("/_sim/clock")["now_unix"] as? Int).map(Int64.init))
-        let ahead = try h.simulatorJSONLines("/_sim/truth/markets?at=\(now + 12 * 86_400)")
+        let now = try #require((try await h.simulatorJSON("/_sim/clock")["now_unix"] as? Int).map(Int64.init))
+        let ahead = try await h.simulatorJSONLines("/_sim/truth/markets?at=\(now + 12 * 86_400)")
         let opens: [Int64] = ahead.compactMap { m in
             guard let s = m["series_ticker"] as? String, s.contains("GAME") || s.contains("MATCH"),
                   let t = (m["open_time"] as? String).flatMap(Timestamp.init(iso8601:))?.secondsSinceEpoch, t > now + 3 * Self.interval else { return nil }
             return t
         }
         let nextOpen = try #require(opens.min(), "no game market opens in the next 12 days")
-        _ = try h.simulatorPost("/_sim/clock", json: #"{"advance_seconds": \#(nextOpen - now - 2 * Self.interval - 1)}"#)
+        _ = try await h.simulatorPost("/_sim/clock", json: #"{"advance_seconds": \#(nextOpen - now - 2 * Self.interval - 1)}"#)
 
         // Cycle 1: no state yet, so every series is synced in full; the result is exact.
-        var before = try totalRequests(h)
-        let first = try h.run("series-fetcher", cycleArguments)
+        var before = try await totalRequests(h)
+        let first = try await h.run("series-fetcher", cycleArguments)
         #expect(first.status == 0, "series-fetcher: \(first.output.suffix(2000))")
-        #expect(try h.waitUntilDrained(timeout: .seconds(180)), "did not drain:\n\(h.logs())")
-        let firstRequests = try totalRequests(h) - before
-        let e = try PipelineEndToEndTests.expectation(h)
-        try PipelineEndToEndTests.assertExact(h, e)
+        await #expect(try h.waitUntilDrained(timeout: .seconds(180)), "did not drain:\n\(h.logs())")
+        let firstRequests = try await totalRequests(h) - before
+        let e = try await PipelineEndToEndTests.expectation(h)
+        try await PipelineEndToEndTests.assertExact(h, e)
         let tracked = Set(e.series.keys)
         let games = Set(e.series.filter { $0.value.isGame && $0.value.category == "Sports" }.keys)
         #expect(!games.isEmpty)
         #expect(Double(firstRequests) / Double(tracked.count) < 1.2, "first cycle: \(firstRequests) requests for \(tracked.count) series")
 
         print("incremental cycle 1 (full): \(firstRequests) requests for \(tracked.count) series")
-        var previous = try Self.truthStatuses(h, tracked: tracked)
+        var previous = try await Self.truthStatuses(h, tracked: tracked)
         var transitions = 0, gameOpens = 0
         for cycle in 2...7 {
-            _ = try h.simulatorPost("/_sim/clock", json: #"{"advance_seconds": \#(Self.interval)}"#)
-            before = try totalRequests(h)
-            let run = try h.run("series-fetcher", cycleArguments)
+            _ = try await h.simulatorPost("/_sim/clock", json: #"{"advance_seconds": \#(Self.interval)}"#)
+            before = try await totalRequests(h)
+            let run = try await h.run("series-fetcher", cycleArguments)
             #expect(run.status == 0, "cycle \(cycle): \(run.output.suffix(2000))")
-            #expect(try h.waitUntilDrained(timeout: .seconds(120)), "cycle \(cycle) did not drain:\n\(h.logs())")
-            let requests = try totalRequests(h) - before
+            await #expect(try h.waitUntilDrained(timeout: .seconds(120)), "cycle \(cycle) did not drain:\n\(h.logs())")
+            let requests = try await totalRequests(h) - before
 
-            let truth = try Self.truthStatuses(h, tracked: tracked)
-            let db = try Self.dbStatuses(h)
-            let simNow = try #require((try h.simulatorJSON("/_sim/clock")["now_unix"] as? Int).map(Int64.init))
-            let openedNow = try h.simulatorJSONLines("/_sim/truth/markets").filter { m in
+            let truth = try await Self.truthStatuses(h, tracked: tracked)
+            let db = try await Self.dbStatuses(h)
+            let simNow = try #require((try await h.simulatorJSON("/_sim/clock")["now_unix"] as? Int).map(Int64.init))
+            let openedNow = try await h.simulatorJSONLines("/_sim/truth/markets").filter { m in
                 guard let s = m["series_ticker"] as? String, games.contains(s),
                       let t = (m["open_time"] as? String).flatMap(Timestamp.init(iso8601:))?.secondsSinceEpoch else { return false }
                 return t > simNow - Self.interval && t <= simNow

@@ -11,59 +11,59 @@ import CurlHTTP
         return String(line[r.lowerBound...].dropFirst(4).prefix { $0 != " " })
     }
 
-    static func get(_ url: String) -> (Int, String) {
-        guard let r = try? CurlHTTPClient().get(url: url) else { return (0, "") }
+    static func get(_ url: String) async -> (Int, String) {
+        guard let r = try? await CurlHTTPClient().get(url: url) else { return (0, "") }
         return (r.status, String(decoding: r.body, as: UTF8.self))
     }
 
-    @Test func readinessFollowsNATSAndMetricsCount() throws {
-        let h = try PipelineHarness(name: "ops", simulatorArguments: PipelineEndToEndTests.frozenClock)
-        defer { h.shutdown() }
+    @Test func readinessFollowsNATSAndMetricsCount() async throws {
+        let h = try await PipelineHarness(name: "ops", simulatorArguments: PipelineEndToEndTests.frozenClock)
+        defer { h.teardown() }
         let fetcher = try h.start("market-fetcher")
-        #expect(eventually(timeout: .seconds(20)) { Self.endpoint(of: fetcher) != nil }, "\(fetcher.output.suffix(2000))")
+        #expect(await eventually(timeout: .seconds(20)) { Self.endpoint(of: fetcher) != nil }, "\(fetcher.output.suffix(2000))")
         let base = try #require(Self.endpoint(of: fetcher))
-        #expect(Self.get(base + "/healthz").0 == 200)
-        #expect(eventually(timeout: .seconds(10)) { Self.get(base + "/readyz").0 == 200 })
+        #expect(await Self.get(base + "/healthz").0 == 200)
+        #expect(await eventually(timeout: .seconds(10)) { await Self.get(base + "/readyz").0 == 200 })
 
-        try h.runToSuccess("series-fetcher", ["--once"])
-        #expect(try h.waitUntilDrained(timeout: .seconds(60), workOnly: true))
-        let metrics = Self.get(base + "/metrics").1
+        try await h.runToSuccess("series-fetcher", ["--once"])
+        await #expect(try h.waitUntilDrained(timeout: .seconds(60), workOnly: true))
+        let metrics = await Self.get(base + "/metrics").1
         #expect(metrics.contains("# TYPE ssmd_exchange_requests_total counter"), "\(metrics)")
         let synced = metrics.split(separator: "\n").first { $0.hasPrefix("ssmd_series_synced_total ") }
         #expect(synced.flatMap { Int($0.split(separator: " ")[1]) } ?? 0 > 0, "\(metrics)")
 
-        h.nats.stop()
-        #expect(eventually(timeout: .seconds(15)) { Self.get(base + "/readyz").0 == 503 }, "readyz stayed ready without NATS")
-        #expect(Self.get(base + "/healthz").0 == 200, "alive even when not ready")
+        await h.nats.stop()
+        #expect(await eventually(timeout: .seconds(15)) { await Self.get(base + "/readyz").0 == 503 }, "readyz stayed ready without NATS")
+        #expect(await Self.get(base + "/healthz").0 == 200, "alive even when not ready")
         try h.nats.start()
-        #expect(eventually(timeout: .seconds(30)) { Self.get(base + "/readyz").0 == 200 }, "readyz did not recover:\n\(fetcher.output.suffix(2000))")
+        #expect(await eventually(timeout: .seconds(30)) { await Self.get(base + "/readyz").0 == 200 }, "readyz did not recover:\n\(fetcher.output.suffix(2000))")
         #expect(fetcher.isRunning)
         // And the daemon still works after the restart.
-        try h.runToSuccess("series-fetcher", ["--once"])
-        #expect(try h.waitUntilDrained(timeout: .seconds(60), workOnly: true))
+        try await h.runToSuccess("series-fetcher", ["--once"])
+        await #expect(try h.waitUntilDrained(timeout: .seconds(60), workOnly: true))
     }
 }
 
 /// SIGTERM in the middle of a busy cycle: in-flight work is finished or handed back, the
 /// writer commits its batch, every daemon exits 0 in time, and nothing is lost.
 @Suite(.serialized) struct GracefulShutdownTests {
-    @Test func sigtermDuringABusyCycleLosesNothing() throws {
-        let h = try PipelineHarness(name: "sigterm", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock)
-        defer { h.shutdown() }
+    @Test func sigtermDuringABusyCycleLosesNothing() async throws {
+        let h = try await PipelineHarness(name: "sigterm", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock)
+        defer { h.teardown() }
         let writer = try h.start("db-writer", ["--batch-max-age", "2s"])
         let slow = ["SSMD_RATE_TOKENS_PER_S": "100", "SSMD_RATE_BURST_S": "0", "SSMD_SHUTDOWN_TIMEOUT": "10s"]
         let fetcher = try h.start("market-fetcher", ["--concurrency", "4"], environment: slow)
-        try h.runToSuccess("series-fetcher", ["--once"])
-        #expect(eventually(timeout: .seconds(30)) { fetcher.output.components(separatedBy: "series synced").count > 5 })
-        #expect(try h.backlog().work > 0, "the SIGTERM must land mid-cycle")
+        try await h.runToSuccess("series-fetcher", ["--once"])
+        #expect(await eventually(timeout: .seconds(30)) { fetcher.output.components(separatedBy: "series synced").count > 5 })
+        await #expect(try h.backlog().work > 0, "the SIGTERM must land mid-cycle")
         let started = ContinuousClock.now
-        #expect(fetcher.stop(grace: .seconds(15)) == 0, "\(fetcher.output.suffix(2000))")
-        #expect(writer.stop(grace: .seconds(15)) == 0, "\(writer.output.suffix(2000))")
+        await #expect(fetcher.stop(grace: .seconds(15)) == 0, "\(fetcher.output.suffix(2000))")
+        await #expect(writer.stop(grace: .seconds(15)) == 0, "\(writer.output.suffix(2000))")
         #expect(ContinuousClock.now - started < .seconds(15))
         // A fresh writer and fetcher finish the cycle; the end state is exact.
         try h.start("db-writer", ["--batch-max-age", "100ms"])
         try h.start("market-fetcher")
-        #expect(try h.waitUntilDrained(timeout: .seconds(120)), "did not drain:\n\(h.logs())")
-        try PipelineEndToEndTests.assertExact(h, try PipelineEndToEndTests.expectation(h))
+        await #expect(try h.waitUntilDrained(timeout: .seconds(120)), "did not drain:\n\(h.logs())")
+        try await PipelineEndToEndTests.assertExact(h, try PipelineEndToEndTests.expectation(h))
     }
 }

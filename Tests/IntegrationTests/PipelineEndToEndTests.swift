@@ -22,26 +22,26 @@ import SSMDCore
     /// `marginSeconds`: markets whose close or settlement lies this close to the 24 h
     /// boundary are ambiguous (the fetchers compute the boundary from the wall clock; a test
     /// that moves the simulated clock needs a margin wider than how far it moved it).
-    static func expectation(_ h: PipelineHarness, marginSeconds: Int64 = 600) throws -> Expectation {
-        let sportsFilters = try h.simulatorJSON("/trade-api/v2/search/filters_by_sport")
+    static func expectation(_ h: PipelineHarness, marginSeconds: Int64 = 600) async throws -> Expectation {
+        let sportsFilters = try await h.simulatorJSON("/trade-api/v2/search/filters_by_sport")
         let sports = Set(((sportsFilters["filters_by_sports"] as? [String: Any]) ?? [:]).keys).subtracting(["All sports"])
         var e = Expectation()
         // Multivariate (combo) series are not listed by GET /series, so no series-based sync sees them.
-        for s in try h.simulatorJSONLines("/_sim/truth/series") where (s["is_mve"] as? Bool) != true {
+        for s in try await h.simulatorJSONLines("/_sim/truth/series") where (s["is_mve"] as? Bool) != true {
             let ticker = s["ticker"] as! String, category = s["category"] as! String
             let tags = (s["tags"] as? [String]) ?? []
             let game = ticker.uppercased().contains("GAME") || ticker.uppercased().contains("MATCH")
             let isSports = category == "Sports" || tags.contains(where: sports.contains)
             if !isSports || game { e.series[ticker] = (category, tags, game) }
         }
-        let clock = try h.simulatorJSON("/_sim/clock")
+        let clock = try await h.simulatorJSON("/_sim/clock")
         let now = Timestamp(iso8601: clock["now"] as! String)!
         let since = now.adding(seconds: -86_400)
         let margin: Int64 = marginSeconds * 1_000_000
         // A first sync covers every event with a market closing in the last 24 h or later
         // (open, unopened, recently closed or settled), with all of that event's markets…
         var byEvent: [String: [[String: Any]]] = [:]
-        for m in try h.simulatorJSONLines("/_sim/truth/markets") {
+        for m in try await h.simulatorJSONLines("/_sim/truth/markets") {
             guard let series = m["series_ticker"] as? String, e.series[series] != nil else { continue }
             byEvent[m["event_ticker"] as! String, default: []].append(m)
         }
@@ -65,9 +65,9 @@ import SSMDCore
     }
 
     /// Compares PostgreSQL with the expectation; returns human-readable differences.
-    static func differences(_ h: PipelineHarness, _ e: Expectation) throws -> [String] {
+    static func differences(_ h: PipelineHarness, _ e: Expectation) async throws -> [String] {
         var diffs: [String] = []
-        let series = try h.query("SELECT ticker, category, tags, is_game, active FROM series")
+        let series = try await h.query("SELECT ticker, category, tags, is_game, active FROM series")
         var seen = Set<String>()
         for r in 0..<series.rowCount {
             let ticker = series[r, "ticker"]!
@@ -81,7 +81,7 @@ import SSMDCore
         }
         for t in Set(e.series.keys).subtracting(seen) { diffs.append("tracked series missing: \(t)") }
 
-        let markets = try h.query("""
+        let markets = try await h.query("""
             SELECT m.ticker, m.status, m.close_time, m.yes_bid_dollars::text AS yes_bid, m.yes_ask_dollars::text AS yes_ask,
                    m.last_price_dollars::text AS last_price, m.series_ticker, e.title AS event_title
             FROM markets m LEFT JOIN events e ON e.ticker = m.event_ticker
@@ -108,68 +108,68 @@ import SSMDCore
         return diffs
     }
 
-    static func assertExact(_ h: PipelineHarness, _ e: Expectation, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let diffs = try differences(h, e)
+    static func assertExact(_ h: PipelineHarness, _ e: Expectation, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let diffs = try await differences(h, e)
         #expect(diffs.isEmpty, "\(diffs.count) differences, first: \(diffs.prefix(15).joined(separator: "; "))\n\(h.logs())", sourceLocation: sourceLocation)
     }
 
     static let frozenClock = ["--clock-speed", "0"]
 
-    @Test func oneCycleMatchesTheSimulatorExactly() throws {
-        let h = try PipelineHarness(name: "e2e-exact", simulatorArguments: Self.frozenClock)
-        defer { h.shutdown() }
+    @Test func oneCycleMatchesTheSimulatorExactly() async throws {
+        let h = try await PipelineHarness(name: "e2e-exact", simulatorArguments: Self.frozenClock)
+        defer { h.teardown() }
         try h.start("db-writer", ["--batch-max-age", "100ms"])
         try h.start("market-fetcher")
-        let cycle = try h.run("series-fetcher", ["--once"])
+        let cycle = try await h.run("series-fetcher", ["--once"])
         #expect(cycle.status == 0, "series-fetcher: \(cycle.output.suffix(2000))")
-        #expect(try h.waitUntilDrained(timeout: .seconds(120)), "pipeline did not drain:\n\(h.logs())")
-        let e = try Self.expectation(h)
+        await #expect(try h.waitUntilDrained(timeout: .seconds(120)), "pipeline did not drain:\n\(h.logs())")
+        let e = try await Self.expectation(h)
         #expect(e.series.count > 50)
         #expect(e.markets.count > 500)
         #expect(e.series.values.contains { $0.isGame && $0.category == "Sports" })
         #expect(e.markets.values.contains { ($0["status"] as? String) == "finalized" })
         #expect(e.markets.values.contains { Self.closedStatuses.contains(($0["status"] as? String) ?? "") })
         #expect(e.markets.values.contains { ($0["status"] as? String) == "initialized" }, "unopened markets are discovered")
-        try Self.assertExact(h, e)
+        try await Self.assertExact(h, e)
     }
 
-    @Test func twoReplicasOfOneTagSplitACycle() throws {
-        let h = try PipelineHarness(name: "e2e-split", simulatorArguments: Self.frozenClock)
-        defer { h.shutdown() }
+    @Test func twoReplicasOfOneTagSplitACycle() async throws {
+        let h = try await PipelineHarness(name: "e2e-split", simulatorArguments: Self.frozenClock)
+        defer { h.teardown() }
         // The tag with the most tracked series; a schedule of that tag routes all of them to it.
         try h.start("db-writer", ["--batch-max-age", "100ms"])
-        let e = try Self.expectation(h)
+        let e = try await Self.expectation(h)
         let tagCounts = Dictionary(grouping: e.series.values.flatMap(\.tags), by: { $0 }).mapValues(\.count)
         let tag = try #require(tagCounts.max { $0.value < $1.value }?.key)
         let a = try h.start("market-fetcher", ["--tag", tag, "--concurrency", "1"])
         let b = try h.start("market-fetcher", ["--tag", tag, "--concurrency", "1"])
-        let cycle = try h.run("series-fetcher", ["--once", "--tag", tag])
+        let cycle = try await h.run("series-fetcher", ["--once", "--tag", tag])
         #expect(cycle.status == 0, "series-fetcher: \(cycle.output.suffix(2000))")
-        #expect(try h.waitUntilDrained(timeout: .seconds(120)), "did not drain:\n\(h.logs())")
+        await #expect(try h.waitUntilDrained(timeout: .seconds(120)), "did not drain:\n\(h.logs())")
         let synced = { (p: ChildProcess) in p.output.split(separator: "\n").filter { $0.contains("msg=\"series synced\"") } }
         let seriesOf = { (lines: [Substring]) in lines.compactMap { l in l.split(separator: " ").first { $0.hasPrefix("series=") } } }
         let (la, lb) = (synced(a), synced(b))
         #expect(la.count > 0 && lb.count > 0, "both replicas must take work: \(la.count) + \(lb.count)")
         #expect(Set(seriesOf(la)).isDisjoint(with: Set(seriesOf(lb))), "a series was synced by both replicas")
-        let rows = try h.query("SELECT count(*) AS n FROM series")
+        let rows = try await h.query("SELECT count(*) AS n FROM series")
         #expect(la.count + lb.count == Int(rows[0, "n"]!)!, "every routed series synced exactly once")
     }
 
-    @Test func killingAMarketFetcherMidCycleLosesNothing() throws {
-        let h = try PipelineHarness(name: "e2e-kill", scale: 0.01, simulatorArguments: Self.frozenClock)
-        defer { h.shutdown() }
+    @Test func killingAMarketFetcherMidCycleLosesNothing() async throws {
+        let h = try await PipelineHarness(name: "e2e-kill", scale: 0.01, simulatorArguments: Self.frozenClock)
+        defer { h.teardown() }
         try h.start("db-writer", ["--batch-max-age", "100ms"])
         // Slow enough (≈ 10 requests/s) that the kill lands mid-cycle.
         let slow = ["SSMD_RATE_TOKENS_PER_S": "100", "SSMD_RATE_BURST_S": "0"]
         let victim = try h.start("market-fetcher", ["--concurrency", "2"], environment: slow)
-        let cycle = try h.run("series-fetcher", ["--once", "--ack-wait", "3s"])
+        let cycle = try await h.run("series-fetcher", ["--once", "--ack-wait", "3s"])
         #expect(cycle.status == 0, "series-fetcher: \(cycle.output.suffix(2000))")
-        #expect(eventually(timeout: .seconds(30)) { victim.output.components(separatedBy: "series synced").count > 3 })
+        await #expect(eventually(timeout: .seconds(30)) { victim.output.components(separatedBy: "series synced").count > 3 })
         victim.killHard()
-        let before = try h.backlog()
+        let before = try await h.backlog()
         #expect(before.work > 0, "the kill must land mid-cycle")
         try h.start("market-fetcher")
-        #expect(try h.waitUntilDrained(timeout: .seconds(120)), "did not drain:\n\(h.logs())")
-        try Self.assertExact(h, try Self.expectation(h))
+        await #expect(try h.waitUntilDrained(timeout: .seconds(120)), "did not drain:\n\(h.logs())")
+        try await Self.assertExact(h, try Self.expectation(h))
     }
 }

@@ -16,9 +16,9 @@ import SSMDCore
         var connections: [NATSConnection] = []
         var budgets: [SharedRequestBudget] = []
         for i in 0..<replicas {
-            let c = try NATSConnection(options: NATSOptions(urls: [server.url], name: "replica-\(i)"), logger: Logger(label: "t"))
+            let c = try await NATSConnection.connect(options: NATSOptions(urls: [server.url], name: "replica-\(i)"), logger: Logger(label: "t"))
             connections.append(c)
-            let kv = try c.jetStream().ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket))
+            let kv = try await c.jetStream().ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket))
             budgets.append(SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, pool: pool, logger: Logger(label: "t")))
         }
         defer { connections.forEach { $0.close() } }
@@ -51,8 +51,8 @@ import SSMDCore
     }
 
     @Test func fourReplicasTogetherKeepTheRate() async throws {
-        let server = try NATSTestServer()
-        defer { server.shutdown() }
+        let server = try await NATSTestServer()
+        defer { server.teardown() }
         // 100 requests/s, burst 0.5 s → scheduled burst 0.25 s (25 requests).
         let limits = BudgetLimits(tokensPerSecond: 1000, burstSeconds: 0.5)
         let times = try await Self.contend(replicas: 4, requestsEach: 60, limits: limits, server: server)
@@ -65,8 +65,8 @@ import SSMDCore
     }
 
     @Test func aCappedPoolGetsOnlyItsShare() async throws {
-        let server = try NATSTestServer()
-        defer { server.shutdown() }
+        let server = try await NATSTestServer()
+        defer { server.teardown() }
         let limits = BudgetLimits(tokensPerSecond: 1000, burstSeconds: 0.25)
         let times = try await Self.contend(replicas: 2, requestsEach: 40, limits: limits,
                                            pool: .init(name: "S&P,EUR/USD,SCOTUS & courts", share: 0.25), server: server)
@@ -76,12 +76,12 @@ import SSMDCore
     }
 
     @Test func aThrottleReportHoldsEveryReplica() async throws {
-        let server = try NATSTestServer()
-        defer { server.shutdown() }
+        let server = try await NATSTestServer()
+        defer { server.teardown() }
         let limits = BudgetLimits(tokensPerSecond: 10_000, burstSeconds: 1)
-        let c = try NATSConnection(options: NATSOptions(urls: [server.url], name: "a"), logger: Logger(label: "t"))
+        let c = try await NATSConnection.connect(options: NATSOptions(urls: [server.url], name: "a"), logger: Logger(label: "t"))
         defer { c.close() }
-        let kv = try c.jetStream().ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket))
+        let kv = try await c.jetStream().ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket))
         let a = SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, cooldown: .seconds(1), logger: Logger(label: "t"))
         let b = SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, cooldown: .seconds(1), logger: Logger(label: "t"))
         try await b.acquire(cost: 10)

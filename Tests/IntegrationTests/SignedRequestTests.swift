@@ -6,7 +6,7 @@ import _CryptoExtras
 /// Fetchers configured with a Kalshi API key sign every request; the simulator, given the
 /// public key, verifies them (and refuses a key it does not know).
 @Suite(.serialized) struct SignedRequestTests {
-    @Test func signedCycleIsAcceptedAndAWrongKeyRefused() throws {
+    @Test func signedCycleIsAcceptedAndAWrongKeyRefused() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ssmd-keys-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -17,17 +17,17 @@ import _CryptoExtras
         let other = dir.appendingPathComponent("other.key").path
         try _RSA.Signing.PrivateKey(keySize: .bits2048).pemRepresentation.write(toFile: other, atomically: true, encoding: .utf8)
 
-        let h = try PipelineHarness(name: "signed", simulatorArguments: PipelineEndToEndTests.frozenClock + ["--public-key", "k1=\(publicPath)"])
-        defer { h.shutdown() }
-        let good = try h.run("series-fetcher", ["--once"], environment: ["SSMD_API_KEY_ID": "k1", "SSMD_API_PRIVATE_KEY": privatePath])
+        let h = try await PipelineHarness(name: "signed", simulatorArguments: PipelineEndToEndTests.frozenClock + ["--public-key", "k1=\(publicPath)"])
+        defer { h.teardown() }
+        let good = try await h.run("series-fetcher", ["--once"], environment: ["SSMD_API_KEY_ID": "k1", "SSMD_API_PRIVATE_KEY": privatePath])
         #expect(good.status == 0, "\(good.output.suffix(2000))")
         #expect(good.output.contains("signed_as=k1"))
-        #expect((try h.simulatorStatusCounts())["401"] == nil)
+        await #expect((try h.simulatorStatusCounts())["401"] == nil)
 
-        let bad = try h.run("series-fetcher", ["--once"], environment: ["SSMD_API_KEY_ID": "k1", "SSMD_API_PRIVATE_KEY": other])
+        let bad = try await h.run("series-fetcher", ["--once"], environment: ["SSMD_API_KEY_ID": "k1", "SSMD_API_PRIVATE_KEY": other])
         #expect(bad.status == 1, "a refused signature must fail the cycle: \(bad.output.suffix(1500))")
         #expect(bad.output.contains("401"))
-        #expect((try h.simulatorStatusCounts())["401"] ?? 0 > 0)
+        await #expect((try h.simulatorStatusCounts())["401"] ?? 0 > 0)
         #expect(!bad.output.contains("PRIVATE KEY"), "key material in the logs")
     }
 }

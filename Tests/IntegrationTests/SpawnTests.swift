@@ -23,19 +23,21 @@ import TestSupport
 
     /// A SIGKILLed daemon is seen to have ended, with 128 + 9, even when other children
     /// are started and ended around it.
-    @Test func killedChildIsReportedAmongOthers() throws {
+    @Test func killedChildIsReportedAmongOthers() async throws {
         let dir = try TestDirectory("spawn")
         defer { dir.cleanup() }
         let victim = try ChildProcess(name: "victim", executable: URL(fileURLWithPath: "/bin/sleep"), arguments: ["30"], logDirectory: dir.url)
         let others = try (0..<8).map { i in
             try ChildProcess(name: "other-\(i)", executable: URL(fileURLWithPath: "/bin/sleep"), arguments: ["30"], logDirectory: dir.url)
         }
-        #expect(try runTool("true", []).status == 0)
+        #expect(try await runTool("true", []).status == 0)
         victim.signal(SIGKILL)
-        #expect(victim.waitForExit(timeout: .seconds(5)))
+        #expect(await victim.waitForExit(timeout: .seconds(5)))
         #expect(victim.exitCode == 128 + SIGKILL)
         #expect(others.allSatisfy { $0.isRunning })
-        #expect(others.map { $0.stop(grace: .seconds(5)) } == Array(repeating: 128 + SIGTERM, count: 8))
-        #expect(try runTool("sh", ["-c", "exit 3"]).status == 3)
+        var stopped: [Int32] = []
+        for other in others { stopped.append(await other.stop(grace: .seconds(5))) }
+        #expect(stopped == Array(repeating: 128 + SIGTERM, count: 8))
+        #expect(try await runTool("sh", ["-c", "exit 3"]).status == 3)
     }
 }

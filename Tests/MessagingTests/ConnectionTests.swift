@@ -7,120 +7,120 @@ import SSMDCore
 
 @Suite("Connections")
 struct ConnectionTests {
-    @Test func reconnectsAfterServerRestart() throws {
-        try withNATS { f in
-            try f.js.ensureStream(StreamSpec(name: "DURABLE", subjects: ["d.>"]))
-            _ = try f.js.publish(OutgoingMessage(subject: "d.before", data: bytes("1")))
+    @Test func reconnectsAfterServerRestart() async throws {
+        try await withNATS { f in
+            try await f.js.ensureStream(StreamSpec(name: "DURABLE", subjects: ["d.>"]))
+            _ = try await f.js.publish(OutgoingMessage(subject: "d.before", data: bytes("1")))
             #expect(f.connection.isConnected)
             #expect(f.connection.status == "CONNECTED")
 
-            f.server.stop()
-            #expect(waitUntil(timeout: .seconds(5)) { !f.connection.isConnected },
+            await f.server.stop()
+            #expect(await waitUntil(timeout: .seconds(5)) { !f.connection.isConnected },
                     "connection notices the server is gone")
             #expect(["RECONNECTING", "DISCONNECTED", "CONNECTING"].contains(f.connection.status))
             // Publishing while down fails cleanly (no crash, no hang beyond the timeout).
-            #expect(throws: NATSError.self) {
-                _ = try f.js.publish(OutgoingMessage(subject: "d.during", data: bytes("x")), timeout: .milliseconds(300))
+            await #expect(throws: NATSError.self) {
+                _ = try await f.js.publish(OutgoingMessage(subject: "d.during", data: bytes("x")), timeout: .milliseconds(300))
             }
 
             try f.server.start()
-            #expect(waitUntil(timeout: .seconds(10)) { f.connection.isConnected }, "reconnected by itself")
-            #expect(waitUntil(timeout: .seconds(2)) { f.connection.reconnectCount >= 1 }, "reconnected callback ran")
+            #expect(await waitUntil(timeout: .seconds(10)) { f.connection.isConnected }, "reconnected by itself")
+            #expect(await waitUntil(timeout: .seconds(2)) { f.connection.reconnectCount >= 1 }, "reconnected callback ran")
             // JetStream may need a moment after the restart to accept writes again.
             var ack: PubAck?
             let deadline = ContinuousClock.now + .seconds(10)
             while ack == nil && ContinuousClock.now < deadline {
-                ack = try? f.js.publish(OutgoingMessage(subject: "d.after", data: bytes("2")), timeout: .seconds(1))
+                ack = try? await f.js.publish(OutgoingMessage(subject: "d.after", data: bytes("2")), timeout: .seconds(1))
                 if ack == nil { usleep(100_000) }
             }
             #expect(ack?.stream == "DURABLE")
             // The store survived the restart (same store directory).
-            #expect(try f.js.streamInfo(name: "DURABLE").messages >= 2)
+            #expect(try await f.js.streamInfo(name: "DURABLE").messages >= 2)
             try f.connection.publish(subject: "core.subject", data: bytes("hi"))
-            try f.connection.flush(timeout: .seconds(2))
+            try await f.connection.flush(timeout: .seconds(2))
         }
     }
 
-    @Test func publishAllDuringOutageNamesIndicesAndRetryIsDeduplicated() throws {
-        try withNATS { f in
-            try f.js.ensureStream(StreamSpec(name: "SECMASTER", subjects: ["ssmd.market.>"], duplicateWindow: .seconds(120)))
+    @Test func publishAllDuringOutageNamesIndicesAndRetryIsDeduplicated() async throws {
+        try await withNATS { f in
+            try await f.js.ensureStream(StreamSpec(name: "SECMASTER", subjects: ["ssmd.market.>"], duplicateWindow: .seconds(120)))
             let batch = (0..<20).map {
                 OutgoingMessage(subject: "ssmd.market.t.S.M\($0)", data: bytes("v\($0)"), msgId: "M\($0):v1")
             }
-            f.server.stop()
-            _ = waitUntil(timeout: .seconds(5)) { !f.connection.isConnected }
+            await f.server.stop()
+            _ = await waitUntil(timeout: .seconds(5)) { !f.connection.isConnected }
             var failed: [Int] = []
             do {
-                _ = try f.js.publishAll(batch, timeout: .milliseconds(800))
+                _ = try await f.js.publishAll(batch, timeout: .milliseconds(800))
                 Issue.record("publishAll cannot succeed while the server is down")
             } catch NATSError.publishFailed(let indices, _) {
                 failed = indices
             }
             #expect(failed == Array(0..<20))
             try f.server.start()
-            #expect(waitUntil(timeout: .seconds(10)) { f.connection.isConnected })
+            #expect(await waitUntil(timeout: .seconds(10)) { f.connection.isConnected })
             // Retry the failed ones until JetStream is back. Messages buffered during the
             // outage may have been stored after all: Nats-Msg-Id makes the retry safe.
             var acks: [PubAck] = []
             let deadline = ContinuousClock.now + .seconds(10)
             while acks.isEmpty && ContinuousClock.now < deadline {
-                if let a = try? f.js.publishAll(failed.map { batch[$0] }, timeout: .seconds(2)) { acks = a } else { usleep(100_000) }
+                if let a = try? await f.js.publishAll(failed.map { batch[$0] }, timeout: .seconds(2)) { acks = a } else { usleep(100_000) }
             }
             #expect(acks.count == 20)
-            #expect(try f.js.streamInfo(name: "SECMASTER").messages == 20, "no duplicates stored")
+            #expect(try await f.js.streamInfo(name: "SECMASTER").messages == 20, "no duplicates stored")
         }
     }
 
-    @Test func drainClosesAfterInFlightWork() throws {
-        try withNATS { f in
-            try f.js.ensureStream(StreamSpec(name: "W", subjects: ["w.>"], retention: .workQueue))
-            try f.js.ensureConsumer(stream: "W", ConsumerSpec(durableName: "w", ackWait: .seconds(30)))
-            let c = try f.connect(name: "drainer")
+    @Test func drainClosesAfterInFlightWork() async throws {
+        try await withNATS { f in
+            try await f.js.ensureStream(StreamSpec(name: "W", subjects: ["w.>"], retention: .workQueue))
+            try await f.js.ensureConsumer(stream: "W", ConsumerSpec(durableName: "w", ackWait: .seconds(30)))
+            let c = try await f.connect(name: "drainer")
             let js = try c.jetStream()
-            _ = try js.publish(OutgoingMessage(subject: "w.1", data: [1]))
-            let sub = try js.pullSubscribe(stream: "W", consumer: "w")
-            let msgs = try sub.fetch(batch: 1, maxWait: .seconds(2))
+            _ = try await js.publish(OutgoingMessage(subject: "w.1", data: [1]))
+            let sub = try await js.pullSubscribe(stream: "W", consumer: "w")
+            let msgs = try await sub.fetch(batch: 1, maxWait: .seconds(2))
             #expect(msgs.count == 1)
-            try msgs.first?.ackSync()
-            try js.ensureStream(StreamSpec(name: "LV", subjects: ["lv.>"], maxMsgsPerSubject: 1))
-            let watch = try js.orderedWatch(stream: "LV", filterSubject: "lv.>", deliverLastPerSubject: true)
+            try await msgs.first?.ackSync()
+            try await js.ensureStream(StreamSpec(name: "LV", subjects: ["lv.>"], maxMsgsPerSubject: 1))
+            let watch = try await js.orderedWatch(stream: "LV", filterSubject: "lv.>", deliverLastPerSubject: true)
             let t0 = ContinuousClock.now
-            try c.drain(timeout: .seconds(2))
+            try await c.drain(timeout: .seconds(2))
             #expect(ContinuousClock.now - t0 < .seconds(1), "open subscriptions do not hold up the drain")
             #expect(c.status == "CLOSED")
-            #expect(throws: NATSError.self) { try sub.fetch(batch: 1, maxWait: .milliseconds(50)) }
-            #expect(throws: NATSError.self) { try watch.next(timeout: .milliseconds(50)) }
-            #expect(try f.js.streamInfo(name: "W").messages == 0)
+            await #expect(throws: NATSError.self) { try await sub.fetch(batch: 1, maxWait: .milliseconds(50)) }
+            await #expect(throws: NATSError.self) { try await watch.next(timeout: .milliseconds(50)) }
+            #expect(try await f.js.streamInfo(name: "W").messages == 0)
         }
     }
 
-    @Test func retryOnFailedConnectConnectsLater() throws {
-        let server = try NATSTestServer()
-        defer { server.shutdown() }
-        server.stop()
+    @Test func retryOnFailedConnectConnectsLater() async throws {
+        let server = try await NATSTestServer()
+        defer { server.teardown() }
+        await server.stop()
         var o = NATSOptions(urls: [server.url], name: "late-starter")
         o.reconnectWait = .milliseconds(100)
         o.retryOnFailedConnect = true
-        let c = try NATSConnection(options: o, logger: testLogger)
+        let c = try await NATSConnection.connect(options: o, logger: testLogger)
         defer { c.close() }
         #expect(!c.isConnected)
         try server.start()
-        #expect(waitUntil(timeout: .seconds(10)) { c.isConnected })
+        #expect(await waitUntil(timeout: .seconds(10)) { c.isConnected })
         let js = try c.jetStream()
-        try js.ensureStream(StreamSpec(name: "S", subjects: ["s.>"]))
-        #expect(try js.publish(OutgoingMessage(subject: "s.1", data: [1])).sequence == 1)
+        try await js.ensureStream(StreamSpec(name: "S", subjects: ["s.>"]))
+        #expect(try await js.publish(OutgoingMessage(subject: "s.1", data: [1])).sequence == 1)
     }
 
-    @Test func authFailureDoesNotLeakSecrets() throws {
+    @Test func authFailureDoesNotLeakSecrets() async throws {
         let secret = "hunter2-Secr3t"
-        let server = try NATSTestServer(auth: .userPassword(user: "ssmd", password: secret))
-        defer { server.shutdown() }
+        let server = try await NATSTestServer(auth: .userPassword(user: "ssmd", password: secret))
+        defer { server.teardown() }
         var bad = NATSOptions(urls: [server.url], name: "bad-auth")
         bad.user = "ssmd"
         bad.password = secret + "-wrong"
         bad.retryOnFailedConnect = false
         do {
-            _ = try NATSConnection(options: bad, logger: testLogger)
+            _ = try await NATSConnection.connect(options: bad, logger: testLogger)
             Issue.record("connect with a wrong password must fail")
         } catch let e as NATSError {
             guard case .refused = e else { Issue.record("expected .refused, got \(e)"); return }
@@ -132,7 +132,7 @@ struct ConnectionTests {
         var inURL = NATSOptions(urls: ["nats://ssmd:\(secret)-x@127.0.0.1:\(server.port)"], name: "url-auth")
         inURL.retryOnFailedConnect = false
         do {
-            _ = try NATSConnection(options: inURL, logger: testLogger)
+            _ = try await NATSConnection.connect(options: inURL, logger: testLogger)
             Issue.record("must fail")
         } catch {
             #expect(!"\(error)".contains(secret))
@@ -143,7 +143,7 @@ struct ConnectionTests {
         retrying.retryOnFailedConnect = true
         retrying.reconnectWait = .milliseconds(50)
         do {
-            let c = try NATSConnection(options: retrying, logger: testLogger)
+            let c = try await NATSConnection.connect(options: retrying, logger: testLogger)
             Issue.record("a refused login must throw at once, not retry (status \(c.status))")
         } catch let e as NATSError {
             guard case .refused(let m) = e else { Issue.record("expected .refused, got \(e)"); return }
@@ -154,21 +154,21 @@ struct ConnectionTests {
         good.user = "ssmd"
         good.password = secret
         good.retryOnFailedConnect = false
-        let c = try NATSConnection(options: good, logger: testLogger)
+        let c = try await NATSConnection.connect(options: good, logger: testLogger)
         #expect(c.isConnected)
         c.close()
         #expect(c.status == "CLOSED")
         #expect(throws: NATSError.closed) { try c.publish(subject: "x", data: []) }
     }
 
-    @Test func tokenAuth() throws {
-        let server = try NATSTestServer(auth: .token("tok-123456"))
-        defer { server.shutdown() }
+    @Test func tokenAuth() async throws {
+        let server = try await NATSTestServer(auth: .token("tok-123456"))
+        defer { server.teardown() }
         var bad = NATSOptions(urls: [server.url], name: "bad-token")
         bad.token = "tok-wrong-999"
         bad.retryOnFailedConnect = false
         do {
-            _ = try NATSConnection(options: bad, logger: testLogger)
+            _ = try await NATSConnection.connect(options: bad, logger: testLogger)
             Issue.record("must fail")
         } catch {
             #expect(!"\(error)".contains("tok-wrong-999"))
@@ -176,7 +176,7 @@ struct ConnectionTests {
         var good = NATSOptions(urls: [server.url], name: "good-token")
         good.token = "tok-123456"
         good.retryOnFailedConnect = false
-        let c = try NATSConnection(options: good, logger: testLogger)
+        let c = try await NATSConnection.connect(options: good, logger: testLogger)
         defer { c.close() }
         #expect(c.isConnected)
         // The connection name shows in /connz.
@@ -190,26 +190,26 @@ struct ConnectionTests {
         var inURL = NATSOptions(urls: [tokenURL], name: "url-token")
         inURL.retryOnFailedConnect = false
         #expect(!inURL.description.contains("tok-123456"))
-        let viaURL = try NATSConnection(options: inURL, logger: testLogger)
+        let viaURL = try await NATSConnection.connect(options: inURL, logger: testLogger)
         defer { viaURL.close() }
         #expect(viaURL.isConnected)
         var wrongInURL = NATSOptions(urls: [wrongURL], name: "url-wrong-token")
         wrongInURL.retryOnFailedConnect = false
         do {
-            _ = try NATSConnection(options: wrongInURL, logger: testLogger)
+            _ = try await NATSConnection.connect(options: wrongInURL, logger: testLogger)
             Issue.record("a wrong token in the URL must be refused")
         } catch {
             #expect(!"\(error)".contains("tok-wrong-777"), "\(error)")
         }
     }
 
-    @Test func unreachableServerFailsFastWithoutRetry() throws {
+    @Test func unreachableServerFailsFastWithoutRetry() async throws {
         let port = try NATSTestServer.freePort()
         var o = NATSOptions(urls: ["nats://127.0.0.1:\(port)"], name: "nobody-home")
         o.retryOnFailedConnect = false
         o.connectTimeout = .milliseconds(500)
         do {
-            _ = try NATSConnection(options: o, logger: testLogger)
+            _ = try await NATSConnection.connect(options: o, logger: testLogger)
             Issue.record("must fail")
         } catch let e as NATSError {
             guard case .connection(let m) = e else { Issue.record("expected .connection, got \(e)"); return }

@@ -10,14 +10,14 @@ struct ProvisioningTests {
                                        ackWait: .seconds(30), maxAckPending: 100, maxDeliver: 5,
                                        backoff: nil, description: "sports pool")
 
-    @Test func ensureIsIdempotentAndUpdates() throws {
-        try withNATS { f in
-            try f.js.ensureStream(Self.workStream)
-            try f.js.ensureStream(Self.workStream)
-            try f.js.ensureConsumer(stream: "WORK", Self.consumer)
-            try f.js.ensureConsumer(stream: "WORK", Self.consumer)
-            #expect(try f.js.consumerNames(stream: "WORK") == ["pool-sports"])
-            let info = try f.js.streamInfo(name: "WORK")
+    @Test func ensureIsIdempotentAndUpdates() async throws {
+        try await withNATS { f in
+            try await f.js.ensureStream(Self.workStream)
+            try await f.js.ensureStream(Self.workStream)
+            try await f.js.ensureConsumer(stream: "WORK", Self.consumer)
+            try await f.js.ensureConsumer(stream: "WORK", Self.consumer)
+            #expect(try await f.js.consumerNames(stream: "WORK") == ["pool-sports"])
+            let info = try await f.js.streamInfo(name: "WORK")
             #expect(info.consumerCount == 1)
             #expect(info.messages == 0)
 
@@ -25,8 +25,8 @@ struct ProvisioningTests {
             var changed = Self.consumer
             changed.maxAckPending = 7
             changed.ackWait = .seconds(12)
-            try f.js.ensureConsumer(stream: "WORK", changed)
-            let ci = try f.js.consumerInfo(stream: "WORK", name: "pool-sports")
+            try await f.js.ensureConsumer(stream: "WORK", changed)
+            let ci = try await f.js.consumerInfo(stream: "WORK", name: "pool-sports")
             #expect(ci.maxAckPending == 7)
             #expect(ci.ackWait == .seconds(12))
             #expect(ci.filterSubject == "ssmd.work.sports")
@@ -34,45 +34,45 @@ struct ProvisioningTests {
             var stream = Self.workStream
             stream.maxBytes = 10_000_000
             stream.subjects = ["ssmd.work.>", "ssmd.extra.>"]
-            try f.js.ensureStream(stream)
-            #expect(Set(try f.js.streamInfo(name: "WORK").subjectPatterns) == ["ssmd.work.>", "ssmd.extra.>"])
+            try await f.js.ensureStream(stream)
+            await #expect(Set(try f.js.streamInfo(name: "WORK").subjectPatterns) == ["ssmd.work.>", "ssmd.extra.>"])
 
             // Retention of an existing stream cannot change: a clear error.
             var wrong = stream
             wrong.retention = .limits
-            #expect(throws: NATSError.self) { try f.js.ensureStream(wrong) }
+            await #expect(throws: NATSError.self) { try await f.js.ensureStream(wrong) }
 
-            try f.js.deleteConsumer(stream: "WORK", name: "pool-sports")
-            #expect(try f.js.consumerNames(stream: "WORK").isEmpty)
-            #expect(throws: NATSError.self) { try f.js.consumerInfo(stream: "WORK", name: "pool-sports") }
+            try await f.js.deleteConsumer(stream: "WORK", name: "pool-sports")
+            #expect(try await f.js.consumerNames(stream: "WORK").isEmpty)
+            await #expect(throws: NATSError.self) { try await f.js.consumerInfo(stream: "WORK", name: "pool-sports") }
         }
     }
 
-    @Test func consumerWithBackoffIsStable() throws {
-        try withNATS { f in
-            try f.js.ensureStream(Self.workStream)
+    @Test func consumerWithBackoffIsStable() async throws {
+        try await withNATS { f in
+            try await f.js.ensureStream(Self.workStream)
             let spec = ConsumerSpec(durableName: "pool-slow", filterSubject: "ssmd.work.slow", ackWait: .seconds(20),
                                     maxAckPending: 50, maxDeliver: 6, deliverPolicy: .all,
                                     backoff: [.seconds(1), .seconds(5), .seconds(30)])
-            try f.js.ensureConsumer(stream: "WORK", spec)
-            let before = try f.js.consumerInfo(stream: "WORK", name: "pool-slow")
-            try f.js.ensureConsumer(stream: "WORK", spec)
-            #expect(try f.js.consumerInfo(stream: "WORK", name: "pool-slow") == before)
+            try await f.js.ensureConsumer(stream: "WORK", spec)
+            let before = try await f.js.consumerInfo(stream: "WORK", name: "pool-slow")
+            try await f.js.ensureConsumer(stream: "WORK", spec)
+            #expect(try await f.js.consumerInfo(stream: "WORK", name: "pool-slow") == before)
             #expect(before.maxDeliver == 6)
             // Deliver policy of an existing consumer cannot change: a clear error.
             var other = spec
             other.deliverPolicy = .new
-            #expect(throws: NATSError.self) { try f.js.ensureConsumer(stream: "WORK", other) }
+            await #expect(throws: NATSError.self) { try await f.js.ensureConsumer(stream: "WORK", other) }
             // Overlapping filters on a work-queue stream are refused by the server.
             let overlap = ConsumerSpec(durableName: "overlap", filterSubject: "ssmd.work.>")
-            #expect(throws: NATSError.self) { try f.js.ensureConsumer(stream: "WORK", overlap) }
+            await #expect(throws: NATSError.self) { try await f.js.ensureConsumer(stream: "WORK", overlap) }
         }
     }
 
-    @Test func concurrentProvisioningFromTwoConnections() throws {
-        try withNATS { f in
-            let c1 = try f.connect(name: "p1")
-            let c2 = try f.connect(name: "p2")
+    @Test func concurrentProvisioningFromTwoConnections() async throws {
+        try await withNATS { f in
+            let c1 = try await f.connect(name: "p1")
+            let c2 = try await f.connect(name: "p2")
             defer { c1.close(); c2.close() }
             let contexts = [try c1.jetStream(), try c2.jetStream()]
             // Fresh names each round so that every round races on creation.
@@ -85,34 +85,34 @@ struct ProvisioningTests {
                 let pool = ConsumerSpec(durableName: "pool-sports", filterSubject: "r\(round).work.sports",
                                         ackWait: .seconds(30), maxAckPending: 100, maxDeliver: 5)
                 let writer = ConsumerSpec(durableName: "db-writer", ackWait: .seconds(60), maxAckPending: 10_000)
-                try concurrently(4) { i in
+                try await concurrently(4) { i in
                     let js = contexts[i % 2]
-                    try js.ensureStream(work)
-                    try js.ensureStream(secmaster)
-                    try js.ensureConsumer(stream: work.name, pool)
-                    try js.ensureConsumer(stream: secmaster.name, writer)
-                    _ = try js.ensureKeyValue(KeyValueSpec(bucket: "ratebudget\(round)", history: 1, ttl: .seconds(3600)))
+                    try await js.ensureStream(work)
+                    try await js.ensureStream(secmaster)
+                    try await js.ensureConsumer(stream: work.name, pool)
+                    try await js.ensureConsumer(stream: secmaster.name, writer)
+                    _ = try await js.ensureKeyValue(KeyValueSpec(bucket: "ratebudget\(round)", history: 1, ttl: .seconds(3600)))
                 }
-                #expect(try f.js.consumerNames(stream: work.name) == ["pool-sports"])
-                #expect(try f.js.consumerNames(stream: secmaster.name) == ["db-writer"])
-                #expect(try f.js.streamInfo(name: secmaster.name).consumerCount == 1)
-                _ = try f.js.keyValue(bucket: "ratebudget\(round)")
+                #expect(try await f.js.consumerNames(stream: work.name) == ["pool-sports"])
+                #expect(try await f.js.consumerNames(stream: secmaster.name) == ["db-writer"])
+                #expect(try await f.js.streamInfo(name: secmaster.name).consumerCount == 1)
+                _ = try await f.js.keyValue(bucket: "ratebudget\(round)")
             }
         }
     }
 
-    @Test func missingThingsAreNotFound() throws {
-        try withNATS { f in
-            #expect(throws: NATSError.self) { try f.js.streamInfo(name: "NOPE") }
-            try f.js.ensureStream(Self.workStream)
+    @Test func missingThingsAreNotFound() async throws {
+        try await withNATS { f in
+            await #expect(throws: NATSError.self) { try await f.js.streamInfo(name: "NOPE") }
+            try await f.js.ensureStream(Self.workStream)
             do {
-                _ = try f.js.pullSubscribe(stream: "WORK", consumer: "nobody")
+                _ = try await f.js.pullSubscribe(stream: "WORK", consumer: "nobody")
                 Issue.record("expected an error")
             } catch let e as NATSError {
                 guard case .notFound = e else { Issue.record("expected notFound, got \(e)"); return }
                 #expect(e.description.contains("nobody"))
             }
-            #expect(throws: NATSError.self) { try f.js.keyValue(bucket: "absent") }
+            await #expect(throws: NATSError.self) { try await f.js.keyValue(bucket: "absent") }
         }
     }
 }

@@ -115,13 +115,13 @@ import Testing
     }
 
     @Test func passwordsAreFoundAndRedacted() {
-        let keyword = PostgresConnection.secrets(in: "host=db user=u password='p@ss w\\'rd' dbname=x")
+        let keyword = PostgresSession.secrets(in: "host=db user=u password='p@ss w\\'rd' dbname=x")
         #expect(keyword.contains("p@ss w'rd"))
-        let uri = PostgresConnection.secrets(in: "postgresql://u:s%40cret@db:5432/x")
+        let uri = PostgresSession.secrets(in: "postgresql://u:s%40cret@db:5432/x")
         #expect(uri.contains("s@cret") && uri.contains("s%40cret"))
-        let broken = PostgresConnection.secrets(in: "host=db password=hunter2 'unterminated")
+        let broken = PostgresSession.secrets(in: "host=db password=hunter2 'unterminated")
         #expect(broken.contains("hunter2"))
-        #expect(PostgresConnection.redact("failed for hunter2 and s@cret", secrets: ["hunter2", "s@cret"])
+        #expect(PostgresSession.redact("failed for hunter2 and s@cret", secrets: ["hunter2", "s@cret"])
             == "failed for *** and ***")
     }
 

@@ -22,32 +22,32 @@ import TestSupport
         func remove() { try? FileManager.default.removeItem(at: url) }
     }
 
-    @Test func appliesTheSecmasterSchemaOnce() throws {
-        let (conn, _, _) = try Self.db.freshConnection()
+    @Test func appliesTheSecmasterSchemaOnce() async throws {
+        let (conn, _, _) = try await Self.db.freshConnection()
         defer { conn.close() }
         let migrator = try Migrator.embedded()
-        let first = try migrator.migrate(conn)
+        let first = try await migrator.migrate(conn)
         #expect(first.map(\.version) == [1, 2])
-        #expect(try migrator.migrate(conn).isEmpty)
-        let recorded = try conn.execute("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version")
+        #expect(try await migrator.migrate(conn).isEmpty)
+        let recorded = try await conn.execute("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version")
         #expect(recorded.rows.map { $0[0] } == ["1", "2"])
         #expect(recorded.rows.map { $0[1] } == ["secmaster", "series"])
         #expect(recorded.rows.map { $0[2] } == migrator.migrations.map { Optional($0.checksum) })
         #expect(recorded.rows.allSatisfy { $0[3] != nil })
         // The files on disk are the same migrations: nothing more to do, no checksum complaint.
         let files = try Migrator(directory: try #require(Migrator.defaultDirectory(environment: [:])))
-        #expect(try files.migrate(conn).isEmpty)
+        #expect(try await files.migrate(conn).isEmpty)
         // Our checksum agrees with the server's SHA-256.
-        let serverSum = try conn.execute("SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex')",
+        let serverSum = try await conn.execute("SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex')",
                                          [.text(migrator.migrations[0].sql)]).scalar
         #expect(serverSum == migrator.migrations[0].checksum)
         // The plan's series table and indexes exist.
-        let indexes = try conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'series' ORDER BY 1")
+        let indexes = try await conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'series' ORDER BY 1")
         #expect(indexes.rows.map { $0[0] } == ["idx_series_category", "idx_series_category_game", "idx_series_tags", "series_pkey"])
     }
 
-    @Test func appliesInNumericOrder() throws {
-        let (conn, _, _) = try Self.db.freshConnection()
+    @Test func appliesInNumericOrder() async throws {
+        let (conn, _, _) = try await Self.db.freshConnection()
         defer { conn.close() }
         // Lexical order would run 10 before 2 and fail.
         let dir = try TempMigrations([
@@ -57,28 +57,24 @@ import TestSupport
             "README.md": "not a migration",
         ])
         defer { dir.remove() }
-        let applied = try Migrator(directory: dir.url).migrate(conn)
+        let applied = try await Migrator(directory: dir.url).migrate(conn)
         #expect(applied.map(\.version) == [1, 2, 10])
-        let log = try conn.execute("SELECT step, note FROM log ORDER BY at")
+        let log = try await conn.execute("SELECT step, note FROM log ORDER BY at")
         #expect(log.rows.map { $0[0] } == ["1", "2", "10"])
         #expect(log[2, "note"] == "two")
         // A new file later is applied alone.
         try dir.write("11_more.sql", "INSERT INTO log (step) VALUES (11);")
-        #expect(try Migrator(directory: dir.url).migrate(conn).map(\.version) == [11])
+        #expect(try await Migrator(directory: dir.url).migrate(conn).map(\.version) == [11])
     }
 
     @Test func concurrentMigratorsDoNotRace() async throws {
-        let (_, server, name) = try Self.db.freshConnection()
+        let (_, server, name) = try await Self.db.freshConnection()
         let connectionString = server.connectionString(database: name)
         // Several "daemons" start at once, each with its own connection.
         let results = try await withThrowingTaskGroup(of: [Int].self) { group in
             for _ in 0..<4 {
                 group.addTask {
-                    try await Offload.run {
-                        let conn = try PostgresConnection(connectionString: connectionString)
-                        defer { conn.close() }
-                        return try Migrator.embedded().migrate(conn).map(\.version)
-                    }
+                    try await PostgresConnection.with(connectionString) { try await Migrator.embedded().migrate($0).map(\.version) }
                 }
             }
             var all: [[Int]] = []
@@ -86,51 +82,51 @@ import TestSupport
             return all
         }
         #expect(results.filter { !$0.isEmpty } == [[1, 2]], "\(results)")
-        let conn = try PostgresConnection(connectionString: connectionString)
+        let conn = try await PostgresConnection.connect(connectionString)
         defer { conn.close() }
-        #expect(try conn.execute("SELECT count(*) FROM schema_migrations").scalar == "2")
+        #expect(try await conn.execute("SELECT count(*) FROM schema_migrations").scalar == "2")
     }
 
-    @Test func refusesAChangedChecksum() throws {
-        let (conn, _, _) = try Self.db.freshConnection()
+    @Test func refusesAChangedChecksum() async throws {
+        let (conn, _, _) = try await Self.db.freshConnection()
         defer { conn.close() }
         let dir = try TempMigrations(["001_a.sql": "CREATE TABLE a (x int);", "002_b.sql": "CREATE TABLE b (x int);"])
         defer { dir.remove() }
-        try Migrator(directory: dir.url).migrate(conn)
+        _ = try await Migrator(directory: dir.url).migrate(conn)
         try dir.write("001_a.sql", "CREATE TABLE a (x int, y int);")
         try dir.write("003_c.sql", "CREATE TABLE c (x int);")
-        #expect {
-            try Migrator(directory: dir.url).migrate(conn)
+        await #expect {
+            _ = try await Migrator(directory: dir.url).migrate(conn)
         } throws: { error in
             guard case MigrationError.checksumMismatch(let version, let name, _, _) = error else { return false }
             return version == 1 && name == "a" && "\(error)".contains("changed after it was applied")
         }
         // Refused before applying anything else.
-        #expect(try conn.execute("SELECT to_regclass('c') IS NULL").scalar == "t")
+        #expect(try await conn.execute("SELECT to_regclass('c') IS NULL").scalar == "t")
     }
 
-    @Test func aFailingMigrationLeavesNoTrace() throws {
-        let (conn, _, _) = try Self.db.freshConnection()
+    @Test func aFailingMigrationLeavesNoTrace() async throws {
+        let (conn, _, _) = try await Self.db.freshConnection()
         defer { conn.close() }
         let dir = try TempMigrations([
             "001_ok.sql": "CREATE TABLE ok (x int);",
             "002_bad.sql": "CREATE TABLE half (x int);\nINSERT INTO nowhere VALUES (1);",
         ])
         defer { dir.remove() }
-        #expect {
-            try Migrator(directory: dir.url).migrate(conn)
+        await #expect {
+            _ = try await Migrator(directory: dir.url).migrate(conn)
         } throws: { error in
             guard case MigrationError.failed(let version, _, let underlying) = error else { return false }
             return version == 2 && underlying.sqlState == "42P01"
         }
-        #expect(try conn.execute("SELECT version FROM schema_migrations").rows.map { $0[0] } == ["1"])
-        #expect(try conn.execute("SELECT to_regclass('half') IS NULL").scalar == "t")
+        #expect(try await conn.execute("SELECT version FROM schema_migrations").rows.map { $0[0] } == ["1"])
+        #expect(try await conn.execute("SELECT to_regclass('half') IS NULL").scalar == "t")
         // The lock was released: another connection can migrate (once the file is fixed).
         try dir.write("002_bad.sql", "CREATE TABLE half (x int);")
-        let other = try PostgresConnection(connectionString: try Self.db.get().connectionString(database: try #require(
+        let other = try await PostgresConnection.connect(try Self.db.get().connectionString(database: try #require(
             conn.execute("SELECT current_database()").scalar)))
         defer { other.close() }
-        #expect(try Migrator(directory: dir.url).migrate(other).map(\.version) == [2])
+        #expect(try await Migrator(directory: dir.url).migrate(other).map(\.version) == [2])
     }
 
     @Test func rejectsBadMigrationSets() throws {

@@ -7,27 +7,36 @@ import SecmasterSchema
 
 /// One private PostgreSQL cluster per suite, started on first use and stopped at process
 /// exit (PostgresTestServer's exit hook); each test gets its own database on it.
-final class SuiteDatabase: Sendable {
-    private let server: Result<PostgresTestServer, any Error>
+actor SuiteDatabase {
+    private var server: Result<PostgresTestServer, any Error>?
 
-    init() {
-        server = Result { try PostgresTestServer() }
+    init() {}
+
+    func get() async throws -> PostgresTestServer {
+        if let server { return try server.get() }
+        do {
+            let started = try await PostgresTestServer()
+            server = .success(started)
+            return started
+        } catch {
+            server = .failure(error)
+            throw error
+        }
     }
-
-    func get() throws -> PostgresTestServer { try server.get() }
 
     /// A new, empty database on the suite's server and a connection to it.
-    func freshConnection() throws -> (PostgresConnection, PostgresTestServer, String) {
-        let server = try get()
-        let name = try server.createDatabase()
-        return (try PostgresConnection(connectionString: server.connectionString(database: name)), server, name)
+    func freshConnection() async throws -> (PostgresConnection, PostgresTestServer, String) {
+        let server = try await get()
+        let name = try await server.createDatabase()
+        return (try await PostgresConnection.connect(server.connectionString(database: name)), server, name)
     }
 
-    /// A new database with the secmaster schema applied, wrapped in a store.
-    func freshStore() throws -> SecmasterStore {
-        let (connection, _, _) = try freshConnection()
-        try Migrator.embedded().migrate(connection)
-        return SecmasterStore(connection: connection)
+    /// A new database with the secmaster schema applied; the store runs on the connection's
+    /// thread (`connection.secmaster { store in … }`).
+    func freshStore() async throws -> PostgresConnection {
+        let (connection, _, _) = try await freshConnection()
+        _ = try await Migrator.embedded().migrate(connection)
+        return connection
     }
 }
 

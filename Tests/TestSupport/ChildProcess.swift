@@ -32,10 +32,10 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// SIGTERM, then SIGKILL if it has not exited within `grace`. Returns the exit status.
     @discardableResult
-    public func stop(grace: Duration = .seconds(10)) -> Int32 {
+    public func stop(grace: Duration = .seconds(10)) async -> Int32 {
         if let done = exitCode { return done }
         kill(pid, SIGTERM)
-        if waitForExit(timeout: grace), let done = exitCode { return done }
+        if await waitForExit(timeout: grace), let done = exitCode { return done }
         killHard()
         return exitCode ?? -1
     }
@@ -48,8 +48,8 @@ public final class ChildProcess: @unchecked Sendable {
         status = Spawn.wait(pid)
     }
 
-    public func waitForExit(timeout: Duration) -> Bool {
-        eventually(timeout: timeout, every: .milliseconds(20)) { !isRunning }
+    public func waitForExit(timeout: Duration) async -> Bool {
+        await eventually(timeout: timeout, every: .milliseconds(20)) { !isRunning }
     }
 
     public var output: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
@@ -102,11 +102,11 @@ public final class TestDirectory: @unchecked Sendable {
 }
 
 /// Polls `condition` until it holds or `timeout` passes.
-public func eventually(timeout: Duration, every: Duration = .milliseconds(200), _ condition: () throws -> Bool) rethrows -> Bool {
+public func eventually(timeout: Duration, every: Duration = .milliseconds(200), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
-        if try condition() { return true }
-        usleep(UInt32(every.components.attoseconds / 1_000_000_000_000) + UInt32(every.components.seconds) * 1_000_000)
+        if try await condition() { return true }
+        try? await Task.sleep(for: every)
     }
-    return try condition()
+    return try await condition()
 }

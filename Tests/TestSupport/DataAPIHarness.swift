@@ -6,24 +6,24 @@ import CurlHTTP
 extension PipelineHarness {
     /// db-writer + market-fetcher, one `series-fetcher --once` cycle, then waits until
     /// everything is committed. Throws with the logs when the pipeline does not drain.
-    public func fillSecmaster(timeout: Duration = .seconds(180)) throws {
+    public func fillSecmaster(timeout: Duration = .seconds(180)) async throws {
         try start("db-writer", ["--batch-max-age", "100ms"])
         try start("market-fetcher")
-        try runCycle(timeout: timeout)
+        try await runCycle(timeout: timeout)
     }
 
     /// One more series cycle (the daemons already running), then waits until drained.
-    public func runCycle(timeout: Duration = .seconds(180)) throws {
-        let cycle = try run("series-fetcher", ["--once"], timeout: timeout)
+    public func runCycle(timeout: Duration = .seconds(180)) async throws {
+        let cycle = try await run("series-fetcher", ["--once"], timeout: timeout)
         guard cycle.status == 0 else { throw HarnessError.failed("series-fetcher --once: \(cycle.status)\n\(cycle.output.suffix(2000))") }
-        guard try waitUntilDrained(timeout: timeout) else { throw HarnessError.failed("pipeline did not drain:\n\(logs())") }
+        guard try await waitUntilDrained(timeout: timeout) else { throw HarnessError.failed("pipeline did not drain:\n\(logs())") }
     }
 
     /// Starts `data-api` on a port the kernel picks and returns it with its base URL.
-    public func startDataAPI(_ arguments: [String] = [], environment extra: [String: String] = [:]) throws -> (process: ChildProcess, url: String) {
+    public func startDataAPI(_ arguments: [String] = [], environment extra: [String: String] = [:]) async throws -> (process: ChildProcess, url: String) {
         let p = try start("data-api", ["--http-port", "0"] + arguments, environment: extra)
         let marker = "data-api listening on "
-        guard eventually(timeout: .seconds(30), { p.output.contains(marker) || !p.isRunning }),
+        guard await eventually(timeout: .seconds(30), { p.output.contains(marker) || !p.isRunning }),
               let line = p.output.split(separator: "\n").first(where: { $0.hasPrefix(marker) }) else {
             throw HarnessError.failed("data-api did not start:\n\(p.output.suffix(2000))")
         }
@@ -42,8 +42,8 @@ public struct APIReply: Sendable {
 }
 
 public enum APIClient {
-    public static func get(_ url: String) throws -> APIReply {
-        let r = try CurlHTTPClient().get(url: url)
+    public static func get(_ url: String) async throws -> APIReply {
+        let r = try await CurlHTTPClient().get(url: url)
         return APIReply(status: r.status, body: String(decoding: r.body, as: UTF8.self), contentType: r.contentType)
     }
 

@@ -30,7 +30,7 @@ public final class NATSTestServer: @unchecked Sendable {
     private var pid: pid_t = 0
 
     /// Starts a server and waits until JetStream is healthy.
-    public init(auth: Auth = .none, tls: (certificate: String, key: String)? = nil, startupTimeout: Duration = .seconds(10)) throws {
+    public init(auth: Auth = .none, tls: (certificate: String, key: String)? = nil, startupTimeout: Duration = .seconds(10)) async throws {
         self.auth = auth
         self.tls = tls
         self.port = try Self.freePort()
@@ -54,14 +54,27 @@ public final class NATSTestServer: @unchecked Sendable {
                 repeat { monitorPort = try Self.freePort() } while monitorPort == port
                 try? FileManager.default.removeItem(at: logFile)
             } catch {
-                shutdown()
+                await shutdown()
                 throw error
             }
         }
     }
 
-    deinit {
-        shutdown()
+    deinit { teardown() }
+
+    /// Kills the server (SIGKILL, reaped at once) and removes its directory: a test's `defer`,
+    /// where waiting for a graceful stop has no point.
+    public func teardown() {
+        let p: pid_t = lock.withLock {
+            let p = pid
+            pid = 0
+            return p
+        }
+        if p > 0 {
+            _ = Glibc.kill(p, SIGKILL)
+            _ = Spawn.wait(p)
+        }
+        try? FileManager.default.removeItem(at: directory)
     }
 
     public var isRunning: Bool {
@@ -98,18 +111,18 @@ public final class NATSTestServer: @unchecked Sendable {
     }
 
     /// SIGTERM, wait for exit (SIGKILL after `grace`).
-    public func stop(grace: Duration = .seconds(5)) {
-        signalAndReap(SIGTERM, grace: grace)
+    public func stop(grace: Duration = .seconds(5)) async {
+        await signalAndReap(SIGTERM, grace: grace)
     }
 
     /// SIGKILL, wait for exit.
-    public func kill() {
-        signalAndReap(SIGKILL, grace: .seconds(5))
+    public func kill() async {
+        await signalAndReap(SIGKILL, grace: .seconds(5))
     }
 
     /// Stops the server and removes the temp directory (idempotent).
-    public func shutdown() {
-        stop(grace: .seconds(3))
+    public func shutdown() async {
+        await stop(grace: .seconds(3))
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -125,14 +138,15 @@ public final class NATSTestServer: @unchecked Sendable {
 
     // MARK: - Internals
 
-    private func signalAndReap(_ sig: Int32, grace: Duration) {
-        lock.lock()
-        defer { lock.unlock() }
-        guard pid > 0 else { return }
-        let p = pid
+    private func signalAndReap(_ sig: Int32, grace: Duration) async {
+        let p: pid_t = lock.withLock {
+            let p = pid
+            pid = 0
+            return p
+        }
+        guard p > 0 else { return }
         _ = Glibc.kill(p, sig)
-        _ = Spawn.wait(p, timeout: grace)   // SIGKILLs and reaps it past `grace`
-        pid = 0
+        _ = await Spawn.wait(p, timeout: grace)   // SIGKILLs and reaps it past `grace`
     }
 
     private func waitUntilHealthy(timeout: Duration) throws {

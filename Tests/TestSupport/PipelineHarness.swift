@@ -20,20 +20,20 @@ public final class PipelineHarness: @unchecked Sendable {
 
     /// `simulatorArguments` are added to `--port 0 --seed … --scale … --rate-limit off`
     /// (later flags win, so a test can turn the exchange's limiting back on).
-    public init(name: String, scale: Double = 0.02, seed: Int = 7, simulatorArguments: [String] = []) throws {
+    public init(name: String, scale: Double = 0.02, seed: Int = 7, simulatorArguments: [String] = []) async throws {
         directory = try TestDirectory(name)
-        nats = try NATSTestServer()
-        postgres = try PostgresTestServer()
-        try startSimulator(["--scale", "\(scale)", "--seed", "\(seed)", "--rate-limit", "off"] + simulatorArguments)
+        nats = try await NATSTestServer()
+        postgres = try await PostgresTestServer()
+        try await startSimulator(["--scale", "\(scale)", "--seed", "\(seed)", "--rate-limit", "off"] + simulatorArguments)
     }
 
     public var exchangeURL: String { simulatorURL + "/trade-api/v2" }
 
-    public func startSimulator(_ arguments: [String]) throws {
-        simulator?.stop()
+    public func startSimulator(_ arguments: [String]) async throws {
+        await simulator?.stop()
         let sim = try ChildProcess(name: "kalshi-sim-\(nextIndex())", executable: BuiltProducts.executable("kalshi-sim"),
                                    arguments: ["--port", "0"] + arguments, logDirectory: directory.url)
-        let found = eventually(timeout: .seconds(30)) { sim.output.contains("kalshi-sim listening on ") || !sim.isRunning }
+        let found = await eventually(timeout: .seconds(30)) { sim.output.contains("kalshi-sim listening on ") || !sim.isRunning }
         guard found, let line = sim.output.split(separator: "\n").first(where: { $0.contains("kalshi-sim listening on ") }) else {
             throw HarnessError.failed("kalshi-sim did not start:\n\(sim.output.suffix(2000))")
         }
@@ -59,9 +59,9 @@ public final class PipelineHarness: @unchecked Sendable {
     }
 
     /// Runs a program to completion and returns its exit status and output.
-    public func run(_ program: String, _ arguments: [String] = [], environment extra: [String: String] = [:], timeout: Duration = .seconds(120)) throws -> (status: Int32, output: String) {
+    public func run(_ program: String, _ arguments: [String] = [], environment extra: [String: String] = [:], timeout: Duration = .seconds(120)) async throws -> (status: Int32, output: String) {
         let p = try start(program, arguments, environment: extra)
-        guard p.waitForExit(timeout: timeout) else {
+        guard await p.waitForExit(timeout: timeout) else {
             p.killHard()
             throw HarnessError.failed("\(program) did not finish within \(timeout):\n\(p.output.suffix(3000))")
         }
@@ -70,8 +70,8 @@ public final class PipelineHarness: @unchecked Sendable {
 
     /// Runs a program to completion; unless it exits 0, fails with its output.
     @discardableResult
-    public func runToSuccess(_ program: String, _ arguments: [String] = [], environment extra: [String: String] = [:]) throws -> String {
-        let r = try run(program, arguments, environment: extra)
+    public func runToSuccess(_ program: String, _ arguments: [String] = [], environment extra: [String: String] = [:]) async throws -> String {
+        let r = try await run(program, arguments, environment: extra)
         guard r.status == 0 else { throw HarnessError.failed("\(program) \(arguments.joined(separator: " ")) exited \(r.status):\n\(r.output.suffix(3000))") }
         return r.output
     }
@@ -84,22 +84,22 @@ public final class PipelineHarness: @unchecked Sendable {
 
     // MARK: Observing the pipeline
 
-    public func jetStream() throws -> (NATSConnection, JetStream) {
-        let c = try NATSConnection(options: NATSOptions(urls: [nats.url], name: "test-observer"), logger: Logger(label: "test"))
+    public func jetStream() async throws -> (NATSConnection, JetStream) {
+        let c = try await NATSConnection.connect(options: NATSOptions(urls: [nats.url], name: "test-observer"), logger: Logger(label: "test"))
         return (c, try c.jetStream())
     }
 
     /// Work items not yet acked, across every work consumer, plus the writer's backlog.
-    public func backlog() throws -> (work: Int, writer: Int) {
-        let (c, js) = try jetStream()
+    public func backlog() async throws -> (work: Int, writer: Int) {
+        let (c, js) = try await jetStream()
         defer { c.close() }
         var work = 0
-        for name in try js.consumerNames(stream: Streams.work) {
-            let info = try js.consumerInfo(stream: Streams.work, name: name)
+        for name in try await js.consumerNames(stream: Streams.work) {
+            let info = try await js.consumerInfo(stream: Streams.work, name: name)
             work += Int(info.numPending) + Int(info.numAckPending)
         }
         var writer = 0
-        if let info = try? js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer) {
+        if let info = try? await js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer) {
             writer = Int(info.numPending) + Int(info.numAckPending)
         } else {
             writer = -1
@@ -108,30 +108,30 @@ public final class PipelineHarness: @unchecked Sendable {
     }
 
     /// Waits until every work item is acked and the writer has committed everything.
-    public func waitUntilDrained(timeout: Duration, workOnly: Bool = false) throws -> Bool {
+    public func waitUntilDrained(timeout: Duration, workOnly: Bool = false) async throws -> Bool {
         var quiet = 0
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            let b = try backlog()
+            let b = try await backlog()
             if b.work == 0 && (workOnly || b.writer == 0) { quiet += 1 } else { quiet = 0 }
             if quiet >= 3 { return true }
-            Thread.sleep(forTimeInterval: 0.3)
+            try await Task.sleep(for: .milliseconds(300))
         }
         return false
     }
 
     // MARK: The simulator's truth and the database
 
-    public func simulatorJSONLines(_ path: String) throws -> [[String: Any]] {
-        let r = try CurlHTTPClient().get(url: simulatorURL + path)
+    public func simulatorJSONLines(_ path: String) async throws -> [[String: Any]] {
+        let r = try await CurlHTTPClient().get(url: simulatorURL + path)
         guard r.status == 200 else { throw HarnessError.failed("GET \(path) → \(r.status)") }
         return String(decoding: r.body, as: UTF8.self).split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }
     }
 
-    public func simulatorJSON(_ path: String) throws -> [String: Any] {
-        let r = try CurlHTTPClient().get(url: simulatorURL + path)
+    public func simulatorJSON(_ path: String) async throws -> [String: Any] {
+        let r = try await CurlHTTPClient().get(url: simulatorURL + path)
         guard r.status == 200, let o = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any] else {
             throw HarnessError.failed("GET \(path) → \(r.status)")
         }
@@ -140,15 +140,15 @@ public final class PipelineHarness: @unchecked Sendable {
 
     /// POSTs a JSON body to the simulator (run-time settings, clock) with the curl tool.
     @discardableResult
-    public func simulatorPost(_ path: String, json: String) throws -> String {
-        let r = try runTool("curl", ["-sf", "-X", "POST", "-H", "Content-Type: application/json", "-d", json, simulatorURL + path], timeout: .seconds(30))
+    public func simulatorPost(_ path: String, json: String) async throws -> String {
+        let r = try await runTool("curl", ["-sf", "-X", "POST", "-H", "Content-Type: application/json", "-d", json, simulatorURL + path], timeout: .seconds(30))
         guard r.status == 0 else { throw HarnessError.failed("POST \(path) failed: curl exit \(r.status) \(r.output)") }
         return r.output
     }
 
     /// Requests the simulator answered, by status code, across exchange endpoints.
-    public func simulatorStatusCounts() throws -> [String: Int] {
-        let stats = try simulatorJSON("/_sim/stats")
+    public func simulatorStatusCounts() async throws -> [String: Int] {
+        let stats = try await simulatorJSON("/_sim/stats")
         var out: [String: Int] = [:]
         for (endpoint, codes) in (stats["requests"] as? [String: [String: Int]]) ?? [:] where !endpoint.hasPrefix("/_sim") {
             for (code, n) in codes { out[code, default: 0] += n }
@@ -156,10 +156,8 @@ public final class PipelineHarness: @unchecked Sendable {
         return out
     }
 
-    public func query(_ sql: String, _ params: [PostgresValue?] = []) throws -> PostgresResult {
-        let c = try PostgresConnection(connectionString: postgres.connectionString)
-        defer { c.close() }
-        return try c.execute(sql, params)
+    public func query(_ sql: String, _ params: [PostgresValue?] = []) async throws -> PostgresResult {
+        try await PostgresConnection.with(postgres.connectionString) { try await $0.execute(sql, params) }
     }
 
     /// Everything the processes printed, for a failing test's report.
@@ -169,10 +167,19 @@ public final class PipelineHarness: @unchecked Sendable {
         return out
     }
 
-    public func shutdown() {
-        for d in daemons.reversed() { d.stop(grace: .seconds(10)) }
-        simulator?.stop()
-        nats.shutdown()
+    /// Kills every process at once (SIGKILL) and removes the directories: a test's `defer`.
+    public func teardown() {
+        for d in daemons.reversed() { d.killHard() }
+        simulator?.killHard()
+        nats.teardown()
+        postgres.shutdown()
+        directory.cleanup()
+    }
+
+    public func shutdown() async {
+        for d in daemons.reversed() { await d.stop(grace: .seconds(10)) }
+        await simulator?.stop()
+        await nats.shutdown()
         postgres.shutdown()
         directory.cleanup()
     }

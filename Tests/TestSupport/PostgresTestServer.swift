@@ -54,7 +54,7 @@ public final class PostgresTestServer: @unchecked Sendable {
     /// Creates, starts and prepares a cluster with a database named `database`.
     /// - Parameter durable: keep `fsync` and `synchronous_commit` on (benchmarks); off by
     ///   default for speed.
-    public init(database: String = "ssmd_test", durable: Bool = false) throws {
+    public init(database: String = "ssmd_test", durable: Bool = false) async throws {
         guard PostgresTestServer.isValidIdentifier(database) else {
             throw PostgresProcessSupport.Failure(description: "invalid database name \(database)")
         }
@@ -129,7 +129,7 @@ public final class PostgresTestServer: @unchecked Sendable {
         PostgresTestServer.register(self)
 
         do {
-            try createDatabase(database)
+            try await createDatabase(database)
         } catch {
             shutdown()
             throw error
@@ -204,31 +204,32 @@ public final class PostgresTestServer: @unchecked Sendable {
 
     /// Creates another database (for test isolation on a shared server); returns its name.
     @discardableResult
-    public func createDatabase(_ name: String? = nil) throws -> String {
+    public func createDatabase(_ name: String? = nil) async throws -> String {
         let name = name ?? "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
         guard PostgresTestServer.isValidIdentifier(name) else {
             throw PostgresProcessSupport.Failure(description: "invalid database name \(name)")
         }
-        let admin = try PostgresConnection(connectionString: connectionString(database: "postgres"))
-        defer { admin.close() }
-        // Identifiers cannot be parameters; the server quotes it with format(%I).
-        let statement = try admin.execute("SELECT format('CREATE DATABASE %I', $1::text)", [.text(name)]).scalar ?? ""
-        try admin.executeScript(statement)
+        try await PostgresConnection.with(connectionString(database: "postgres")) { admin in
+            // Identifiers cannot be parameters; the server quotes it with format(%I).
+            let statement = try await admin.execute("SELECT format('CREATE DATABASE %I', $1::text)", [.text(name)]).scalar ?? ""
+            try await admin.executeScript(statement)
+        }
         return name
     }
 
     /// Creates a login role that must authenticate with `password` (SCRAM over TCP), with
     /// full rights on the test database and its `public` schema.
-    public func createRole(name: String, password: String) throws {
-        let admin = try PostgresConnection(connectionString: connectionString)
-        defer { admin.close() }
-        let statements = try admin.execute("""
+    public func createRole(name: String, password: String) async throws {
+        let database = self.database
+        try await PostgresConnection.with(connectionString) { admin in
+        let statements = try await admin.execute("""
             SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text),
                    format('GRANT ALL ON DATABASE %I TO %I', $3::text, $1::text),
                    format('GRANT ALL ON SCHEMA public TO %I', $1::text)
             """, [.text(name), .text(password), .text(database)])
         for statement in statements.rows[0] {
-            try admin.executeScript(statement ?? "")
+            try await admin.executeScript(statement ?? "")
+        }
         }
     }
 
@@ -298,7 +299,7 @@ public final class PostgresTestServer: @unchecked Sendable {
 
     /// Turns SSL on (PostgreSQL reloads it without a restart) with this certificate and
     /// key, and logs each connection with whether it used SSL.
-    public func enableSSL(certificate: URL, key: URL) throws {
+    public func enableSSL(certificate: URL, key: URL) async throws {
         let cert = dataDirectory.appendingPathComponent("server.crt"), keyCopy = dataDirectory.appendingPathComponent("server.key")
         for (from, to) in [(certificate, cert), (key, keyCopy)] {
             try? FileManager.default.removeItem(at: to)
@@ -306,13 +307,13 @@ public final class PostgresTestServer: @unchecked Sendable {
             if let runAs, let ids = PostgresProcessSupport.ids(of: runAs) { _ = chown(to.path, ids.uid, ids.gid) }
         }
         _ = chmod(keyCopy.path, 0o600)
-        let c = try PostgresConnection(connectionString: connectionString)
-        defer { c.close() }
-        for sql in ["ALTER SYSTEM SET ssl = on", "ALTER SYSTEM SET ssl_cert_file = 'server.crt'",
-                    "ALTER SYSTEM SET ssl_key_file = 'server.key'", "ALTER SYSTEM SET log_connections = on", "SELECT pg_reload_conf()"] {
-            _ = try c.execute(sql)
+        try await PostgresConnection.with(connectionString) { c in
+            for sql in ["ALTER SYSTEM SET ssl = on", "ALTER SYSTEM SET ssl_cert_file = 'server.crt'",
+                        "ALTER SYSTEM SET ssl_key_file = 'server.key'", "ALTER SYSTEM SET log_connections = on", "SELECT pg_reload_conf()"] {
+                try await c.execute(sql)
+            }
         }
-        Thread.sleep(forTimeInterval: 0.5)
+        try await Task.sleep(for: .milliseconds(500))
     }
 
     // MARK: - Process-wide cleanup

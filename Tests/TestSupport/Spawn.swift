@@ -99,9 +99,9 @@ public enum Spawn {
     }
 
     /// Waits up to `timeout` for `pid` to end; past it, SIGKILLs and reaps it and returns nil.
-    public static func wait(_ pid: pid_t, timeout: Duration) -> Int32? {
+    public static func wait(_ pid: pid_t, timeout: Duration) async -> Int32? {
         var status: Int32?
-        if eventually(timeout: timeout, every: .milliseconds(20), { status = poll(pid); return status != nil }) { return status }
+        if await eventually(timeout: timeout, every: .milliseconds(20), { status = poll(pid); return status != nil }) { return status }
         kill(pid, SIGKILL)
         _ = wait(pid)
         return nil

@@ -10,24 +10,24 @@ public struct TestCertificates: Sendable {
     /// A second, unrelated authority: a client trusting only it must refuse the server.
     public var otherCAFile: URL { directory.appendingPathComponent("other-ca.pem") }
 
-    public init(in directory: URL) throws {
+    public init(in directory: URL) async throws {
         self.directory = directory
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let d = directory.path
-        try Self.openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ssmd test CA",
+        try await Self.openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ssmd test CA",
                           "-keyout", "\(d)/ca.key", "-out", "\(d)/ca.pem"])
-        try Self.openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ssmd other CA",
+        try await Self.openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ssmd other CA",
                           "-keyout", "\(d)/other-ca.key", "-out", "\(d)/other-ca.pem"])
-        try Self.openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        try await Self.openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
                           "-keyout", "\(d)/server.key", "-out", "\(d)/server.csr"])
         try "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
             .write(toFile: "\(d)/san.ext", atomically: true, encoding: .utf8)
-        try Self.openssl(["x509", "-req", "-in", "\(d)/server.csr", "-CA", "\(d)/ca.pem", "-CAkey", "\(d)/ca.key",
+        try await Self.openssl(["x509", "-req", "-in", "\(d)/server.csr", "-CA", "\(d)/ca.pem", "-CAkey", "\(d)/ca.key",
                           "-CAcreateserial", "-days", "2", "-extfile", "\(d)/san.ext", "-out", "\(d)/server.pem"])
     }
 
-    static func openssl(_ arguments: [String]) throws {
-        let (status, text) = try runTool("openssl", arguments)
+    static func openssl(_ arguments: [String]) async throws {
+        let (status, text) = try await runTool("openssl", arguments)
         guard status == 0 else { throw HarnessError.failed("openssl \(arguments.first ?? "") failed: \(text)") }
     }
 }

@@ -20,22 +20,22 @@ final class WriterFixture: @unchecked Sendable {
     private(set) var writers: [ChildProcess] = []
     private let lock = NSLock()
 
-    init(_ name: String) throws {
+    init(_ name: String) async throws {
         directory = try TestDirectory(name)
-        nats = try NATSTestServer()
+        nats = try await NATSTestServer()
         do {
-            postgres = try PostgresTestServer()
+            postgres = try await PostgresTestServer()
         } catch {
-            nats.shutdown()
+            await nats.shutdown()
             throw error
         }
         do {
-            connection = try NATSConnection(options: NATSOptions(urls: [nats.url], name: "writer-test"), logger: Logger(label: "test"))
+            connection = try await NATSConnection.connect(options: NATSOptions(urls: [nats.url], name: "writer-test"), logger: Logger(label: "test"))
             js = try connection.jetStream(timeout: .seconds(10))
-            try Topology().provision(js)
+            try await Topology().provision(js)
         } catch {
             postgres.shutdown()
-            nats.shutdown()
+            await nats.shutdown()
             throw error
         }
     }
@@ -54,40 +54,38 @@ final class WriterFixture: @unchecked Sendable {
         return p
     }
 
-    func publish(_ messages: [OutgoingMessage]) throws {
+    func publish(_ messages: [OutgoingMessage]) async throws {
         var i = 0
         while i < messages.count {
             let chunk = Array(messages[i..<min(i + 2000, messages.count)])
-            _ = try js.publishAll(chunk, timeout: .seconds(30))
+            _ = try await js.publishAll(chunk, timeout: .seconds(30))
             i += chunk.count
         }
     }
 
     /// Not yet delivered + delivered but not acked, for the writer's consumer.
-    func backlog() throws -> Int {
-        let info = try js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer)
+    func backlog() async throws -> Int {
+        let info = try await js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer)
         return Int(info.numPending) + Int(info.numAckPending)
     }
 
     /// Waits until the writer's consumer exists and has nothing pending or unacked, and
     /// `condition` holds.
-    func waitUntilDrained(timeout: Duration, _ condition: () throws -> Bool = { true }) throws -> Bool {
-        try eventually(timeout: timeout, every: .milliseconds(250)) {
-            guard let b = try? backlog(), b == 0 else { return false }
-            return try condition()
+    func waitUntilDrained(timeout: Duration, _ condition: () async throws -> Bool = { true }) async throws -> Bool {
+        try await eventually(timeout: timeout, every: .milliseconds(250)) {
+            guard let b = try? await backlog(), b == 0 else { return false }
+            return try await condition()
         }
     }
 
-    func query(_ sql: String, _ params: [PostgresValue?] = []) throws -> PostgresResult {
-        let c = try PostgresConnection(connectionString: postgres.connectionString)
-        defer { c.close() }
-        return try c.execute(sql, params)
+    func query(_ sql: String, _ params: [PostgresValue?] = []) async throws -> PostgresResult {
+        try await PostgresConnection.with(postgres.connectionString) { try await $0.execute(sql, params) }
     }
 
     /// ticker → (status, yes bid as stored) of every market.
-    func markets() throws -> [String: MarketState] {
+    func markets() async throws -> [String: MarketState] {
         var out: [String: MarketState] = [:]
-        for row in try query("SELECT ticker, status, yes_bid_dollars::text FROM markets").rows {
+        for row in try await query("SELECT ticker, status, yes_bid_dollars::text FROM markets").rows {
             out[row[0]!] = MarketState(status: row[1]!, yesBid: row[2] ?? "")
         }
         return out
@@ -98,13 +96,19 @@ final class WriterFixture: @unchecked Sendable {
         return writers.map { "--- \($0.name)\n" + String($0.output.suffix(6000)) }.joined(separator: "\n")
     }
 
-    func shutdown() {
-        lock.lock()
-        let all = writers
-        lock.unlock()
-        for w in all.reversed() { w.stop(grace: .seconds(10)) }
+    /// Kills every process at once (SIGKILL) and removes the directories: a test's `defer`.
+    func teardown() {
+        for w in lock.withLock({ writers }).reversed() { w.killHard() }
         connection.close()
-        nats.shutdown()
+        nats.teardown()
+        postgres.shutdown()
+        directory.cleanup()
+    }
+
+    func shutdown() async {
+        for w in lock.withLock({ writers }).reversed() { await w.stop(grace: .seconds(10)) }
+        connection.close()
+        await nats.shutdown()
         postgres.shutdown()
         directory.cleanup()
     }

@@ -10,9 +10,9 @@ import WireContract
     /// 100,000 markets (and 20,000 later updates of some of them) published in chunks while
     /// the writer is SIGKILLed at random moments and restarted; the table must end exactly
     /// equal to the newest state published for every ticker — nothing lost, nothing extra.
-    @Test(.timeLimit(.minutes(5))) func sigkillAtRandomMomentsLosesNothing() throws {
-        let f = try WriterFixture("writer-sigkill")
-        defer { f.shutdown() }
+    @Test(.timeLimit(.minutes(5))) func sigkillAtRandomMomentsLosesNothing() async throws {
+        let f = try await WriterFixture("writer-sigkill")
+        defer { f.teardown() }
         let n = 100_000
         let chunks = 10
         let perChunk = n / chunks
@@ -41,40 +41,35 @@ import WireContract
             plan.append(chunk)
         }
 
-        let publishing = DispatchGroup()
-        let publishError = LockedBox<Error?>(nil)
         let chunksToPublish = plan
-        publishing.enter()
-        Thread.detachNewThread {
-            defer { publishing.leave() }
-            do {
-                let started = ContinuousClock.now
-                for chunk in chunksToPublish {
-                    try f.publish(chunk)
-                    usleep(100_000)
-                }
-                print("sigkill test: published in \(ContinuousClock.now - started)")
-            } catch {
-                publishError.value = error
+        let publishingDone = LockedBox(false)
+        let publishing = Task {
+            defer { publishingDone.value = true }
+            let started = ContinuousClock.now
+            for chunk in chunksToPublish {
+                try await f.publish(chunk)
+                try await Task.sleep(for: .milliseconds(100))
             }
+            print("sigkill test: published in \(ContinuousClock.now - started)")
         }
         var kills = 0
         var killedWithRowsWritten: [Int] = []
-        while publishing.wait(timeout: .now()) == .timedOut || kills < 3 {
+        while !publishingDone.value || kills < 3 {
             let w = try f.startWriter(["--batch-max-rows", "2000"])
-            usleep(UInt32(300_000 + rng.next() % 1_200_000))
+            try await Task.sleep(for: .microseconds(300_000 + Int64(rng.next() % 1_200_000)))
             w.signal(SIGKILL)
-            #expect(w.waitForExit(timeout: .seconds(10)))
+            #expect(await w.waitForExit(timeout: .seconds(10)))
             kills += 1
-            killedWithRowsWritten.append(Int(try f.query("SELECT count(*) FROM markets").scalar ?? "0") ?? 0)
+            killedWithRowsWritten.append(Int(try await f.query("SELECT count(*) FROM markets").scalar ?? "0") ?? 0)
         }
-        #expect(publishError.value == nil, "publishing failed: \(String(describing: publishError.value))")
+        let published: Void? = try? await publishing.value
+        #expect(published != nil, "publishing failed")
         #expect(kills >= 3)
         let killedAt = ContinuousClock.now
         let final = try f.startWriter()
-        let drained = try f.waitUntilDrained(timeout: .seconds(180)) { try f.query("SELECT count(*) FROM markets").scalar == "\(n)" }
+        let drained = try await f.waitUntilDrained(timeout: .seconds(180)) { try await f.query("SELECT count(*) FROM markets").scalar == "\(n)" }
         #expect(drained, "writer did not drain:\n\(f.logs())")
-        let stored = try f.markets()
+        let stored = try await f.markets()
         #expect(stored.count == n)
         let wrong = expected.filter { stored[$0.key] != $0.value }
         #expect(wrong.isEmpty, "\(wrong.count) markets differ, e.g. \(wrong.prefix(5).map { "\($0.key): want \($0.value), have \(String(describing: stored[$0.key]))" })")
@@ -85,9 +80,9 @@ import WireContract
 
     /// PostgreSQL stops for 10 s while markets flow; the same writer process reconnects by
     /// itself and the table ends complete and exact.
-    @Test(.timeLimit(.minutes(3))) func survivesPostgresRestart() throws {
-        let f = try WriterFixture("writer-pg-restart")
-        defer { f.shutdown() }
+    @Test(.timeLimit(.minutes(3))) func survivesPostgresRestart() async throws {
+        let f = try await WriterFixture("writer-pg-restart")
+        defer { f.teardown() }
         let writer = try f.startWriter()
         var expected: [String: MarketState] = [:]
         func batch(_ range: Range<Int>, status: String = "active", bid: String = "0.5600", updated: Int = 0) -> [OutgoingMessage] {
@@ -97,8 +92,8 @@ import WireContract
                                       yesBid: bid, updated: updated, fetched: updated)
             }
         }
-        try f.publish(batch(0..<5_000))
-        #expect(try f.waitUntilDrained(timeout: .seconds(60)) { try f.query("SELECT count(*) FROM markets").scalar == "5000" },
+        try await f.publish(batch(0..<5_000))
+        #expect(try await f.waitUntilDrained(timeout: .seconds(60)) { try await f.query("SELECT count(*) FROM markets").scalar == "5000" },
                 "first load not written:\n\(f.logs())")
 
         // Keep publishing (new markets and changes) before, during and after the outage.
@@ -107,36 +102,28 @@ import WireContract
             plan.append(batch(5_000 + k * 1_000..<6_000 + k * 1_000)
                         + batch(k * 300..<k * 300 + 300, status: "closed", bid: "0.9900", updated: 10 + k))
         }
-        let publishing = DispatchGroup()
-        let publishError = LockedBox<Error?>(nil)
         let chunksToPublish = plan
-        publishing.enter()
-        Thread.detachNewThread {
-            defer { publishing.leave() }
-            do {
-                for chunk in chunksToPublish {
-                    try f.publish(chunk)
-                    usleep(1_000_000)
-                }
-            } catch {
-                publishError.value = error
+        let publishing = Task {
+            for chunk in chunksToPublish {
+                try await f.publish(chunk)
+                try await Task.sleep(for: .seconds(1))
             }
         }
-        usleep(1_500_000)
+        try await Task.sleep(for: .milliseconds(1500))
         f.postgres.stop()
         let downAt = ContinuousClock.now
-        Thread.sleep(forTimeInterval: 10)
+        try await Task.sleep(for: .seconds(10))
         try f.postgres.start()
         let downFor = ContinuousClock.now - downAt
-        publishing.wait()
-        #expect(publishError.value == nil)
+        let published: Void? = try? await publishing.value
+        #expect(published != nil)
 
         let total = 5_000 + 14 * 1_000
-        let drained = try f.waitUntilDrained(timeout: .seconds(90)) { try f.query("SELECT count(*) FROM markets").scalar == "\(total)" }
+        let drained = try await f.waitUntilDrained(timeout: .seconds(90)) { try await f.query("SELECT count(*) FROM markets").scalar == "\(total)" }
         #expect(drained, "writer did not catch up after the restart:\n\(f.logs())")
         #expect(writer.isRunning, "the writer must survive the outage itself")
         #expect(f.writers.count == 1)
-        let stored = try f.markets()
+        let stored = try await f.markets()
         #expect(stored.count == total)
         let wrong = expected.filter { stored[$0.key] != $0.value }
         #expect(wrong.isEmpty, "\(wrong.count) markets differ, e.g. \(Array(wrong.prefix(5)))")
@@ -150,9 +137,9 @@ import WireContract
     /// Poison messages mixed into a batch — undecodable, or rejected by PostgreSQL (NUL byte
     /// in text, a NUL escape in JSONB, a key too long for its index) — are dead-lettered with
     /// a reason and terminated; every good row commits.
-    @Test(.timeLimit(.minutes(2))) func poisonIsDeadLetteredAndTheRestCommits() throws {
-        let f = try WriterFixture("writer-poison")
-        defer { f.shutdown() }
+    @Test(.timeLimit(.minutes(2))) func poisonIsDeadLetteredAndTheRestCommits() async throws {
+        let f = try await WriterFixture("writer-poison")
+        defer { f.teardown() }
         var messages = (0..<300).map { i in Payload.market("KXOK-E\(i / 10)-M\(i)", event: "KXOK-E\(i / 10)", series: "KXOK") }
         // Absurd numbers never reach PostgreSQL: the decoder accepts at most 64 characters.
         let hugeNumber = String(repeating: "9", count: 140_000)
@@ -177,22 +164,22 @@ import WireContract
         ]
         // Spread the poison through the batch.
         for (k, p) in poison.enumerated() { messages.insert(p.0, at: min(messages.count, 17 + k * 41)) }
-        try f.publish(messages)
+        try await f.publish(messages)
         let writer = try f.startWriter(["--batch-max-age", "500ms"])
 
-        let drained = try f.waitUntilDrained(timeout: .seconds(60)) { try f.query("SELECT count(*) FROM markets").scalar == "300" }
+        let drained = try await f.waitUntilDrained(timeout: .seconds(60)) { try await f.query("SELECT count(*) FROM markets").scalar == "300" }
         #expect(drained, "good rows not all committed:\n\(f.logs())")
-        let tickers = Set(try f.query("SELECT ticker FROM markets").rows.map { $0[0]! })
+        let tickers = Set(try await f.query("SELECT ticker FROM markets").rows.map { $0[0]! })
         #expect(tickers == Set((0..<300).map { "KXOK-E\($0 / 10)-M\($0)" }))
 
         // Read the dead letters back.
-        let watch = try f.js.orderedWatch(stream: Streams.deadLetters, filterSubject: Subjects.deadLetter(stage: "db-writer"),
+        let watch = try await f.js.orderedWatch(stream: Streams.deadLetters, filterSubject: Subjects.deadLetter(stage: "db-writer"),
                                           deliverLastPerSubject: false)
         defer { watch.close() }
         var letters: [DeadLetter] = []
         let deadline = ContinuousClock.now + .seconds(20)
         while letters.count < poison.count, ContinuousClock.now < deadline {
-            if let m = try watch.next(timeout: .seconds(1)) {
+            if let m = try await watch.next(timeout: .seconds(1)) {
                 letters.append(try JSONDecoder().decode(DeadLetter.self, from: Data(m.data)))
             }
         }
@@ -210,55 +197,55 @@ import WireContract
             #expect(original == message.data, "\(message.subject): payload not kept verbatim")
         }
         // Nothing left for redelivery: poison was terminated, the rest acked.
-        #expect(try f.backlog() == 0)
+        #expect(try await f.backlog() == 0)
         #expect(writer.isRunning)
     }
 
     /// A category listing deactivates the category's series it does not name and
     /// reactivates those it names again; other categories are untouched; within one batch a
     /// series snapshot newer than the listing wins, an older one does not.
-    @Test(.timeLimit(.minutes(2))) func catalogDeactivatesAndReactivatesSeries() throws {
-        let f = try WriterFixture("writer-catalog")
-        defer { f.shutdown() }
-        func active() throws -> [String: Bool] {
+    @Test(.timeLimit(.minutes(2))) func catalogDeactivatesAndReactivatesSeries() async throws {
+        let f = try await WriterFixture("writer-catalog")
+        defer { f.teardown() }
+        func active() async throws -> [String: Bool] {
             var out: [String: Bool] = [:]
-            for row in try f.query("SELECT ticker, active FROM series").rows { out[row[0]!] = row[1] == "t" }
+            for row in try await f.query("SELECT ticker, active FROM series").rows { out[row[0]!] = row[1] == "t" }
             return out
         }
         var writer = try f.startWriter()
-        try f.publish(["KXS1", "KXS2", "KXS3", "KXS4"].map { Payload.series($0, category: "Sports", fetched: 0) }
+        try await f.publish(["KXS1", "KXS2", "KXS3", "KXS4"].map { Payload.series($0, category: "Sports", fetched: 0) }
                       + ["KXP1", "KXP2"].map { Payload.series($0, category: "Politics", fetched: 0) })
-        #expect(try f.waitUntilDrained(timeout: .seconds(30)) { try f.query("SELECT count(*) FROM series").scalar == "6" })
-        #expect(try active().values.allSatisfy { $0 })
+        #expect(try await f.waitUntilDrained(timeout: .seconds(30)) { try await f.query("SELECT count(*) FROM series").scalar == "6" })
+        #expect(try await active().values.allSatisfy { $0 })
 
         // A complete listing of Sports without KXS3 and KXS4.
-        try f.publish([Payload.catalog("Sports", ["KXS1", "KXS2"], fetched: 10)])
-        #expect(try f.waitUntilDrained(timeout: .seconds(30)) { try active()["KXS3"] == false })
-        #expect(try active() == ["KXS1": true, "KXS2": true, "KXS3": false, "KXS4": false, "KXP1": true, "KXP2": true])
+        try await f.publish([Payload.catalog("Sports", ["KXS1", "KXS2"], fetched: 10)])
+        #expect(try await f.waitUntilDrained(timeout: .seconds(30)) { try await active()["KXS3"] == false })
+        #expect(try await active() == ["KXS1": true, "KXS2": true, "KXS3": false, "KXS4": false, "KXP1": true, "KXP2": true])
 
         // KXS3 is listed again: reactivated by the listing itself. KXS4 reappears through its
         // own (newer) series message.
-        try f.publish([Payload.catalog("Sports", ["KXS1", "KXS2", "KXS3"], fetched: 20)])
-        #expect(try f.waitUntilDrained(timeout: .seconds(30)) { try active()["KXS3"] == true })
-        try f.publish([Payload.series("KXS4", category: "Sports", fetched: 30)])
-        #expect(try f.waitUntilDrained(timeout: .seconds(30)) { try active()["KXS4"] == true })
-        #expect(try active() == ["KXS1": true, "KXS2": true, "KXS3": true, "KXS4": true, "KXP1": true, "KXP2": true])
+        try await f.publish([Payload.catalog("Sports", ["KXS1", "KXS2", "KXS3"], fetched: 20)])
+        #expect(try await f.waitUntilDrained(timeout: .seconds(30)) { try await active()["KXS3"] == true })
+        try await f.publish([Payload.series("KXS4", category: "Sports", fetched: 30)])
+        #expect(try await f.waitUntilDrained(timeout: .seconds(30)) { try await active()["KXS4"] == true })
+        #expect(try await active() == ["KXS1": true, "KXS2": true, "KXS3": true, "KXS4": true, "KXP1": true, "KXP2": true])
 
         // One batch (the writer is stopped while they are published): KXS1's snapshot is
         // older than the listing that drops it (→ inactive), KXS5 is newer than the listing
         // that does not know it yet (→ stays active). Politics listed empty: all inactive.
-        writer.stop()
-        try f.publish([
+        await writer.stop()
+        try await f.publish([
             Payload.series("KXS1", category: "Sports", fetched: 35, title: "renamed"),
             Payload.series("KXS5", category: "Sports", fetched: 50),
             Payload.catalog("Sports", ["KXS2", "KXS3", "KXS4"], fetched: 40),
             Payload.catalog("Politics", [], fetched: 40),
         ])
         writer = try f.startWriter()
-        #expect(try f.waitUntilDrained(timeout: .seconds(30)) { try active()["KXS5"] != nil })
-        #expect(try active() == ["KXS1": false, "KXS2": true, "KXS3": true, "KXS4": true, "KXS5": true, "KXP1": false, "KXP2": false])
-        #expect(try f.query("SELECT title FROM series WHERE ticker = 'KXS1'").scalar == "renamed")
-        writer.stop()
+        #expect(try await f.waitUntilDrained(timeout: .seconds(30)) { try await active()["KXS5"] != nil })
+        #expect(try await active() == ["KXS1": false, "KXS2": true, "KXS3": true, "KXS4": true, "KXS5": true, "KXP1": false, "KXP2": false])
+        #expect(try await f.query("SELECT title FROM series WHERE ticker = 'KXS1'").scalar == "renamed")
+        await writer.stop()
         #expect(writer.output.contains("series_deactivated=") && writer.output.contains("series_reactivated="))
     }
 }

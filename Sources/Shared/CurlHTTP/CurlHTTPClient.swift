@@ -28,26 +28,37 @@ public struct HTTPClientOptions: Sendable {
     /// A response larger than this is refused (a runaway page must not exhaust memory).
     public var maxResponseBytes: Int = 64 << 20
     public var userAgent: String = "ssmd/\(SSMD.version)"
+    /// Transfers in flight at once (each on its own thread while it lasts).
+    public var concurrency: Int = 16
     public init() {}
 }
 
 /// HTTP GET over libcurl. The only file that imports `CCurl`.
 ///
 /// Each handle keeps its connection alive between requests (connection reuse); handles are
-/// pooled so concurrent callers never share one. Calls block: async callers wrap them in
-/// `Offload.run`.
+/// pooled so concurrent callers never share one. Transfers block, so they run on the
+/// client's own threads (at most `HTTPClientOptions.concurrency` at once); callers await.
 public final class CurlHTTPClient: @unchecked Sendable {
     private let options: HTTPClientOptions
     private let lock = NSLock()
     private var idle: [OpaquePointer] = []
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
+    private let pool: BlockingPool
+
     public init(options: HTTPClientOptions = HTTPClientOptions()) {
         _ = CurlHTTPClient.globalInit
         self.options = options
+        self.pool = BlockingPool(name: "http", threads: options.concurrency)
+    }
+
+    /// One GET, on one of the client's threads.
+    public func get(url: String, headers: [(String, String)] = []) async throws -> HTTPResponse {
+        try await pool.run { try self.perform(url: url, headers: headers) }
     }
 
     deinit {
+        pool.stop()
         for h in idle { curl_easy_cleanup(UnsafeMutableRawPointer(h)) }
     }
 
@@ -60,7 +71,8 @@ public final class CurlHTTPClient: @unchecked Sendable {
         init(limit: Int) { self.limit = limit }
     }
 
-    public func get(url: String, headers: [(String, String)] = []) throws -> HTTPResponse {
+    /// The blocking transfer.
+    func perform(url: String, headers: [(String, String)]) throws -> HTTPResponse {
         let handle = checkout()
         defer { checkin(handle) }
         let h = UnsafeMutableRawPointer(handle)

@@ -17,7 +17,7 @@ extension ExchangeOptions.Resolved {
             let spec = KeyValueSpec(bucket: Topology.budgetBucket, description: "ssmd shared exchange rate budget (GCRA state)")
             var bucket: KeyValueBucket?
             try await retryUntilReady(logger: logger, what: "shared budget bucket") {
-                bucket = try await Offload.run { try js.ensureKeyValue(spec) }
+                bucket = try await js.ensureKeyValue(spec)
             }
             guard let kv = bucket else { throw StoppedBeforeReady(what: "shared budget bucket", lastError: "") }
             return SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, pool: pool, logger: logger)
@@ -32,15 +32,31 @@ extension ExchangeOptions.Resolved {
     }
 }
 
-/// A daemon's NATS connection with ssmd's streams and buckets provisioned. Waits (with
-/// backoff) for a server that is not up yet instead of failing. Callers drain it on exit so
-/// pending acks and publishes reach the server before the connection closes.
-public func connectPipeline(nats: NATSOptions, topology: Topology, logger: Logger) async throws -> (NATSConnection, JetStream) {
-    let connection = try NATSConnection(options: nats, logger: logger)
+/// Runs `body` with a NATS connection, then drains it — pending acks and publishes reach
+/// the server before it closes — whether `body` returned or threw.
+public func withNATS<T: Sendable>(_ options: NATSOptions, logger: Logger, drainTimeout: Duration = .seconds(5),
+                                  _ body: (NATSConnection) async throws -> T) async throws -> T {
+    let connection = try await NATSConnection.connect(options: options, logger: logger)
+    let result: T
+    do {
+        result = try await body(connection)
+    } catch {
+        try? await connection.drain(timeout: drainTimeout)
+        throw error
+    }
+    try? await connection.drain(timeout: drainTimeout)
+    return result
+}
+
+/// ssmd's streams and buckets provisioned on `connection`; waits (with backoff) for a server
+/// that is not up yet instead of failing.
+public func provisionPipeline(_ connection: NATSConnection, topology: Topology, logger: Logger,
+                              also extra: @Sendable (JetStream) async throws -> Void = { _ in }) async throws -> JetStream {
     let js = try connection.jetStream()
     try await retryUntilReady(logger: logger, what: "NATS JetStream provisioning") {
         try connection.requireConnected()
-        try await Offload.run { try topology.provision(js) }
+        try await topology.provision(js)
+        try await extra(js)
     }
-    return (connection, js)
+    return js
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SSMDCore
 
 /// glibc malloc settings for small, long-running daemons. `mallopt` and `malloc_trim` live
 /// in <malloc.h>, which the Glibc module does not import; they are looked up at run time
@@ -29,12 +30,16 @@ public enum ProcessMemory {
     }
 
     /// Returns memory freed since the last call to the system (glibc keeps it otherwise): for
-    /// work that peaks once per cycle and then idles.
-    public static func releaseFreed() {
+    /// work that peaks once per cycle and then idles. Trimming walks the whole heap, so it
+    /// runs on a thread of its own, not on the cooperative pool.
+    public static func releaseFreed() async {
         #if canImport(Glibc)
         guard let f = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
         typealias MallocTrim = @convention(c) (Int) -> Int32
-        _ = unsafeBitCast(f, to: MallocTrim.self)(0)
+        let trim = unsafeBitCast(f, to: MallocTrim.self)
+        _ = try? await trimmer.run { _ = trim(0) }
         #endif
     }
+
+    private static let trimmer = BlockingPool(name: "malloc-trim", threads: 1)
 }

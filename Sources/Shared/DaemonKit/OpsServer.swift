@@ -73,22 +73,23 @@ public struct OpsServer: Service {
 public final class ReadinessProbe: @unchecked Sendable {
     private let lock = SimpleLock()
     private var nats: NATSConnection?
-    private var database: (@Sendable () -> Bool)?
+    private var database: (@Sendable () async -> Bool)?
 
     public init() {}
 
     public func watch(nats: NATSConnection) { lock.withLock { self.nats = nats } }
     /// The NATS connection being watched, once the daemon has one.
     public var natsConnection: NATSConnection? { lock.withLock { nats } }
-    public func watch(database: @escaping @Sendable () -> Bool) { lock.withLock { self.database = database } }
+    public func watch(database: @escaping @Sendable () async -> Bool) { lock.withLock { self.database = database } }
 
     /// Watches PostgreSQL by connecting with the daemon's connection string and a short
     /// timeout (a held connection would only tell about itself).
     public func watch(postgres conninfo: String) {
         watch(database: {
-            guard let c = try? PostgresConnection(connectionString: conninfo + (conninfo.contains("://") ? "" : " connect_timeout=2")) else { return false }
-            defer { c.close() }
-            return (try? c.ping()) != nil
+            guard let c = try? await PostgresConnection.connect(conninfo + (conninfo.contains("://") ? "" : " connect_timeout=2")) else { return false }
+            let alive = (try? await c.ping()) != nil
+            c.close()
+            return alive
         })
     }
 
@@ -96,7 +97,7 @@ public final class ReadinessProbe: @unchecked Sendable {
         let (n, d) = lock.withLock { (nats, database) }
         var problems: [String] = []
         if let n { if !n.isConnected { problems.append("nats: \(n.status.lowercased())") } } else { problems.append("nats: not connected yet") }
-        if let d, !((try? await Offload.run { d() }) ?? false) { problems.append("postgres: unreachable") }
+        if let d, !(await d()) { problems.append("postgres: unreachable") }
         return problems.isEmpty ? (true, "ready") : (false, problems.joined(separator: "; "))
     }
 }

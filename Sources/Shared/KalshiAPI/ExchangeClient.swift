@@ -184,7 +184,7 @@ public final class ExchangeClient: Sendable {
                 let http = self.http
                 let response: HTTPResponse
                 do {
-                    response = try await Offload.run { try http.get(url: url, headers: headers) }
+                    response = try await http.get(url: url, headers: headers)
                 } catch let t as HTTPTransportError {
                     throw ExchangeError.transport(endpoint: path, t)
                 }

@@ -48,7 +48,7 @@ public final class JetStream: @unchecked Sendable {
     /// Creates the stream, or updates it when its configuration differs. Idempotent and
     /// safe when several processes do it at once. Throws when a difference cannot be
     /// applied (retention or storage of an existing stream).
-    public func ensureStream(_ spec: StreamSpec) throws {
+    func ensureStream(_ spec: StreamSpec) throws {
         var lastError: Error?
         for _ in 0..<5 {
             if let current = try currentStreamConfig(spec.name) {
@@ -124,14 +124,14 @@ public final class JetStream: @unchecked Sendable {
         return StreamConfigSnapshot(cfg.pointee)
     }
 
-    public func deleteStream(name: String) throws {
+    func deleteStream(name: String) throws {
         var jerr = jsErrCode(rawValue: 0)
         let s = withOptions { o in js_DeleteStream(ctx, name, &o, &jerr) }
         try NATSStatus.check(s, jerr, "delete stream \(name)")
     }
 
     /// Removes all messages (or those of one subject) from a stream.
-    public func purgeStream(name: String, subject: String? = nil) throws {
+    func purgeStream(name: String, subject: String? = nil) throws {
         var jerr = jsErrCode(rawValue: 0)
         let s = withOptionalCString(subject) { subj in
             withOptions { o in
@@ -142,7 +142,7 @@ public final class JetStream: @unchecked Sendable {
         try NATSStatus.check(s, jerr, "purge stream \(name)")
     }
 
-    public func streamNames() throws -> [String] {
+    func streamNames() throws -> [String] {
         var list: UnsafeMutablePointer<jsStreamNamesList>?
         var jerr = jsErrCode(rawValue: 0)
         let s = withOptions { o in js_StreamNames(&list, ctx, &o, &jerr) }
@@ -155,7 +155,7 @@ public final class JetStream: @unchecked Sendable {
 
     /// Stream state; with `subjectsFilter` (e.g. `">"` or `"ssmd.market.>"`) also the
     /// message count of each matching subject.
-    public func streamInfo(name: String, subjectsFilter: String? = nil) throws -> StreamState {
+    func streamInfo(name: String, subjectsFilter: String? = nil) throws -> StreamState {
         var si: UnsafeMutablePointer<jsStreamInfo>?
         var jerr = jsErrCode(rawValue: 0)
         let s = withOptionalCString(subjectsFilter) { filter in
@@ -189,7 +189,7 @@ public final class JetStream: @unchecked Sendable {
     /// Creates the durable pull consumer, or updates it when its configuration differs.
     /// Idempotent and safe concurrently. The deliver policy of an existing consumer
     /// cannot change (throws).
-    public func ensureConsumer(stream: String, _ spec: ConsumerSpec) throws {
+    func ensureConsumer(stream: String, _ spec: ConsumerSpec) throws {
         var lastError: Error?
         for _ in 0..<5 {
             if let current = try currentConsumerConfig(stream: stream, name: spec.durableName) {
@@ -279,14 +279,14 @@ public final class JetStream: @unchecked Sendable {
         return ConsumerConfigSnapshot(cfg.pointee)
     }
 
-    public func deleteConsumer(stream: String, name: String) throws {
+    func deleteConsumer(stream: String, name: String) throws {
         var jerr = jsErrCode(rawValue: 0)
         let s = withOptions { o in js_DeleteConsumer(ctx, stream, name, &o, &jerr) }
         if s == NATS_NOT_FOUND { throw NATSError.notFound("consumer \(stream)/\(name)") }
         try NATSStatus.check(s, jerr, "delete consumer \(stream)/\(name)")
     }
 
-    public func consumerNames(stream: String) throws -> [String] {
+    func consumerNames(stream: String) throws -> [String] {
         var list: UnsafeMutablePointer<jsConsumerNamesList>?
         var jerr = jsErrCode(rawValue: 0)
         let s = withOptions { o in js_ConsumerNames(&list, ctx, stream, &o, &jerr) }
@@ -300,7 +300,7 @@ public final class JetStream: @unchecked Sendable {
         return (0..<Int(list.pointee.Count)).compactMap { i in list.pointee.List[i].map { String(cString: $0) } }
     }
 
-    public func consumerInfo(stream: String, name: String) throws -> ConsumerState {
+    func consumerInfo(stream: String, name: String) throws -> ConsumerState {
         var ci: UnsafeMutablePointer<jsConsumerInfo>?
         var jerr = jsErrCode(rawValue: 0)
         let s = withOptions { o in js_GetConsumerInfo(&ci, ctx, stream, name, &o, &jerr) }
@@ -314,7 +314,7 @@ public final class JetStream: @unchecked Sendable {
     // MARK: - Publishing
 
     /// Publishes one message and waits for the stream's acknowledgment.
-    public func publish(_ message: OutgoingMessage, timeout: Duration = .seconds(5)) throws -> PubAck {
+    func publish(_ message: OutgoingMessage, timeout: Duration = .seconds(5)) throws -> PubAck {
         let msg = try NATSMessageBuilder.make(subject: message.subject, data: message.data, headers: message.headers)
         defer { natsMsg_Destroy(msg) }
         var po = jsPubOptions()
@@ -340,7 +340,7 @@ public final class JetStream: @unchecked Sendable {
     /// Publishes many messages asynchronously and waits until every one is acknowledged
     /// (or failed). Returns the acks in input order; if any failed throws
     /// `NATSError.publishFailed(indices:reason:)` naming the indices to retry.
-    public func publishAll(_ messages: [OutgoingMessage], timeout: Duration = .seconds(10)) throws -> [PubAck] {
+    func publishAll(_ messages: [OutgoingMessage], timeout: Duration = .seconds(10)) throws -> [PubAck] {
         if messages.isEmpty { return [] }
         let publisher = try asyncPublisher.withLock { p -> AsyncPublisher in
             if let p { return p }
@@ -357,7 +357,7 @@ public final class JetStream: @unchecked Sendable {
     /// Several subscriptions (in any processes) on one durable share its messages.
     /// The consumer's own filter decides what is delivered; `filterSubject` is only the
     /// subscription's subject (looked up from the consumer when nil).
-    public func pullSubscribe(stream: String, consumer: String, filterSubject: String? = nil) throws -> PullSubscription {
+    func pullSubscribe(stream: String, consumer: String, filterSubject: String? = nil) throws -> PullSubscription {
         var subject = filterSubject
         if subject == nil {
             subject = try consumerInfo(stream: stream, name: consumer).filterSubject
@@ -372,18 +372,18 @@ public final class JetStream: @unchecked Sendable {
 
     /// An ephemeral ordered consumer: (optionally) the last message of every subject
     /// matching `filterSubject`, then live updates, in order, with automatic recovery.
-    public func orderedWatch(stream: String, filterSubject: String, deliverLastPerSubject: Bool) throws -> OrderedWatch {
+    func orderedWatch(stream: String, filterSubject: String, deliverLastPerSubject: Bool) throws -> OrderedWatch {
         try OrderedWatch(jetStream: self, stream: stream, filterSubject: filterSubject,
                          deliverPolicy: deliverLastPerSubject ? .lastPerSubject : .all)
     }
 
     /// Like `orderedWatch` but only messages published from now on.
-    public func orderedWatchNew(stream: String, filterSubject: String) throws -> OrderedWatch {
+    func orderedWatchNew(stream: String, filterSubject: String) throws -> OrderedWatch {
         try OrderedWatch(jetStream: self, stream: stream, filterSubject: filterSubject, deliverPolicy: .new)
     }
 
     /// The last message stored on `subject` in `stream`, or nil when there is none.
-    public func lastMessage(stream: String, subject: String) throws -> StoredMessage? {
+    func lastMessage(stream: String, subject: String) throws -> StoredMessage? {
         var msg: OpaquePointer?
         var jerr = jsErrCode(rawValue: 0)
         let s = withOptions { o in js_GetLastMsg(&msg, ctx, stream, subject, &o, &jerr) }

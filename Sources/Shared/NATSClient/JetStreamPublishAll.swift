@@ -95,6 +95,16 @@ final class AsyncPublisher: @unchecked Sendable {
     private let router: PublishRouter
     private let destroyed = Atomic<Bool>(false)
     static let maxPending: Int64 = 16_384
+    /// cnats' own ack timeout: the same MaxWait for every message of this context. It must
+    /// not vary: cnats 3.4.1 keeps one deadline per async publish in a sorted singly linked
+    /// list (acked ones stay until their deadline passes), appends when the new deadline is
+    /// >= the tail's and otherwise walks the list from its head, under the context lock that
+    /// the ack thread needs too. A per-message "time left until the batch deadline" made about
+    /// half of all publishes walk every entry of the last MaxWait (O(n) per message). With a
+    /// constant, deadlines only grow and every insertion is an append. The caller's batch
+    /// deadline is applied by `PublishBatch.wait`; this timeout only makes cnats report (and
+    /// free) every message eventually, even one the server never answers.
+    static let ackTimeout: Duration = .seconds(30)
 
     init(connection: NATSConnection) throws {
         let router = PublishRouter()
@@ -125,6 +135,7 @@ final class AsyncPublisher: @unchecked Sendable {
         var firstSubmitError: String?
         var closedAtSubmit = 0
 
+        let ackWait = Self.ackTimeout.natsMilliseconds()
         for (i, m) in messages.enumerated() {
             let msg: OpaquePointer
             do {
@@ -139,8 +150,8 @@ final class AsyncPublisher: @unchecked Sendable {
             repeat {
                 var po = jsPubOptions()
                 jsPubOptions_Init(&po)
-                // Each message times out on its own; cnats then reports it as failed.
-                po.MaxWait = max(1, Int64(deadline.timeIntervalSinceNow * 1000))
+                // Constant, never "time left" (see `ackTimeout`).
+                po.MaxWait = ackWait
                 s = withOptionalCString(m.msgId) { id in
                     po.MsgId = id
                     return js_PublishMsgAsync(ctx, &owned, &po)
@@ -157,8 +168,10 @@ final class AsyncPublisher: @unchecked Sendable {
             }
         }
 
-        // Grace beyond the deadline for cnats' own per-message timeouts to report.
-        let (acks, errors) = batch.wait(until: deadline.addingTimeInterval(2))
+        // Messages unanswered at the deadline count as failed (by index). cnats still owns
+        // them: it reports each one (ack or timeout) within `ackTimeout`, the router then
+        // drops the entry and the handler frees the message — never touched after that.
+        let (acks, errors) = batch.wait(until: deadline)
         if closedAtSubmit == messages.count { throw NATSError.closed }
         if !errors.isEmpty {
             let indices = errors.keys.sorted()

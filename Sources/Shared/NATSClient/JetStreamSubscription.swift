@@ -36,6 +36,8 @@ public final class PullSubscription: @unchecked Sendable {
     public let consumer: String
     let handle: NATSSubscriptionHandle
     private let fetchLock = Mutex<Void>(())
+    /// Fetches block until messages come or the wait ends: they run here, one at a time.
+    let fetchThread: DedicatedThread
 
     init(jetStream: JetStream, stream: String, consumer: String, subject: String?) throws {
         self.stream = stream
@@ -62,6 +64,7 @@ public final class PullSubscription: @unchecked Sendable {
         }
         guard let sub else { throw NATSError.status(Int32(NATS_ERR.rawValue), "pull subscribe to \(stream)/\(consumer): no handle") }
         self.handle = NATSSubscriptionHandle(sub: sub, jetStream: jetStream)
+        self.fetchThread = DedicatedThread(name: "fetch-\(consumer)")
     }
 
     /// Up to `batch` messages, waiting at most `maxWait` for the first one; returns `[]`
@@ -73,7 +76,7 @@ public final class PullSubscription: @unchecked Sendable {
     /// sit out the whole wait. When the server refuses to wait (408 "Requests Pending",
     /// e.g. while MaxAckPending is reached and other pulls are queued) a plain waiting
     /// request for one message covers the rest of `maxWait`, so callers never spin.
-    public func fetch(batch: Int, maxWait: Duration, maxBytes: Int? = nil) throws -> [JetStreamMessage] {
+    func fetch(batch: Int, maxWait: Duration, maxBytes: Int? = nil) throws -> [JetStreamMessage] {
         try fetchLock.withLock { _ in
             if handle.isClosed { throw NATSError.closed }
             let clock = ContinuousClock()
@@ -117,10 +120,12 @@ public final class PullSubscription: @unchecked Sendable {
     /// acknowledged while the connection is open.
     public func close() {
         handle.unsubscribe()
+        fetchThread.stop()
     }
 
     deinit {
         handle.unsubscribe()
+        fetchThread.stop()
     }
 }
 
@@ -131,6 +136,8 @@ public final class OrderedWatch: @unchecked Sendable {
     public let filterSubject: String
     let handle: NATSSubscriptionHandle
     private let nextLock = Mutex<Void>(())
+    /// Waiting for the next message blocks: it happens here.
+    let waitThread: DedicatedThread
 
     init(jetStream: JetStream, stream: String, filterSubject: String, deliverPolicy: ConsumerSpec.DeliverPolicy) throws {
         self.stream = stream
@@ -156,10 +163,11 @@ public final class OrderedWatch: @unchecked Sendable {
         // Watches can be bursty (a snapshot of every subject): allow a deep queue.
         _ = natsSubscription_SetPendingLimits(sub, 1_000_000, 1 << 30)
         self.handle = NATSSubscriptionHandle(sub: sub, jetStream: jetStream)
+        self.waitThread = DedicatedThread(name: "watch-\(stream)")
     }
 
     /// The next message, or nil when none arrived within `timeout`.
-    public func next(timeout: Duration) throws -> JetStreamMessage? {
+    func next(timeout: Duration) throws -> JetStreamMessage? {
         try nextLock.withLock { _ in
             if handle.isClosed { throw NATSError.closed }
             var msg: OpaquePointer?
@@ -189,10 +197,12 @@ public final class OrderedWatch: @unchecked Sendable {
     /// Stops the watch (the server removes the ephemeral consumer).
     public func close() {
         handle.unsubscribe()
+        waitThread.stop()
     }
 
     deinit {
         handle.unsubscribe()
+        waitThread.stop()
     }
 }
 
@@ -245,6 +255,9 @@ public final class JetStreamMessage: @unchecked Sendable {
         natsMsg_Destroy(msg)
     }
 
+    /// Where this message's blocking acknowledgments run: its connection's threads.
+    var pool: BlockingPool { owner.jetStream.connection.pool }
+
     private func call(_ what: String, _ body: (OpaquePointer) -> natsStatus) throws {
         let s = lock.withLock { _ in body(msg) }
         if s == NATS_CONNECTION_CLOSED { throw NATSError.closed }
@@ -257,7 +270,7 @@ public final class JetStreamMessage: @unchecked Sendable {
     }
 
     /// Acknowledges and waits for the server to confirm (use after a database commit).
-    public func ackSync(timeout: Duration = .seconds(5)) throws {
+    func ackSync(timeout: Duration = .seconds(5)) throws {
         var jerr = jsErrCode(rawValue: 0)
         let s = lock.withLock { _ -> natsStatus in
             var o = jsOptions()

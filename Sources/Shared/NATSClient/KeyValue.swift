@@ -4,7 +4,7 @@ import Foundation
 extension JetStream {
     /// Creates the bucket, or binds to it; when it exists with another history or TTL
     /// the backing stream is updated. Idempotent and safe concurrently.
-    public func ensureKeyValue(_ spec: KeyValueSpec) throws -> KeyValueBucket {
+    func ensureKeyValue(_ spec: KeyValueSpec) throws -> KeyValueBucket {
         var cfg = kvConfig()
         kvConfig_Init(&cfg)
         cfg.History = UInt8(clamping: max(1, min(64, spec.history)))
@@ -48,7 +48,7 @@ extension JetStream {
     }
 
     /// Binds to an existing bucket.
-    public func keyValue(bucket: String) throws -> KeyValueBucket {
+    func keyValue(bucket: String) throws -> KeyValueBucket {
         var kv: OpaquePointer?
         let s = js_KeyValue(&kv, ctx, bucket)
         if s == NATS_NOT_FOUND { throw NATSError.notFound("key-value bucket \(bucket)") }
@@ -56,7 +56,7 @@ extension JetStream {
         return KeyValueBucket(kv: kv, jetStream: self, bucket: bucket)
     }
 
-    public func deleteKeyValue(bucket: String) throws {
+    func deleteKeyValue(bucket: String) throws {
         let s = js_DeleteKeyValue(ctx, bucket)
         if s == NATS_NOT_FOUND { throw NATSError.notFound("key-value bucket \(bucket)") }
         try NATSStatus.check(s, "delete key-value bucket \(bucket)")
@@ -69,7 +69,7 @@ extension JetStream {
 public final class KeyValueBucket: @unchecked Sendable {
     public let bucket: String
     private let kv: OpaquePointer
-    private let jetStream: JetStream
+    let jetStream: JetStream
     private let streamName: String
     private let subjectPrefix: String
 
@@ -86,7 +86,7 @@ public final class KeyValueBucket: @unchecked Sendable {
     }
 
     /// The current value, or nil when the key is absent or deleted.
-    public func get(_ key: String) throws -> KeyValueEntry? {
+    func get(_ key: String) throws -> KeyValueEntry? {
         var e: OpaquePointer?
         let s = kvStore_Get(&e, kv, key)
         defer { kvEntry_Destroy(e) }
@@ -103,7 +103,7 @@ public final class KeyValueBucket: @unchecked Sendable {
 
     /// Stores `value` only if the key is absent (or deleted); returns the new revision.
     /// Throws `NATSError.keyExists` when it is present.
-    public func create(_ key: String, value: [UInt8]) throws -> UInt64 {
+    func create(_ key: String, value: [UInt8]) throws -> UInt64 {
         do {
             return try write(key, value: value, expectedRevision: 0, operation: "create")
         } catch NATSError.revisionMismatch {
@@ -121,12 +121,12 @@ public final class KeyValueBucket: @unchecked Sendable {
 
     /// Stores `value` only if the key's latest revision is `expectedRevision`; returns the
     /// new revision. Throws `NATSError.revisionMismatch` when another writer won.
-    public func update(_ key: String, value: [UInt8], expectedRevision: UInt64) throws -> UInt64 {
+    func update(_ key: String, value: [UInt8], expectedRevision: UInt64) throws -> UInt64 {
         try write(key, value: value, expectedRevision: expectedRevision, operation: "update")
     }
 
     /// Stores `value` unconditionally; returns the new revision.
-    public func put(_ key: String, value: [UInt8]) throws -> UInt64 {
+    func put(_ key: String, value: [UInt8]) throws -> UInt64 {
         var rev: UInt64 = 0
         let s = value.withUnsafeBytes { buf in
             kvStore_Put(&rev, kv, key, buf.baseAddress, Int32(buf.count))
@@ -136,12 +136,12 @@ public final class KeyValueBucket: @unchecked Sendable {
     }
 
     /// Deletes the key (a delete marker; `get` then returns nil).
-    public func delete(_ key: String) throws {
+    func delete(_ key: String) throws {
         try NATSStatus.check(kvStore_Delete(kv, key), "delete \(bucket)/\(key)")
     }
 
     /// Removes the key and all its history.
-    public func purge(_ key: String) throws {
+    func purge(_ key: String) throws {
         try NATSStatus.check(kvStore_Purge(kv, key, nil), "purge \(bucket)/\(key)")
     }
 

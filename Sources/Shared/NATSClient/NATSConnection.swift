@@ -30,6 +30,9 @@ public struct NATSOptions: Sendable, CustomStringConvertible, CustomDebugStringC
     public var reconnectBufferSize: Int
     /// Client PING interval (detects a dead server on an idle connection).
     public var pingInterval: Duration
+    /// Threads for this connection's blocking calls: at most this many JetStream requests,
+    /// key-value operations or publish submissions are in flight at once.
+    public var blockingThreads: Int
 
     public init(urls: [String], name: String) {
         self.urls = urls
@@ -48,6 +51,7 @@ public struct NATSOptions: Sendable, CustomStringConvertible, CustomDebugStringC
         self.retryOnFailedConnect = true
         self.reconnectBufferSize = 8 * 1024 * 1024
         self.pingInterval = .seconds(20)
+        self.blockingThreads = 8
     }
 
     /// Safe to log: no password, token or URL user-info.
@@ -195,8 +199,22 @@ public final class NATSConnection: @unchecked Sendable {
     /// Objects reachable from C callbacks; released only after the handle is destroyed
     /// (stored properties are released after `deinit` has run).
     private let keptAlive = Mutex<[KeptAlive]>([])
+    /// The threads this connection's blocking calls run on (JetStream API requests, key-value
+    /// operations, publish submissions, synchronous acks): callers only `await`.
+    let pool: BlockingPool
 
-    public init(options: NATSOptions, logger: Logger) throws {
+    /// Connects without blocking the caller's thread; see `init(options:logger:)`.
+    public static func connect(options: NATSOptions, logger: Logger) async throws -> NATSConnection {
+        try await connectPool.run { try NATSConnection(options: options, logger: logger) }
+    }
+
+    /// Connecting blocks for up to the connect timeout per server.
+    private static let connectPool = BlockingPool(name: "nats-connect", threads: 2)
+
+    /// Connects (blocking: use `connect(options:logger:)` from async code). A server that
+    /// answers and refuses throws `NATSError.refused`; with `retryOnFailedConnect`, servers
+    /// that do not answer at all are retried in the background.
+    init(options: NATSOptions, logger: Logger) throws {
         try NATSLibrary.ensureOpen()
         self.options = options
         self.logger = logger
@@ -301,6 +319,8 @@ public final class NATSConnection: @unchecked Sendable {
             throw NATSError.connection(message)
         }
         self.events = events
+        // Made last: nothing above may throw with its threads started.
+        self.pool = BlockingPool(name: "nats-\(options.name)", threads: options.blockingThreads)
         if s == NATS_OK {
             logger.info("NATS connected", metadata: [
                 "nats.connection": "\(options.name)", "nats.url": "\(NATSConnectionEvents.connectedURL(handle))",
@@ -309,6 +329,7 @@ public final class NATSConnection: @unchecked Sendable {
     }
 
     deinit {
+        pool.stop()
         // The callbacks' reference to `events` is dropped by the closed callback.
         events.closeRequested.store(true, ordering: .releasing)
         natsConnection_Close(handle)
@@ -374,7 +395,7 @@ public final class NATSConnection: @unchecked Sendable {
     }
 
     /// Round-trip to the server: everything published before has been processed by it.
-    public func flush(timeout: Duration) throws {
+    func flushNow(timeout: Duration) throws {
         try NATSStatus.check(natsConnection_FlushTimeout(handle, timeout.natsMilliseconds()), "flush")
     }
 
@@ -401,20 +422,22 @@ public final class NATSConnection: @unchecked Sendable {
     }
 
     /// Graceful shutdown: stops delivery to subscriptions, lets in-flight work finish,
-    /// flushes pending publishes, then closes. Blocks up to `timeout`.
-    public func drain(timeout: Duration) throws {
+    /// flushes pending publishes, then closes — within `timeout`. Waits without blocking a
+    /// thread (the drain runs in cnats' own threads).
+    public func drain(timeout: Duration) async throws {
         if closed.load(ordering: .acquiring) { return }
         events.closeRequested.store(true, ordering: .releasing)
         let open = subscriptions.withLock { list in list.compactMap { $0.handle } }
         open.forEach { $0.unsubscribe() }
         let s = natsConnection_DrainTimeout(handle, timeout.natsMilliseconds())
         if s != NATS_OK && s != NATS_CONNECTION_CLOSED {
+            close()
             throw NATSStatus.error(s, "drain connection '\(options.name)'")
         }
-        // Wait for the drain to finish (the connection closes itself at the end).
+        // The connection closes itself when the drain is done.
         let deadline = ContinuousClock.now + timeout + .milliseconds(500)
         while !natsConnection_IsClosed(handle) && ContinuousClock.now < deadline {
-            usleep(10_000)
+            try? await Task.sleep(for: .milliseconds(10))
         }
         close()
     }

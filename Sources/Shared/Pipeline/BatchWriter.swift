@@ -7,17 +7,16 @@ import Secmaster
 import WireContract
 import WriterCore
 
-/// The writer's PostgreSQL session: connects lazily, drops the connection when it is lost or
-/// unusable (the next use reconnects), and runs every call off the cooperative pool.
+/// The writer's PostgreSQL connection: connects lazily, drops the connection when it is lost
+/// or unusable (the next use reconnects). Work runs on the connection's own thread.
 ///
 /// No call can block forever on a dead server: libpq's `connect_timeout` (10 s unless the
 /// connection string says otherwise), TCP keepalives (a silent peer is noticed in about a
 /// minute), `tcp_user_timeout` (unacknowledged sends fail after 60 s) and a session
 /// `statement_timeout` bound each step.
-public final class WriterDatabase: @unchecked Sendable {
+public actor WriterDatabase {
     private let conninfo: String
     private let statementTimeout: Duration
-    private let lock = SimpleLock()
     private var connection: PostgresConnection?
     private let logger: Logger
 
@@ -27,46 +26,57 @@ public final class WriterDatabase: @unchecked Sendable {
         self.logger = logger
     }
 
+    /// Runs `body` with the secmaster store on a live connection (opening one if needed); a
+    /// connection that is lost, or left unhealthy or inside a transaction, is closed so the
+    /// next call starts clean.
     public func withStore<T: Sendable>(_ body: @escaping @Sendable (SecmasterStore) throws -> T) async throws -> T {
-        try await Offload.run { [self] in
-            try lock.withLock { try use { try body(SecmasterStore(connection: $0)) } }
+        let conn = try await live()
+        do {
+            return try await conn.secmaster(body)
+        } catch {
+            let lost = (error as? PostgresError)?.isConnectionLoss == true
+            if lost { await drop(conn) } else if !(await conn.isIdleAndHealthy) { await drop(conn) }
+            throw error
         }
     }
 
     /// Applies pending migrations (under the migrator's advisory lock); returns their file names.
     public func migrate() async throws -> [String] {
-        try await Offload.run { [self] in
-            try lock.withLock { try use { try Migrator.standard().migrate($0).map(\.fileName) } }
-        }
-    }
-
-    public func close() { lock.withLock { connection?.close(); connection = nil } }
-
-    /// Runs `body` on a live connection (opening one if needed); a connection that is lost
-    /// or no longer idle-and-healthy afterwards is closed, so the next call starts clean.
-    private func use<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        let conn = try connection ?? open()
-        connection = conn
+        let conn = try await live()
         do {
-            return try body(conn)
+            return try await Migrator.standard().migrate(conn).map(\.fileName)
         } catch {
-            if (error as? PostgresError)?.isConnectionLoss == true || !conn.isHealthy || conn.inTransaction {
-                conn.close()
-                connection = nil
-            }
+            if !(await conn.isIdleAndHealthy) { await drop(conn) }
             throw error
         }
     }
 
-    private func open() throws -> PostgresConnection {
-        let conn = try PostgresConnection(connectionString: conninfo)
+    public func close() async {
+        if let connection { connection.close() }
+        connection = nil
+    }
+
+    private func drop(_ conn: PostgresConnection) async {
+        conn.close()
+        if connection === conn { connection = nil }
+    }
+
+    private func live() async throws -> PostgresConnection {
+        if let connection { return connection }
+        let conn = try await PostgresConnection.connect(conninfo)
         do {
-            try conn.execute("SELECT set_config('statement_timeout', $1, false)", [.text("\(statementTimeout.milliseconds)ms")])
+            try await conn.execute("SELECT set_config('statement_timeout', $1, false)", [.text("\(statementTimeout.milliseconds)ms")])
         } catch {
             conn.close()
             throw error
         }
         logger.info("connected to PostgreSQL", metadata: ["database": "\(conn.redactedConnectionString)"])
+        // Another caller may have connected while this one waited.
+        if let connection {
+            conn.close()
+            return connection
+        }
+        connection = conn
         return conn
     }
 }

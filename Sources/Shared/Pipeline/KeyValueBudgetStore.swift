@@ -10,20 +10,16 @@ public struct KeyValueBudgetStore: BudgetStore {
     public init(bucket: KeyValueBucket) { self.bucket = bucket }
 
     public func read(_ key: String) async throws -> (value: [UInt8], revision: UInt64)? {
-        let bucket = self.bucket
-        return try await Offload.run { try bucket.get(key).map { ($0.value, $0.revision) } }
+        try await bucket.get(key).map { ($0.value, $0.revision) }
     }
 
     public func write(_ key: String, value: [UInt8], ifRevision revision: UInt64?) async throws -> Bool {
-        let bucket = self.bucket
-        return try await Offload.run {
-            do {
-                if let revision { _ = try bucket.update(key, value: value, expectedRevision: revision) }
-                else { _ = try bucket.create(key, value: value) }
-                return true
-            } catch NATSError.revisionMismatch, NATSError.keyExists {
-                return false
-            }
+        do {
+            if let revision { _ = try await bucket.update(key, value: value, expectedRevision: revision) }
+            else { _ = try await bucket.create(key, value: value) }
+            return true
+        } catch NATSError.revisionMismatch, NATSError.keyExists {
+            return false
         }
     }
 }

@@ -133,9 +133,9 @@ public final class MarketSyncer: Sendable {
         var eventTickers: [String] = []
         var seen = Set<String>()
         for m in markets where seen.insert(m.eventTicker).inserted { eventTickers.append(m.eventTicker) }
-        let js = self.js, series = item.seriesTicker, candidates = eventTickers
-        let missing = try await Offload.run {
-            try candidates.filter { try js.lastMessage(stream: Streams.secmaster, subject: Subjects.event(series: series, event: $0)) == nil }
+        var missing: [String] = []
+        for event in eventTickers where try await js.lastMessage(stream: Streams.secmaster, subject: Subjects.event(series: item.seriesTicker, event: event)) == nil {
+            missing.append(event)
         }
         var messages: [OutgoingMessage] = []
         var start = 0

@@ -25,10 +25,7 @@ final class LeaseKeeper: @unchecked Sendable {
             last = now
             return true
         }
-        if due {
-            let m = message
-            _ = try? await Offload.run { try m.inProgress() }
-        }
+        if due { try? message.inProgress() }
     }
 }
 
@@ -51,26 +48,22 @@ actor WorkSubscriptions {
 
     var count: Int { subscriptions.count }
 
-    /// Binds to consumers not yet subscribed. The cnats calls block, so they run in
-    /// `Offload`; only the list update happens on the actor.
+    /// Binds to consumers not yet subscribed.
     func refresh() async throws {
-        let js = self.js, topology = self.topology, fixedTags = self.fixedTags, excluded = self.excludedConsumers
-        let known = Set(subscriptions.map(\.name))
-        let added = try await Offload.run { () -> [(name: String, sub: PullSubscription, ackWait: Duration)] in
-            let names: [String]
-            if fixedTags.isEmpty {
-                names = try js.consumerNames(stream: Streams.work).filter { $0.hasPrefix("work-") && !excluded.contains($0) }.sorted()
-            } else {
-                names = fixedTags.map { Streams.workConsumer(tag: $0) }
-                for tag in fixedTags { try js.ensureConsumer(stream: Streams.work, topology.workConsumer(tag: tag)) }
-            }
-            return try names.filter { !known.contains($0) }.map { name in
-                // The consumer's own AckWait (set by whoever created it) paces the lease keeper.
-                let ackWait = try js.consumerInfo(stream: Streams.work, name: name).ackWait
-                return (name, try js.pullSubscribe(stream: Streams.work, consumer: name), ackWait)
-            }
+        let names: [String]
+        if fixedTags.isEmpty {
+            names = try await js.consumerNames(stream: Streams.work).filter { $0.hasPrefix("work-") && !excludedConsumers.contains($0) }.sorted()
+        } else {
+            names = fixedTags.map { Streams.workConsumer(tag: $0) }
+            for tag in fixedTags { try await js.ensureConsumer(stream: Streams.work, topology.workConsumer(tag: tag)) }
         }
-        subscriptions.append(contentsOf: added)
+        for name in names where !subscriptions.contains(where: { $0.name == name }) {
+            // The consumer's own AckWait (set by whoever created it) paces the lease keeper.
+            let ackWait = try await js.consumerInfo(stream: Streams.work, name: name).ackWait
+            let sub = try await js.pullSubscribe(stream: Streams.work, consumer: name)
+            // Another refresh may have bound it while this one waited.
+            if subscriptions.contains(where: { $0.name == name }) { sub.close() } else { subscriptions.append((name, sub, ackWait)) }
+        }
     }
 
     func next() -> (sub: PullSubscription, ackWait: Duration)? {
@@ -179,7 +172,7 @@ public final class MarketWorkPool: Sendable {
             let count = await subs.count
             let messages: [JetStreamMessage]
             do {
-                messages = try await Offload.run { try sub.fetch(batch: 1, maxWait: count > 1 ? .milliseconds(5) : .seconds(1)) }
+                messages = try await sub.fetch(batch: 1, maxWait: count > 1 ? .milliseconds(5) : .seconds(1))
             } catch {
                 logger.warning("work fetch failed", metadata: ["error": "\(error)"])
                 _ = await sleepUnlessShuttingDown(.milliseconds(500))
@@ -216,7 +209,7 @@ public final class MarketWorkPool: Sendable {
         let started = ContinuousClock.now
         do {
             let result = try await syncer.sync(item) { await lease.beat() }
-            try await Offload.run { try message.ackSync() }
+            try await message.ackSync()
             record { $0.seriesSynced += 1; $0.markets += result.markets; $0.events += result.events; $0.requests += result.requests }
             log.info("series synced", metadata: [
                 "mode": "\(item.mode.rawValue)", "markets": "\(result.markets)", "events": "\(result.events)", "requests": "\(result.requests)",
@@ -233,7 +226,7 @@ public final class MarketWorkPool: Sendable {
                 .delay(attempt: Int(message.deliveryCount), unit: Double.random(in: 0.5..<1))
             log.warning("series sync failed; work item will be retried", metadata: ["error": "\(error)", "retry_in_ms": "\(delay.milliseconds)"])
             record { $0.retried += 1 }
-            _ = try? await Offload.run { try message.nak(delay: delay) }
+            try? message.nak(delay: delay)
         }
     }
 
@@ -244,13 +237,13 @@ public final class MarketWorkPool: Sendable {
         do {
             try await deadLetters.publishAll([OutgoingMessage(subject: Subjects.deadLetter(stage: "market-fetcher"), data: letter.encoded(),
                                                               msgId: "dlq:market-fetcher:\(message.streamSequence)")])
-            try await Offload.run { try message.term() }
+            try message.term()
             record { $0.deadLettered += 1 }
             logger.error("work item set aside on the dead-letter subject", metadata: ["reason": "\(reason)"])
         } catch {
             // Could not record it: leave it to redelivery rather than lose it.
             logger.error("could not dead-letter work item; leaving it for redelivery", metadata: ["reason": "\(reason)", "error": "\(error)"])
-            _ = try? await Offload.run { try message.nak(delay: .seconds(5)) }
+            try? message.nak(delay: .seconds(5))
         }
     }
 }

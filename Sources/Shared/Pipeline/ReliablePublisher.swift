@@ -26,9 +26,8 @@ public struct ReliablePublisher: Sendable {
             while i < pending.count {
                 let chunk = Array(pending[i..<min(i + chunkSize, pending.count)])
                 i += chunkSize
-                let js = self.js
                 do {
-                    _ = try await Offload.run { try js.publishAll(chunk) }
+                    _ = try await js.publishAll(chunk)
                 } catch NATSError.publishFailed(let indices, let reason) {
                     failed.append(contentsOf: indices.map { chunk[$0] })
                     lastReason = reason

@@ -214,8 +214,7 @@ public final class SeriesSyncer: Sendable {
     /// logged and treated as one (everything full once); NATS being unreachable fails the
     /// cycle instead, so a passing outage never costs a full cycle.
     func loadPlanState(key: String, log: Logger) async throws -> SyncPlanState {
-        let js = self.js
-        guard let entry = try await Offload.run({ try js.keyValue(bucket: Topology.stateBucket).get(key) }) else { return SyncPlanState() }
+        guard let entry = try await js.keyValue(bucket: Topology.stateBucket).get(key) else { return SyncPlanState() }
         do {
             return try JSONCodec.decode(SyncPlanState.self, from: entry.value)
         } catch {
@@ -225,10 +224,9 @@ public final class SeriesSyncer: Sendable {
     }
 
     func savePlanState(_ state: SyncPlanState, key: String, log: Logger) async {
-        let js = self.js
         do {
             let bytes = try JSONCodec.encode(state)
-            _ = try await Offload.run { try js.keyValue(bucket: Topology.stateBucket).put(key, value: bytes) }
+            _ = try await js.keyValue(bucket: Topology.stateBucket).put(key, value: bytes)
         } catch {
             log.warning("could not save sync state; the next cycle repeats this one's work", metadata: ["key": "\(key)", "error": "\(error)"])
         }
@@ -236,16 +234,14 @@ public final class SeriesSyncer: Sendable {
 
     func ensureWorkConsumer(tag: String) async throws {
         guard !knownConsumers.contains(tag) else { return }
-        let js = self.js, spec = topology.workConsumer(tag: tag)
-        try await Offload.run { try js.ensureConsumer(stream: Streams.work, spec) }
+        try await js.ensureConsumer(stream: Streams.work, topology.workConsumer(tag: tag))
         knownConsumers.insert(tag)
     }
 
     func recordReport(_ report: CycleReport) async {
-        let js = self.js
         do {
             let bytes = try JSONCodec.encode(report)
-            _ = try await Offload.run { try js.keyValue(bucket: Topology.stateBucket).put("cycle.\(SubjectToken.encode(report.schedule))", value: bytes) }
+            _ = try await js.keyValue(bucket: Topology.stateBucket).put("cycle.\(SubjectToken.encode(report.schedule))", value: bytes)
         } catch {
             logger.warning("could not record cycle report", metadata: ["error": "\(error)"])
         }

@@ -49,8 +49,8 @@ public struct Topology: Sendable {
         return c
     }
 
-    public func provision(_ js: JetStream) throws {
-        for s in streams { try js.ensureStream(s) }
-        _ = try js.ensureKeyValue(KeyValueSpec(bucket: Topology.stateBucket))
+    public func provision(_ js: JetStream) async throws {
+        for s in streams { try await js.ensureStream(s) }
+        _ = try await js.ensureKeyValue(KeyValueSpec(bucket: Topology.stateBucket))
     }
 }

@@ -38,7 +38,7 @@ public enum PostgresError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// The connection is gone or unusable: reconnect (``PostgresConnection/reset()``) and retry.
+    /// The connection is gone or unusable: reconnect (``PostgresSession/reset()``) and retry.
     public var isConnectionLoss: Bool {
         switch self {
         case .connection:

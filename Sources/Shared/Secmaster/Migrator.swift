@@ -164,7 +164,7 @@ public struct Migrator: Sendable {
     /// Applies every pending migration and returns those it applied (empty when the
     /// schema is current). Blocks while another process holds the migration lock.
     @discardableResult
-    public func migrate(_ connection: PostgresConnection) throws -> [Migration] {
+    public func migrate(_ connection: PostgresSession) throws -> [Migration] {
         try connection.execute("SELECT pg_advisory_lock($1::bigint)", [.int64(Migrator.advisoryLockKey)])
         defer { _ = try? connection.execute("SELECT pg_advisory_unlock($1::bigint)", [.int64(Migrator.advisoryLockKey)]) }
 
@@ -260,4 +260,11 @@ enum SHA256Digest {
     }
 
     @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+}
+
+extension Migrator {
+    /// Applies pending migrations on the connection's thread; returns those applied.
+    public func migrate(_ connection: PostgresConnection) async throws -> [Migration] {
+        try await connection.withSession { try self.migrate($0) }
+    }
 }

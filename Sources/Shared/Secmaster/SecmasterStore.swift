@@ -7,15 +7,16 @@ import SecmasterSchema
 /// Upserts go through `COPY` into session-local staging tables and one
 /// `INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE …` per table, so a batch has no
 /// bind-parameter limit, rows identical to what is stored are not rewritten, and an older
-/// snapshot never overwrites a newer one. All calls block: run them via `Offload.run`.
+/// snapshot never overwrites a newer one. Calls block: they run on a connection's own thread, inside
+/// `PostgresConnection.withSession` (or `PostgresConnection.secmaster`).
 ///
 /// Designed for one writer (the db-writer). Two writers upserting overlapping keys
 /// concurrently are still correct, but may deadlock (40P01): that error `isTransient`,
 /// so retry the batch.
-public final class SecmasterStore: Sendable {
-    public let connection: PostgresConnection
+public final class SecmasterStore {
+    public let connection: PostgresSession
 
-    public init(connection: PostgresConnection) {
+    public init(connection: PostgresSession) {
         self.connection = connection
     }
 
@@ -250,13 +251,13 @@ public final class SecmasterStore: Sendable {
 
     // MARK: - Internals
 
-    private func stage<Row>(_ db: PostgresConnection, _ table: SQL.TableSQL, rows: [Row],
+    private func stage<Row>(_ db: PostgresSession, _ table: SQL.TableSQL, rows: [Row],
                             encode: (Row, inout PostgresCopyRow) -> Void) throws {
         try db.executeScript(table.createStaging)
         try db.copyIn(table.copy, rows: rows, encode: encode)
     }
 
-    private func apply(_ db: PostgresConnection, _ sql: String, total: Int) throws -> UpsertCounts {
+    private func apply(_ db: PostgresSession, _ sql: String, total: Int) throws -> UpsertCounts {
         let result = try db.execute(sql)
         let inserted = Int(result[0, "inserted"] ?? "0") ?? 0
         let updated = Int(result[0, "updated"] ?? "0") ?? 0
@@ -445,4 +446,11 @@ public final class SecmasterStore: Sendable {
 extension Timestamp {
     /// Earlier than any real timestamp (orders missing times first).
     fileprivate static let storageFloor = Timestamp(microsecondsSinceEpoch: .min)
+}
+
+extension PostgresConnection {
+    /// Runs `body` with the secmaster store on this connection's thread.
+    public func secmaster<T: Sendable>(_ body: @escaping @Sendable (SecmasterStore) throws -> T) async throws -> T {
+        try await withSession { try body(SecmasterStore(connection: $0)) }
+    }
 }
