@@ -89,8 +89,13 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
-        // The PostgreSQL security master: migrations, upserts, queries.
-        library("Secmaster", ["SSMDCore", "KalshiModels", "SecmasterSchema", "PostgresClient", swiftLog]),
+        // The PostgreSQL security master: migrations (migrations/*.sql, compiled in by the
+        // EmbedMigrations plugin), upserts, queries.
+        .target(name: "Secmaster", dependencies: ["SSMDCore", "KalshiModels", "SecmasterSchema", "PostgresClient", swiftLog,
+                                                  .product(name: "Crypto", package: "swift-crypto")],
+                path: "Sources/Shared/Secmaster", plugins: ["EmbedMigrations"]),
+        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["migration-embedder"]),
+        .executableTarget(name: "migration-embedder"),
         // The daemons' services: series and market syncers, the work pool, the batch writer.
         library("Pipeline", [
             "SSMDCore", "KalshiModels", "WireContract", "RateBudget", "SyncCore", "SecmasterSchema", "WriterCore",

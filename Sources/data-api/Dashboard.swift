@@ -16,8 +16,8 @@ struct Dashboard: Sendable {
     let nats: NATSOptions
     let logger: Logger
 
-    static let closedStatuses = ["closed", "determined", "disputed", "amended"]
-    static let settledStatuses = ["finalized"]
+    static let closedStatuses = MarketStatus.closedPhase.map(\.rawValue)
+    static let settledStatuses = [MarketStatus.finalized.rawValue]
 
     struct Breakdown {
         var name: String

@@ -153,6 +153,12 @@ extension PostgresResult {
         return .string(Timestamp(postgresText: s)?.iso8601 ?? s)
     }
 
+    /// A `jsonb` column (selected as text) as the JSON value it holds.
+    func json(_ row: Int, _ column: String) -> JSONValue {
+        guard let s = self[row, column] else { return .null }
+        return (try? JSONDecoder().decode(JSONValue.self, from: Data(s.utf8))) ?? .string(s)
+    }
+
     func textArray(_ row: Int, _ column: String) -> JSONValue {
         guard let s = self[row, column] else { return .array([]) }
         return .array((PostgresArrayLiteral.decode(s) ?? []).compactMap { $0 }.map(JSONValue.string))

@@ -1,8 +1,41 @@
 import KalshiModels
+import SecmasterSchema
 
-/// The OpenAPI 3 description of this API, served at `/openapi.yaml` (hand-written, embedded
-/// in the binary; tests parse and validate it).
+/// The OpenAPI 3 description of this API, served at `/openapi.yaml` (embedded in the binary;
+/// tests parse and validate it). Written by hand, except the Market schema, which follows
+/// `MarketRow.columns` like the API itself.
 enum OpenAPIDocument {
+    /// `components.schemas.Market`: every stored column with its type and meaning.
+    static let marketSchema: String = {
+        func schema(_ kind: ColumnKind, required: Bool) -> String {
+            switch kind {
+            case .text: return required ? "type: string" : "type: string, nullable: true"
+            case .decimal: return "type: string, nullable: true, pattern: '^-?[0-9]+(\\.[0-9]+)?$', example: '0.5600'"
+            case .timestamp: return required ? "type: string, format: date-time" : "type: string, format: date-time, nullable: true"
+            case .bool: return "type: boolean, nullable: true"
+            case .integer: return "type: integer, format: int64, nullable: true"
+            case .json: return "nullable: true"
+            }
+        }
+        func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
+        var lines = [
+            "    Market:",
+            "      type: object",
+            "      description: A market as stored; every column of the markets table",
+            "      required: [\(MarketRow.columns.filter(\.isRequired).map(\.name).joined(separator: ", "))]",
+            "      properties:",
+        ]
+        for c in MarketRow.columns {
+            lines.append("        \(c.name): {\(schema(c.kind, required: c.isRequired)), description: \(quoted(c.help))}")
+        }
+        lines += [
+            "        gone_at: {type: string, format: date-time, nullable: true, description: 'When a complete sync proved the market gone from the exchange'}",
+            "        created_at: {type: string, format: date-time, description: 'When ssmd first stored the market'}",
+            "        updated_at: {type: string, format: date-time, description: 'When ssmd last changed the stored row'}",
+        ]
+        return lines.joined(separator: "\n")
+    }()
+
     static let yaml = #"""
 openapi: 3.0.3
 info:
@@ -241,38 +274,7 @@ components:
         active: {type: boolean, description: false once the exchange stopped listing the series}
         created_at: {type: string, format: date-time}
         updated_at: {type: string, format: date-time}
-    Market:
-      type: object
-      required: [ticker, event_ticker, series_ticker, status]
-      properties:
-        ticker: {type: string}
-        event_ticker: {type: string}
-        series_ticker: {type: string}
-        status: {type: string, description: Raw exchange status}
-        market_type: {type: string, nullable: true}
-        title: {type: string, nullable: true}
-        yes_sub_title: {type: string, nullable: true}
-        no_sub_title: {type: string, nullable: true}
-        result: {type: string, nullable: true}
-        strike_type: {type: string, nullable: true}
-        floor_strike: {$ref: '#/components/schemas/Decimal'}
-        cap_strike: {$ref: '#/components/schemas/Decimal'}
-        yes_bid_dollars: {$ref: '#/components/schemas/Decimal'}
-        yes_ask_dollars: {$ref: '#/components/schemas/Decimal'}
-        no_bid_dollars: {$ref: '#/components/schemas/Decimal'}
-        no_ask_dollars: {$ref: '#/components/schemas/Decimal'}
-        last_price_dollars: {$ref: '#/components/schemas/Decimal'}
-        settlement_value_dollars: {$ref: '#/components/schemas/Decimal'}
-        volume_fp: {$ref: '#/components/schemas/Decimal'}
-        volume_24h_fp: {$ref: '#/components/schemas/Decimal'}
-        open_interest_fp: {$ref: '#/components/schemas/Decimal'}
-        open_time: {$ref: '#/components/schemas/Time'}
-        close_time: {$ref: '#/components/schemas/Time'}
-        expected_expiration_time: {$ref: '#/components/schemas/Time'}
-        settlement_ts: {$ref: '#/components/schemas/Time'}
-        fetched_at: {$ref: '#/components/schemas/Time'}
-        gone_at: {$ref: '#/components/schemas/Time'}
-        updated_at: {$ref: '#/components/schemas/Time'}
+"""# + "\n" + marketSchema + "\n" + #"""
     Decimal:
       type: string
       nullable: true

@@ -1,7 +1,9 @@
 import Foundation
 import Logging
+import KalshiModels
 import PostgresClient
 import SSMDCore
+import SecmasterSchema
 
 /// The read-only API: routing, parameter validation and parameterized SQL. Everything it
 /// answers is JSON (snake_case) except `/` (the dashboard) and `/openapi.yaml`.
@@ -10,7 +12,7 @@ struct DataAPI: Sendable {
     let dashboard: Dashboard
     let logger: Logger
 
-    static let marketStatuses: Set<String> = ["initialized", "active", "inactive", "closed", "determined", "disputed", "amended", "finalized"]
+    static let marketStatuses = Set(MarketStatus.allCases.map(\.rawValue))
 
     func handle(method: String, path: String, query: String) async -> APIResponse {
         do {
@@ -175,27 +177,27 @@ struct DataAPI: Sendable {
 
     // MARK: Markets
 
-    static let marketColumns = """
-        ticker, event_ticker, series_ticker, status, market_type, title, yes_sub_title, no_sub_title, result,
-        open_time, close_time, expected_expiration_time, settlement_ts, strike_type,
-        floor_strike::text AS floor_strike, cap_strike::text AS cap_strike,
-        yes_bid_dollars::text AS yes_bid_dollars, yes_ask_dollars::text AS yes_ask_dollars,
-        no_bid_dollars::text AS no_bid_dollars, no_ask_dollars::text AS no_ask_dollars,
-        last_price_dollars::text AS last_price_dollars, settlement_value_dollars::text AS settlement_value_dollars,
-        volume_fp::text AS volume_fp, volume_24h_fp::text AS volume_24h_fp, open_interest_fp::text AS open_interest_fp,
-        fetched_at, gone_at, updated_at
-        """
+    /// Every stored column of `markets`, as `MarketRow.columns` declares them, then the
+    /// store's own bookkeeping (gone from the exchange since; row created and last changed).
+    static let marketBookkeeping = ["gone_at", "created_at", "updated_at"]
+
+    static let marketColumns: String = (MarketRow.columns.map { c in
+        // NUMERIC and JSONB as their exact text.
+        c.kind == .decimal || c.kind == .json ? "\(c.name)::text AS \(c.name)" : c.name
+    } + marketBookkeeping).joined(separator: ", ")
 
     static func marketJSON(_ r: PostgresResult, _ i: Int) -> JSONValue {
         var o: [String: JSONValue] = [:]
-        for c in ["ticker", "event_ticker", "series_ticker", "status", "market_type", "title", "yes_sub_title", "no_sub_title",
-                  "result", "strike_type", "floor_strike", "cap_strike", "yes_bid_dollars", "yes_ask_dollars", "no_bid_dollars",
-                  "no_ask_dollars", "last_price_dollars", "settlement_value_dollars", "volume_fp", "volume_24h_fp", "open_interest_fp"] {
-            o[c] = r.text(i, c)
+        for c in MarketRow.columns {
+            switch c.kind {
+            case .text, .decimal: o[c.name] = r.text(i, c.name)
+            case .timestamp: o[c.name] = r.time(i, c.name)
+            case .bool: o[c.name] = r.bool(i, c.name)
+            case .integer: o[c.name] = r[i, c.name].flatMap(Double.init).map(JSONValue.number) ?? .null
+            case .json: o[c.name] = r.json(i, c.name)
+            }
         }
-        for c in ["open_time", "close_time", "expected_expiration_time", "settlement_ts", "fetched_at", "gone_at", "updated_at"] {
-            o[c] = r.time(i, c)
-        }
+        for c in marketBookkeeping { o[c] = r.time(i, c) }
         return .object(o)
     }
 

@@ -100,7 +100,7 @@ struct DBWriterService: Service {
         }
         let metrics = WriterMetricsRecorder()
         registry.register { metrics.snapshot.metricFamilies() }
-        let writer = BatchWriter(db: db, deadLetters: ReliablePublisher(js: js, logger: logger), ackWait: settings.ackWait,
+        let writer = BatchWriter(db: db, deadLetters: DeadLetterPublisher(stage: "db-writer", js: js, logger: logger), ackWait: settings.ackWait,
                                  metrics: metrics, logger: logger)
 
         await withTaskGroup(of: Void.self) { group in
@@ -121,31 +121,24 @@ struct DBWriterService: Service {
     private func batchLoop(sub: PullSubscription, writer: BatchWriter) async {
         var batch: [JetStreamMessage] = []
         batch.reserveCapacity(settings.maxRows)
-        var bytes = 0
-        var oldest = ContinuousClock.now
+        var accumulator = BatchAccumulator(limits: .init(maxRows: settings.maxRows, maxBytes: settings.maxBytes,
+                                                          maxAge: settings.maxAge, fetchChunk: Self.fetchChunk))
         var committing: Task<Bool, Never>?
         while true {
             let stopping = Task.isShuttingDownGracefully || Task.isCancelled
-            let due = !batch.isEmpty && (batch.count >= settings.maxRows || bytes >= settings.maxBytes
-                                          || ContinuousClock.now - oldest >= settings.maxAge || stopping)
-            if due {
+            if accumulator.isDue(now: .now, stopping: stopping) {
                 let prepared = writer.prepare(batch)  // overlaps the previous batch's commit
                 batch = []
                 batch.reserveCapacity(settings.maxRows)
-                bytes = 0
+                accumulator.reset()
                 if let previous = committing, !(await previous.value) { committing = nil; break }
                 committing = Task { await writer.commit(prepared) }
             }
             if stopping { break }
-            let room = settings.maxRows - batch.count
-            let wait: Duration = batch.isEmpty ? .seconds(1) : max(.milliseconds(1), settings.maxAge - (ContinuousClock.now - oldest))
-            // The byte cap of a pull: what is left of the batch's budget, but never below the
-            // largest possible message (a smaller cap would make the server refuse the pull).
-            let byteRoom = max(settings.maxBytes - bytes, 2 << 20)
+            let pull = accumulator.nextPull(now: .now)
             do {
-                let got = try await sub.fetch(batch: min(room, Self.fetchChunk), maxWait: wait, maxBytes: byteRoom)
-                if batch.isEmpty, !got.isEmpty { oldest = ContinuousClock.now }
-                for m in got { bytes += m.data.count }
+                let got = try await sub.fetch(batch: pull.batch, maxWait: pull.maxWait, maxBytes: pull.maxBytes)
+                accumulator.add(count: got.count, bytes: got.reduce(0) { $0 + $1.data.count }, now: .now)
                 batch.append(contentsOf: got)
             } catch {
                 logger.warning("fetch from secmaster stream failed; retrying", metadata: ["error": "\(error)"])

@@ -48,7 +48,7 @@ actor SecmasterTools {
 
     init(conninfo: String) { self.conninfo = conninfo }
 
-    static let closed = ["closed", "determined", "disputed", "amended"]
+    static let closed = MarketStatus.closedPhase.map(\.rawValue)
 
     static let definitions: [Tool] = [
         Tool(name: "list_series",

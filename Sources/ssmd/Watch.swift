@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Synchronization
 import Logging
 import DaemonKit
 import NATSClient
@@ -108,9 +109,8 @@ struct WatchCommand: AsyncParsableCommand {
     static func stderr(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 }
 
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }

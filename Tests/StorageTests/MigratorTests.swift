@@ -27,11 +27,12 @@ import TestSupport
         defer { conn.close() }
         let migrator = try Migrator.embedded()
         let first = try await migrator.migrate(conn)
-        #expect(first.map(\.version) == [1, 2])
+        #expect(first.map(\.version) == migrator.migrations.map(\.version))
+        #expect(Array(first.map(\.name).prefix(2)) == ["secmaster", "series"])
         #expect(try await migrator.migrate(conn).isEmpty)
         let recorded = try await conn.execute("SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version")
-        #expect(recorded.rows.map { $0[0] } == ["1", "2"])
-        #expect(recorded.rows.map { $0[1] } == ["secmaster", "series"])
+        #expect(recorded.rows.map { $0[0] } == migrator.migrations.map { String($0.version) })
+        #expect(recorded.rows.map { $0[1] } == migrator.migrations.map(\.name))
         #expect(recorded.rows.map { $0[2] } == migrator.migrations.map { Optional($0.checksum) })
         #expect(recorded.rows.allSatisfy { $0[3] != nil })
         // The files on disk are the same migrations: nothing more to do, no checksum complaint.
@@ -81,10 +82,11 @@ import TestSupport
             for try await result in group { all.append(result) }
             return all
         }
-        #expect(results.filter { !$0.isEmpty } == [[1, 2]], "\(results)")
+        let all = try Migrator.embedded().migrations.map(\.version)
+        #expect(results.filter { !$0.isEmpty } == [all], "\(results)")
         let conn = try await PostgresConnection.connect(connectionString)
         defer { conn.close() }
-        #expect(try await conn.execute("SELECT count(*) FROM schema_migrations").scalar == "2")
+        #expect(try await conn.execute("SELECT count(*) FROM schema_migrations").scalar == String(all.count))
     }
 
     @Test func refusesAChangedChecksum() async throws {

@@ -226,7 +226,7 @@ import TestSupport
         }
         let conn = try await PostgresConnection.connect(server.connectionString)
         #expect(!conn.redactedConnectionString.contains("password"))
-        let redacted = PostgresSession.redact(attempts[1], secrets: PostgresSession.secrets(in: attempts[1]))
+        let redacted = PostgresSession.secrets(in: attempts[1]).scrub(attempts[1])
         #expect(redacted == "postgresql://writer:***@127.0.0.1:\(server.port)/\(server.database)")
     }
 

@@ -115,10 +115,13 @@ import WriterCore
              { "schema" : 1 , "kind":"market","fetched_at":"2026-01-12T22:08:10.446961Z","tag":"T","series_ticker":"S",
               "market" : {"ticker":"M","event_ticker":"E","status":"active","title":null,"result":"","close_time":"",
               "settlement_ts":null,"floor_strike":"","cap_strike":null,"yes_bid_dollars":"","no_ask_dollars":null,
-              "can_close_early":false,"settlement_timer_seconds":1.5,"extra":{"nested":[true,false,null,-0.5E+2]} } }
+              "can_close_early":false,"settlement_timer_seconds":600,"extra":{"nested":[true,false,null,-0.5E+2]} } }
             """
         let row = Self.agree(Array(sparse.utf8))
         #expect(row?.title == nil && row?.result == "" && row?.closeTime == nil && row?.canCloseEarly == false)
+        #expect(row?.settlementTimerSeconds == 600)
+        // A fractional timer is the reference decoder's to judge (it reads it as absent).
+        #expect(FastMarketDecoder.decode(Array(sparse.replacingOccurrences(of: ":600,", with: ":1.5,").utf8)) == nil)
     }
 
     @Test func declinesWhatOnlyTheReferenceShouldJudge() {

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import Synchronization
 import NATSClient
 import PostgresClient
 import SSMDCore
@@ -70,17 +71,15 @@ public struct OpsServer: Service {
 }
 
 /// What `/readyz` looks at: the daemon's NATS connection and, for the writer, its database.
-public final class ReadinessProbe: @unchecked Sendable {
-    private let lock = SimpleLock()
-    private var nats: NATSConnection?
-    private var database: (@Sendable () async -> Bool)?
+public final class ReadinessProbe: Sendable {
+    private let watched = Mutex<(nats: NATSConnection?, database: (@Sendable () async -> Bool)?)>((nil, nil))
 
     public init() {}
 
-    public func watch(nats: NATSConnection) { lock.withLock { self.nats = nats } }
+    public func watch(nats: NATSConnection) { watched.withLock { $0.nats = nats } }
     /// The NATS connection being watched, once the daemon has one.
-    public var natsConnection: NATSConnection? { lock.withLock { nats } }
-    public func watch(database: @escaping @Sendable () async -> Bool) { lock.withLock { self.database = database } }
+    public var natsConnection: NATSConnection? { watched.withLock { $0.nats } }
+    public func watch(database: @escaping @Sendable () async -> Bool) { watched.withLock { $0.database = database } }
 
     /// Watches PostgreSQL by connecting with the daemon's connection string and a short
     /// timeout (a held connection would only tell about itself).
@@ -94,7 +93,7 @@ public final class ReadinessProbe: @unchecked Sendable {
     }
 
     public func check() async -> (ready: Bool, detail: String) {
-        let (n, d) = lock.withLock { (nats, database) }
+        let (n, d) = watched.withLock { ($0.nats, $0.database) }
         var problems: [String] = []
         if let n { if !n.isConnected { problems.append("nats: \(n.status.lowercased())") } } else { problems.append("nats: not connected yet") }
         if let d, !(await d()) { problems.append("postgres: unreachable") }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import CurlHTTP
 import KalshiModels
 import RateBudget
@@ -49,25 +50,24 @@ public final class ExchangeStats: @unchecked Sendable {
 /// monotonic clock between readings. Windows such as "closed in the last 24 h" and the
 /// change feed's "updated since" are asked in the exchange's time, which is not ours when
 /// the clocks drift or the exchange is a simulator running faster than real time.
-public final class ExchangeClock: @unchecked Sendable {
-    private let lock = SimpleLock()
-    private var reading: (server: Timestamp, at: ContinuousClock.Instant)?
+public final class ExchangeClock: Sendable {
+    private let reading = Mutex<(server: Timestamp, at: ContinuousClock.Instant)?>(nil)
 
     public init() {}
 
     func record(_ server: Timestamp?) {
         guard let server else { return }
-        lock.withLock { reading = (server, ContinuousClock.now) }
+        reading.withLock { $0 = (server, ContinuousClock.now) }
     }
 
     /// Whether any response carried a `Date` header yet.
-    public var isSynchronized: Bool { lock.withLock { reading != nil } }
+    public var isSynchronized: Bool { reading.withLock { $0 != nil } }
 
     /// The exchange's now; the local clock until a response has told the exchange's.
     /// `Date` has one-second resolution and is truncated, so this errs early, which only
     /// widens "since" windows.
     public func now() -> Timestamp {
-        guard let r = lock.withLock({ reading }) else { return .now() }
+        guard let r = reading.withLock({ $0 }) else { return .now() }
         let elapsed = ContinuousClock.now - r.at
         return Timestamp(microsecondsSinceEpoch: r.server.microsecondsSinceEpoch
                          + elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)
@@ -76,12 +76,11 @@ public final class ExchangeClock: @unchecked Sendable {
 
 /// Counts the requests made by one unit of work (a series sync) even when many run
 /// concurrently on one client: bind it with `ExchangeClient.$tally.withValue(…)`.
-public final class RequestTally: @unchecked Sendable {
-    private let lock = SimpleLock()
-    private var count = 0
+public final class RequestTally: Sendable {
+    private let count = Atomic<Int>(0)
     public init() {}
-    func add() { lock.withLock { count += 1 } }
-    public var requests: Int { lock.withLock { count } }
+    func add() { count.add(1, ordering: .relaxed) }
+    public var requests: Int { count.load(ordering: .relaxed) }
 }
 
 /// The Kalshi Trade API v2 read endpoints ssmd uses, with the shared request budget,

@@ -32,7 +32,7 @@ package enum ListPageDecoder {
             let decoder = JSONDecoder()
             var cursor: String?
             if let c = members["cursor"] {
-                guard let s = JSONScan.stringOrNull(c, in: buffer, decoder: decoder) else { return nil }
+                guard let s = JSONScan.stringOrNull(c, in: buffer) else { return nil }
                 cursor = s
             }
             var elements: [P.Element] = []

@@ -151,10 +151,31 @@ public struct Market: Sendable, Hashable, Codable {
     public var volume24h: FixedPoint?
     public var openInterest: FixedPoint?
     public var mveCollectionTicker: String?
+    /// The price grid orders must follow: a named structure (`linear_cent`, `deci_cent`, …) and
+    /// its bands (`[{"start", "end", "step"}]`, dollars). Changes arrive on the lifecycle
+    /// channel as `price_level_structure_updated`.
+    public var priceLevelStructure: String?
+    public var priceRanges: JSONValue?
+    public var earlyCloseCondition: String?
+    /// Deprecated by the exchange in favour of `latest_expiration_time`; still sent, kept as sent.
+    public var expirationTime: Timestamp?
+    public var expirationValue: String?
+    public var occurrenceDatetime: Timestamp?
+    public var feeWaiverExpirationTime: Timestamp?
+    public var functionalStrike: String?
+    public var primaryParticipantKey: String?
+    public var isProvisional: Bool?
 
     public init(ticker: String, eventTicker: String, status: String) {
         self.ticker = ticker; self.eventTicker = eventTicker; self.status = status
     }
+
+    /// Integer fields the exchange removed in March 2026; read only as fallbacks for the
+    /// `*_dollars` / `*_fp` strings.
+    public static let legacyKeys: Set<String> = [
+        "yes_bid", "yes_ask", "no_bid", "no_ask", "last_price", "notional_value", "settlement_value",
+        "volume", "volume_24h", "open_interest",
+    ]
 
     enum CodingKeys: String, CodingKey {
         case ticker, eventTicker = "event_ticker", marketType = "market_type", title, subtitle
@@ -170,6 +191,11 @@ public struct Market: Sendable, Hashable, Codable {
         case settlementValue = "settlement_value_dollars"
         case volume = "volume_fp", volume24h = "volume_24h_fp", openInterest = "open_interest_fp"
         case mveCollectionTicker = "mve_collection_ticker"
+        case priceLevelStructure = "price_level_structure", priceRanges = "price_ranges"
+        case earlyCloseCondition = "early_close_condition", expirationTime = "expiration_time"
+        case expirationValue = "expiration_value", occurrenceDatetime = "occurrence_datetime"
+        case feeWaiverExpirationTime = "fee_waiver_expiration_time", functionalStrike = "functional_strike"
+        case primaryParticipantKey = "primary_participant_key", isProvisional = "is_provisional"
         // Legacy integer fields (removed from the exchange in March 2026), read as fallbacks.
         case legacyYesBid = "yes_bid", legacyYesAsk = "yes_ask", legacyNoBid = "no_bid", legacyNoAsk = "no_ask"
         case legacyLastPrice = "last_price", legacyNotional = "notional_value", legacySettlementValue = "settlement_value"
@@ -213,6 +239,16 @@ public struct Market: Sendable, Hashable, Codable {
         volume24h = try c.count(.volume24h, legacy: .legacyVolume24h)
         openInterest = try c.count(.openInterest, legacy: .legacyOpenInterest)
         mveCollectionTicker = try c.string(.mveCollectionTicker)
+        priceLevelStructure = try c.string(.priceLevelStructure)
+        priceRanges = try c.decodeIfPresent(JSONValue.self, forKey: .priceRanges)
+        earlyCloseCondition = try c.string(.earlyCloseCondition)
+        expirationTime = try c.timestamp(.expirationTime)
+        expirationValue = try c.string(.expirationValue)
+        occurrenceDatetime = try c.timestamp(.occurrenceDatetime)
+        feeWaiverExpirationTime = try c.timestamp(.feeWaiverExpirationTime)
+        functionalStrike = try c.string(.functionalStrike)
+        primaryParticipantKey = try c.string(.primaryParticipantKey)
+        isProvisional = try c.bool(.isProvisional)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -252,6 +288,16 @@ public struct Market: Sendable, Hashable, Codable {
         try c.encodeIfPresent(volume24h, forKey: .volume24h)
         try c.encodeIfPresent(openInterest, forKey: .openInterest)
         try c.encodeIfPresent(mveCollectionTicker, forKey: .mveCollectionTicker)
+        try c.encodeIfPresent(priceLevelStructure, forKey: .priceLevelStructure)
+        try c.encodeIfPresent(priceRanges, forKey: .priceRanges)
+        try c.encodeIfPresent(earlyCloseCondition, forKey: .earlyCloseCondition)
+        try c.encodeTime(expirationTime, forKey: .expirationTime)
+        try c.encodeIfPresent(expirationValue, forKey: .expirationValue)
+        try c.encodeTime(occurrenceDatetime, forKey: .occurrenceDatetime)
+        try c.encodeTime(feeWaiverExpirationTime, forKey: .feeWaiverExpirationTime)
+        try c.encodeIfPresent(functionalStrike, forKey: .functionalStrike)
+        try c.encodeIfPresent(primaryParticipantKey, forKey: .primaryParticipantKey)
+        try c.encodeIfPresent(isProvisional, forKey: .isProvisional)
     }
 }
 

@@ -64,7 +64,7 @@ public final class JetStream: @unchecked Sendable {
                 try addOrUpdateStream(spec, update: true)
                 return
             }
-            if case .jetStream(_, 10065, _)? = lastError as? NATSError {
+            if (lastError as? NATSError)?.jetStreamCode == .subjectsOverlap {
                 // "subjects overlap" and the stream still does not exist: another stream
                 // owns these subjects.
                 throw lastError!
@@ -73,7 +73,8 @@ public final class JetStream: @unchecked Sendable {
                 try addOrUpdateStream(spec, update: false)
                 logger.info("created JetStream stream", metadata: ["nats.stream": "\(spec.name)"])
                 return
-            } catch NATSError.jetStream(let code, let errorCode, let message) where errorCode == 10058 || errorCode == 10065 {
+            } catch NATSError.jetStream(let code, let errorCode, let message)
+                        where JetStreamErrorCode.streamNameInUse.matches(errorCode) || JetStreamErrorCode.subjectsOverlap.matches(errorCode) {
                 // Created concurrently by someone else (the server reports "name in use" or,
                 // in a race, "subjects overlap"): look again and compare.
                 lastError = NATSError.jetStream(code: code, errorCode: errorCode, message: message)
@@ -206,7 +207,7 @@ public final class JetStream: @unchecked Sendable {
                 try addOrUpdateConsumer(stream: stream, spec, update: true)
                 return
             }
-            if case .jetStream(_, 10100, _)? = lastError as? NATSError {
+            if (lastError as? NATSError)?.jetStreamCode == .workQueueFilterTaken {
                 // "filtered consumer not unique" and ours still does not exist: another
                 // consumer of this work-queue stream owns the filter.
                 throw lastError!
@@ -218,10 +219,10 @@ public final class JetStream: @unchecked Sendable {
                 ])
                 return
             } catch let e as NATSError {
-                // Created concurrently (10013 name in use / 10148 already exists / 10105
-                // active / 10100 work-queue filter taken — by the twin being created): look
-                // again and compare.
-                if case .jetStream(_, let code, _) = e, [10013, 10148, 10105, 10100].contains(code) {
+                // Created concurrently (name in use, already exists, active, or the
+                // work-queue filter taken — by the twin being created): look again and compare.
+                let raced: [JetStreamErrorCode] = [.consumerNameInUse, .consumerAlreadyExists, .consumerExistsAndActive, .workQueueFilterTaken]
+                if let code = e.jetStreamCode, raced.contains(code) {
                     lastError = e
                     continue
                 }
@@ -272,7 +273,7 @@ public final class JetStream: @unchecked Sendable {
         var jerr = jsErrCode(rawValue: 0)
         let s = withOptions { o in js_GetConsumerInfo(&ci, ctx, stream, name, &o, &jerr) }
         defer { jsConsumerInfo_Destroy(ci) }
-        if s == NATS_NOT_FOUND && jerr.rawValue == 10059 { throw NATSError.notFound("stream \(stream)") }
+        if s == NATS_NOT_FOUND && JetStreamErrorCode.streamNotFound.matches(jerr) { throw NATSError.notFound("stream \(stream)") }
         if s == NATS_NOT_FOUND { return nil }
         try NATSStatus.check(s, jerr, "consumer info \(stream)/\(name)")
         guard let ci, let cfg = ci.pointee.Config else { return nil }
@@ -292,7 +293,7 @@ public final class JetStream: @unchecked Sendable {
         let s = withOptions { o in js_ConsumerNames(&list, ctx, stream, &o, &jerr) }
         defer { jsConsumerNamesList_Destroy(list) }
         if s == NATS_NOT_FOUND {
-            if jerr.rawValue == 10059 { throw NATSError.notFound("stream \(stream)") }
+            if JetStreamErrorCode.streamNotFound.matches(jerr) { throw NATSError.notFound("stream \(stream)") }
             return []
         }
         try NATSStatus.check(s, jerr, "consumer names of \(stream)")

@@ -65,7 +65,7 @@ extension JetStream {
 
 /// A JetStream key-value bucket. Thread-safe. Compare-and-set writes go through JetStream
 /// publish with an expected last subject sequence so that a lost race is recognised by
-/// its API error code (10071) rather than by text.
+/// its API error code (`JetStreamErrorCode.wrongLastSequence`) rather than by text.
 public final class KeyValueBucket: @unchecked Sendable {
     public let bucket: String
     private let kv: OpaquePointer
@@ -165,7 +165,7 @@ public final class KeyValueBucket: @unchecked Sendable {
         }
         defer { jsPubAck_Destroy(pa) }
         if s != NATS_OK {
-            if jerr.rawValue == 10071 {
+            if JetStreamErrorCode.wrongLastSequence.matches(jerr) {
                 throw NATSError.revisionMismatch("\(operation) \(bucket)/\(key) expecting revision \(expectedRevision)")
             }
             throw NATSStatus.error(s, "\(operation) \(bucket)/\(key)", jsErr: jerr)

@@ -63,22 +63,13 @@ public struct NATSOptions: Sendable, CustomStringConvertible, CustomDebugStringC
     /// The URLs with passwords and tokens redacted — safe to log.
     public var redactedURLs: [String] { urls.map(Redaction.url) }
 
-    /// Strings that must never appear in an error or a log line.
-    var secrets: [String] {
-        var s: [String] = []
-        if let p = password, !p.isEmpty { s.append(p) }
-        if let t = token, !t.isEmpty { s.append(t) }
-        s += urls.compactMap(Redaction.secret(inURL:))   // user-info embedded in URLs
-        return s
+    /// Strings that must never appear in an error or a log line: the password, the token,
+    /// and user-info embedded in URLs.
+    var secrets: Secrets {
+        Secrets([password, token].compactMap { $0 } + urls.compactMap(Redaction.secret(inURL:)))
     }
 
-    func scrub(_ text: String) -> String {
-        var out = text
-        for secret in secrets where secret.count >= 1 {
-            out = out.replacingOccurrences(of: secret, with: "***")
-        }
-        return out
-    }
+    func scrub(_ text: String) -> String { secrets.scrub(text) }
 }
 
 final class WeakSubscription: @unchecked Sendable {
@@ -101,17 +92,15 @@ final class NATSConnectionEvents: @unchecked Sendable {
     let reconnects = Atomic<Int>(0)
     /// Set when the application closes the connection (vs. cnats giving up).
     let closeRequested = Atomic<Bool>(false)
-    let secrets: [String]
+    let secrets: Secrets
 
-    init(logger: Logger, name: String, secrets: [String]) {
+    init(logger: Logger, name: String, secrets: Secrets) {
         self.logger = logger
         self.name = name
         self.secrets = secrets
     }
 
-    func scrub(_ text: String) -> String {
-        secrets.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
-    }
+    func scrub(_ text: String) -> String { secrets.scrub(text) }
 
     static func from(_ closure: UnsafeMutableRawPointer?) -> NATSConnectionEvents? {
         guard let closure else { return nil }

@@ -12,8 +12,7 @@ public enum NATSError: Error, CustomStringConvertible, Sendable, Equatable {
     case timeout(String)
     /// The JetStream API answered with an error. `code` is the cnats status
     /// (`natsStatus`, e.g. 1 = NATS_ERR, 7 = NATS_NOT_FOUND), `errorCode` the JetStream
-    /// API error code (10071 = wrong last sequence, 10059 = stream not found, …; 0 if
-    /// none was reported).
+    /// API error code (see `JetStreamErrorCode`; 0 if none was reported).
     case jetStream(code: Int, errorCode: Int, message: String)
     /// A key-value `create` found the key already present.
     case keyExists(String)
@@ -63,6 +62,35 @@ public enum NATSError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 }
 
+/// The JetStream API error codes ssmd reacts to (nats-server's `errors.json`; codes are
+/// never reused).
+public enum JetStreamErrorCode: Int, Sendable, CaseIterable {
+    case consumerNameInUse = 10013
+    case consumerNotFound = 10014
+    case noMessageFound = 10037
+    case streamNameInUse = 10058
+    case streamNotFound = 10059
+    case subjectsOverlap = 10065
+    /// A compare-and-set lost its race: the subject's last sequence was not the expected one.
+    case wrongLastSequence = 10071
+    /// Another consumer of the work-queue stream already has this filter.
+    case workQueueFilterTaken = 10100
+    case consumerExistsAndActive = 10105
+    case consumerAlreadyExists = 10148
+
+    /// Whether `code` is this one.
+    public func matches(_ code: Int) -> Bool { code == rawValue }
+    func matches(_ code: jsErrCode) -> Bool { Int(code.rawValue) == rawValue }
+}
+
+extension NATSError {
+    /// The JetStream API error code, when the server gave a known one.
+    public var jetStreamCode: JetStreamErrorCode? {
+        if case .jetStream(_, let code, _) = self { return JetStreamErrorCode(rawValue: code) }
+        return nil
+    }
+}
+
 /// Helpers to turn a cnats status into a `NATSError` with a useful, secret-free message.
 enum NATSStatus {
     /// The text of the calling thread's last cnats error, or the generic status text.
@@ -88,7 +116,8 @@ enum NATSStatus {
         if s == NATS_CONNECTION_CLOSED { return .closed }
         if s == NATS_TIMEOUT { return .timeout(msg) }
         // stream not found / consumer not found / no message found
-        if s == NATS_NOT_FOUND || [10059, 10014, 10037].contains(jsErr.rawValue) {
+        let notFound: [JetStreamErrorCode] = [.streamNotFound, .consumerNotFound, .noMessageFound]
+        if s == NATS_NOT_FOUND || notFound.contains(where: { $0.matches(jsErr) }) {
             return .notFound(jsErr.rawValue != 0 ? "\(msg) (api error \(jsErr.rawValue))" : msg)
         }
         if jsErr.rawValue != 0 { return .jetStream(code: Int(raw), errorCode: Int(jsErr.rawValue), message: msg) }

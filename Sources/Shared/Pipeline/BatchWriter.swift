@@ -86,13 +86,12 @@ public actor WriterDatabase {
 /// batch, dead-letters it with its reason, and acks only what is durable.
 public final class BatchWriter: @unchecked Sendable {
     private let db: WriterDatabase
-    private let deadLetters: ReliablePublisher
+    private let deadLetters: DeadLetterPublisher
     private let ackWait: Duration
     private let metrics: WriterMetricsRecorder
     private let logger: Logger
-    private let retryPolicy = RetryPolicy(maxAttempts: .max, base: .milliseconds(200), cap: .seconds(5))
 
-    public init(db: WriterDatabase, deadLetters: ReliablePublisher, ackWait: Duration, metrics: WriterMetricsRecorder, logger: Logger) {
+    public init(db: WriterDatabase, deadLetters: DeadLetterPublisher, ackWait: Duration, metrics: WriterMetricsRecorder, logger: Logger) {
         self.db = db
         self.deadLetters = deadLetters
         self.ackWait = ackWait
@@ -147,10 +146,11 @@ public final class BatchWriter: @unchecked Sendable {
         let catalogs = batch.catalogs
         let snapshots = batch.snapshots
         let bytes = items.reduce(0) { $0 + $1.message.data.count }
-        var attempt = 0
-        var lastLease = ContinuousClock.now
+        var policy = CommitPolicy(ackWait: ackWait, since: .now)
         while true {
             let started = ContinuousClock.now
+            let failure: CommitPolicy.Failure
+            let failureText: String
             do {
                 let result = try await db.withStore { store in
                     try store.connection.transaction { _ in
@@ -177,8 +177,8 @@ public final class BatchWriter: @unchecked Sendable {
                                     events: result.0.events, markets: result.0.markets,
                                     deactivated: result.1, reactivated: result.2, gone: result.3)
                 }
-                if attempt > 0 {
-                    logger.info("batch committed after retrying", metadata: ["attempts": "\(attempt + 1)", "messages": "\(items.count)"])
+                if policy.attempts > 0 {
+                    logger.info("batch committed after retrying", metadata: ["attempts": "\(policy.attempts + 1)", "messages": "\(items.count)"])
                 }
                 logger.debug("batch committed", metadata: [
                     "messages": "\(items.count)", "markets_inserted": "\(result.0.markets.inserted)",
@@ -187,30 +187,31 @@ public final class BatchWriter: @unchecked Sendable {
                     "commit_ms": "\(WriterMetrics.milliseconds(seconds))"])
                 return true
             } catch let e as PostgresError where BatchWriter.isPoison(e) {
-                if items.count == 1 {
-                    await setAside(items.first!.message, reason: "rejected by PostgreSQL: \(e)")
-                    return true
-                }
+                failure = .rejected("\(e)")
+                failureText = "\(e)"
+            } catch {
+                failure = .transient
+                failureText = "\(error)"
+            }
+            switch policy.next(after: failure, batchSize: items.count, cancelled: Task.isCancelled, now: .now, jitter: .random(in: 0..<1)) {
+            case .deadLetter(let reason):
+                await setAside(items.first!.message, reason: reason)
+                return true
+            case .split:
                 let mid = items.startIndex + items.count / 2
                 let left = await commitDecoded(items[..<mid])
                 return await commitDecoded(items[mid...]) && left
-            } catch {
-                if Task.isCancelled {
-                    logger.warning("stopping with a batch not committed; it will be redelivered", metadata: [
-                        "messages": "\(items.count)", "error": "\(error)"])
-                    return false
-                }
-                attempt += 1
+            case .stop:
+                logger.warning("stopping with a batch not committed; it will be redelivered", metadata: [
+                    "messages": "\(items.count)", "error": "\(failureText)"])
+                return false
+            case .retry(let pause, let renewLeases):
                 metrics.update { $0.commitRetries += 1 }
-                if attempt == 1 || attempt % 10 == 0 {
+                if policy.attempts == 1 || policy.attempts % 10 == 0 {
                     logger.error("batch not committed; retrying (nothing acked)", metadata: [
-                        "error": "\(error)", "attempt": "\(attempt)", "messages": "\(items.count)"])
+                        "error": "\(failureText)", "attempt": "\(policy.attempts)", "messages": "\(items.count)"])
                 }
-                if ContinuousClock.now - lastLease >= ackWait / 3 {
-                    for item in items { try? item.message.inProgress() }
-                    lastLease = ContinuousClock.now
-                }
-                let pause = retryPolicy.delay(attempt: attempt - 1, unit: Double.random(in: 0.5..<1))
+                if renewLeases { for item in items { try? item.message.inProgress() } }
                 try? await Task.sleep(for: pause)
             }
         }
@@ -224,18 +225,8 @@ public final class BatchWriter: @unchecked Sendable {
     }
 
     private func setAside(_ message: JetStreamMessage, reason: String) async {
-        let letter = DeadLetter(stage: "db-writer", reason: reason, subject: message.subject,
-                                deliveries: message.deliveryCount, failedAt: .now(), payload: message.data)
-        do {
-            try await deadLetters.publishAll([OutgoingMessage(subject: Subjects.deadLetter(stage: "db-writer"), data: letter.encoded(),
-                                                              msgId: "dlq:db-writer:\(message.streamSequence)")])
-            try message.term()
+        if await deadLetters.setAside(message, reason: reason, logger: logger) {
             metrics.update { $0.deadLetters += 1 }
-            logger.error("message set aside on the dead-letter subject", metadata: [
-                "subject": "\(message.subject)", "stream_seq": "\(message.streamSequence)", "reason": "\(reason)"])
-        } catch {
-            logger.error("could not dead-letter message; leaving it for redelivery", metadata: ["reason": "\(reason)", "error": "\(error)"])
-            try? message.nak(delay: .seconds(5))
         }
     }
 }

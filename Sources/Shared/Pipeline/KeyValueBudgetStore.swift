@@ -13,6 +13,8 @@ public struct KeyValueBudgetStore: BudgetStore {
         try await bucket.get(key).map { ($0.value, $0.revision) }
     }
 
+    public func isTransient(_ error: Error) -> Bool { (error as? NATSError)?.isTransient ?? false }
+
     public func write(_ key: String, value: [UInt8], ifRevision revision: UInt64?) async throws -> Bool {
         do {
             if let revision { _ = try await bucket.update(key, value: value, expectedRevision: revision) }

@@ -33,8 +33,6 @@ public final class MarketSyncer: Sendable {
     private let lookbackSeconds: Int64
     /// Event tickers per `/events?tickers=` request (keeps URLs short).
     private let eventBatch = 100
-    /// Encoded messages held before they are published: bounds memory for large series.
-    static let publishSlice = 250
 
     public init(client: ExchangeClient, js: JetStream, lookbackSeconds: Int64 = 86_400, eventsPerPage: Int = 50, logger: Logger) {
         self.client = client
@@ -44,7 +42,7 @@ public final class MarketSyncer: Sendable {
         self.logger = logger
     }
 
-    public func sync(_ item: WorkItem, heartbeat: @Sendable () async -> Void = {}) async throws -> SeriesSyncResult {
+    public func sync(_ item: WorkItem, heartbeat: @escaping @Sendable () async -> Void = {}) async throws -> SeriesSyncResult {
         let tally = RequestTally()
         return try await ExchangeClient.$tally.withValue(tally) {
             switch item.mode {
@@ -66,7 +64,7 @@ public final class MarketSyncer: Sendable {
         }
     }
 
-    private func syncFull(_ item: WorkItem, tally: RequestTally, heartbeat: @Sendable () async -> Void) async throws -> SeriesSyncResult {
+    private func syncFull(_ item: WorkItem, tally: RequestTally, heartbeat: @escaping @Sendable () async -> Void) async throws -> SeriesSyncResult {
         var query = EventQuery(seriesTicker: item.seriesTicker)
         query.withNestedMarkets = true
         query.limit = eventsPerPage
@@ -76,27 +74,22 @@ public final class MarketSyncer: Sendable {
         query.minCloseTs = closedSince.secondsSinceEpoch
         var eventTickers: [String] = [], marketTickers: [String] = []
         var seenMarkets = Set<String>()
-        let publisher = ReliablePublisher(js: js, logger: logger)
-        // Page by page: memory is bounded by one page, whatever the series' size.
+        var publisher = SlicedPublisher(js: js, logger: logger, heartbeat: heartbeat)
+        // Page by page, published in slices: memory is bounded by one page, whatever the
+        // series' size. A page's events go before its markets.
         try await client.forEachEventsPage(query) { page in
             let fetchedAt = Timestamp.now()
-            var messages: [OutgoingMessage] = []
             for e in page where e.seriesTicker == item.seriesTicker {
                 eventTickers.append(e.ticker)
-                messages.append(try eventMessage(e.withoutMarkets, fetchedAt: fetchedAt, item: item))
+                try await publisher.append(try eventMessage(e.withoutMarkets, fetchedAt: fetchedAt, item: item))
             }
             for e in page where e.seriesTicker == item.seriesTicker {
                 for m in e.markets ?? [] where seenMarkets.insert(m.ticker).inserted {
                     marketTickers.append(m.ticker)
-                    messages.append(try marketMessage(m, fetchedAt: fetchedAt, item: item))
-                    // Encoded messages are published in slices, not held for a whole page.
-                    if messages.count >= Self.publishSlice {
-                        try await publisher.publishAll(messages, heartbeat: heartbeat)
-                        messages.removeAll(keepingCapacity: true)
-                    }
+                    try await publisher.append(try marketMessage(m, fetchedAt: fetchedAt, item: item))
                 }
             }
-            try await publisher.publishAll(messages, heartbeat: heartbeat)
+            try await publisher.flush()
             await heartbeat()
         }
         // Markets settled within the lookback whose event closed before it, for a series
@@ -120,16 +113,17 @@ public final class MarketSyncer: Sendable {
         // Only after every page: the snapshot is what proves the rest gone.
         let snapshot = SeriesSnapshotMessage(fetchedAt: item.issuedAt, seriesTicker: item.seriesTicker, closedSince: .seconds(closedSince.secondsSinceEpoch),
                                              marketTickers: marketTickers, eventTickers: eventTickers)
-        try await publisher.publishAll([OutgoingMessage(
+        try await publisher.append(OutgoingMessage(
             subject: Subjects.snapshot(series: item.seriesTicker), data: try MessageCodec.encode(snapshot),
-            msgId: "snapshot:\(item.cycleId):\(item.seriesTicker)")], heartbeat: heartbeat)
+            msgId: "snapshot:\(item.cycleId):\(item.seriesTicker)"))
+        try await publisher.flush()
         return SeriesSyncResult(events: eventTickers.count + extraEvents, markets: marketTickers.count, requests: tally.requests)
     }
 
     /// Publishes changed markets, preceded by those of their events that the secmaster
     /// stream does not hold yet (fetched from the exchange).
     private func publishChanges(_ markets: [Market], fetchedAt: Timestamp, item: WorkItem, tally: RequestTally,
-                                heartbeat: @Sendable () async -> Void) async throws -> SeriesSyncResult {
+                                heartbeat: @escaping @Sendable () async -> Void) async throws -> SeriesSyncResult {
         var eventTickers: [String] = []
         var seen = Set<String>()
         for m in markets where seen.insert(m.eventTicker).inserted { eventTickers.append(m.eventTicker) }
@@ -151,17 +145,15 @@ public final class MarketSyncer: Sendable {
                 await heartbeat()
             }
         }
+        // Events first, then markets, in slices.
         let events = messages.count
-        let publisher = ReliablePublisher(js: js, logger: logger)
+        var publisher = SlicedPublisher(js: js, logger: logger, heartbeat: heartbeat)
+        for m in messages { try await publisher.append(m) }
         var published = Set<String>()
         for m in markets where published.insert(m.ticker).inserted {
-            messages.append(try marketMessage(m, fetchedAt: fetchedAt, item: item))
-            if messages.count >= Self.publishSlice {  // events first, then markets, in slices
-                try await publisher.publishAll(messages, heartbeat: heartbeat)
-                messages.removeAll(keepingCapacity: true)
-            }
+            try await publisher.append(try marketMessage(m, fetchedAt: fetchedAt, item: item))
         }
-        try await publisher.publishAll(messages, heartbeat: heartbeat)
+        try await publisher.flush()
         return SeriesSyncResult(events: events, markets: published.count, requests: tally.requests)
     }
 

@@ -1,17 +1,18 @@
 import Logging
 import ServiceLifecycle
+import Synchronization
 import KalshiAPI
 import NATSClient
 import SSMDCore
+import SyncCore
 import WireContract
 
 /// Sends in-progress acks for a work item at most every `every`, so a replica waiting for
 /// rate-budget tokens keeps its lease instead of having the item redelivered elsewhere.
-final class LeaseKeeper: @unchecked Sendable {
+final class LeaseKeeper: Sendable {
     private let message: JetStreamMessage
     private let every: Duration
-    private let lock = SimpleLock()
-    private var last = ContinuousClock.now
+    private let last = Mutex(ContinuousClock.now)
 
     init(message: JetStreamMessage, every: Duration) {
         self.message = message
@@ -19,7 +20,7 @@ final class LeaseKeeper: @unchecked Sendable {
     }
 
     func beat() async {
-        let due: Bool = lock.withLock {
+        let due: Bool = last.withLock { last in
             let now = ContinuousClock.now
             guard now - last >= every else { return false }
             last = now
@@ -131,7 +132,7 @@ public final class MarketWorkPool: Sendable {
             workerSubscriptions.append(subs)
         }
         let allSubscriptions = workerSubscriptions
-        let deadLetters = ReliablePublisher(js: js, logger: logger)
+        let deadLetters = DeadLetterPublisher(stage: "market-fetcher", js: js, logger: logger)
         let done = DoneFlag()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -160,7 +161,7 @@ public final class MarketWorkPool: Sendable {
         for subs in allSubscriptions { await subs.closeAll() }
     }
 
-    func workLoop(subs: WorkSubscriptions, deadLetters: ReliablePublisher, done: DoneFlag, logger: Logger) async {
+    func workLoop(subs: WorkSubscriptions, deadLetters: DeadLetterPublisher, done: DoneFlag, logger: Logger) async {
         // With one tag a fetch waits for work; with many, each is probed without waiting and
         // the worker rests only after a whole round found nothing.
         var emptyInARow = 0
@@ -193,12 +194,13 @@ public final class MarketWorkPool: Sendable {
         }
     }
 
-    func process(_ message: JetStreamMessage, ackWait: Duration, deadLetters: ReliablePublisher, logger: Logger) async {
+    func process(_ message: JetStreamMessage, ackWait: Duration, deadLetters: DeadLetterPublisher, logger: Logger) async {
         let item: WorkItem
         do {
             item = try MessageCodec.decode(WorkItem.self, from: message.data, subject: message.subject)
         } catch {
-            await setAside(message, reason: "\(error)", deadLetters: deadLetters, logger: logger)
+            await act(on: .decide(.undecodable("\(error)"), deliveries: message.deliveryCount, maxDeliver: topology.workMaxDeliver, jitter: 0),
+                      message, deadLetters: deadLetters, logger: logger)
             return
         }
         var log = logger
@@ -207,51 +209,54 @@ public final class MarketWorkPool: Sendable {
         log[metadataKey: "cycle"] = "\(item.cycleId)"
         let lease = LeaseKeeper(message: message, every: .milliseconds(max(100, ackWait.milliseconds / 3)))
         let started = ContinuousClock.now
+        let failure: WorkOutcome.Failure?
+        var result: SeriesSyncResult?
         do {
-            let result = try await syncer.sync(item) { await lease.beat() }
-            try await message.ackSync()
+            result = try await syncer.sync(item) { await lease.beat() }
+            failure = nil
+        } catch let e as ExchangeError where !e.isRetryable {
+            failure = .permanent(e.description)
+        } catch {
+            failure = .transient("\(error)")
+        }
+        let outcome = WorkOutcome.decide(failure, deliveries: message.deliveryCount, maxDeliver: topology.workMaxDeliver,
+                                         jitter: .random(in: 0..<1))
+        if case .ack = outcome, let result {
+            do {
+                try await message.ackSync()
+            } catch {
+                // Not acknowledged: the server redelivers it; the publishes are deduplicated.
+                log.warning("work item synced but its ack failed; it will be redelivered", metadata: ["error": "\(error)"])
+                return
+            }
             record { $0.seriesSynced += 1; $0.markets += result.markets; $0.events += result.events; $0.requests += result.requests }
             log.info("series synced", metadata: [
                 "mode": "\(item.mode.rawValue)", "markets": "\(result.markets)", "events": "\(result.events)", "requests": "\(result.requests)",
                 "duration_ms": "\((ContinuousClock.now - started).seconds * 1000)", "delivery": "\(message.deliveryCount)"])
-        } catch let e as ExchangeError where !e.isRetryable {
-            await setAside(message, reason: e.description, deadLetters: deadLetters, logger: log)
-        } catch {
-            if message.deliveryCount >= UInt64(max(1, topology.workMaxDeliver - 1)) {
-                await setAside(message, reason: "gave up after \(message.deliveryCount) deliveries: \(error)", deadLetters: deadLetters, logger: log)
-                return
-            }
-            // Retry later, on whichever replica takes it.
-            let delay = RetryPolicy(maxAttempts: .max, base: .seconds(1), cap: .seconds(60))
-                .delay(attempt: Int(message.deliveryCount), unit: Double.random(in: 0.5..<1))
-            log.warning("series sync failed; work item will be retried", metadata: ["error": "\(error)", "retry_in_ms": "\(delay.milliseconds)"])
-            record { $0.retried += 1 }
-            try? message.nak(delay: delay)
+            return
         }
+        if case .transient(let reason)? = failure { log[metadataKey: "error"] = "\(reason)" }
+        await act(on: outcome, message, deadLetters: deadLetters, logger: log)
     }
 
-    /// Publishes the item with its reason to the dead-letter subject, then terminates it.
-    func setAside(_ message: JetStreamMessage, reason: String, deadLetters: ReliablePublisher, logger: Logger) async {
-        let letter = DeadLetter(stage: "market-fetcher", reason: reason, subject: message.subject,
-                                deliveries: message.deliveryCount, failedAt: .now(), payload: message.data)
-        do {
-            try await deadLetters.publishAll([OutgoingMessage(subject: Subjects.deadLetter(stage: "market-fetcher"), data: letter.encoded(),
-                                                              msgId: "dlq:market-fetcher:\(message.streamSequence)")])
-            try message.term()
-            record { $0.deadLettered += 1 }
-            logger.error("work item set aside on the dead-letter subject", metadata: ["reason": "\(reason)"])
-        } catch {
-            // Could not record it: leave it to redelivery rather than lose it.
-            logger.error("could not dead-letter work item; leaving it for redelivery", metadata: ["reason": "\(reason)", "error": "\(error)"])
-            try? message.nak(delay: .seconds(5))
+    /// Hands the item back or sets it aside, as `outcome` says.
+    private func act(on outcome: WorkOutcome, _ message: JetStreamMessage, deadLetters: DeadLetterPublisher, logger: Logger) async {
+        switch outcome {
+        case .ack:
+            break
+        case .retry(let delay):
+            logger.warning("series sync failed; work item will be retried", metadata: ["retry_in_ms": "\(delay.milliseconds)"])
+            record { $0.retried += 1 }
+            try? message.nak(delay: delay)
+        case .deadLetter(let reason):
+            if await deadLetters.setAside(message, reason: reason, logger: logger) { record { $0.deadLettered += 1 } }
         }
     }
 }
 
 /// A flag set once, read from many tasks.
-final class DoneFlag: @unchecked Sendable {
-    private let lock = SimpleLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
+final class DoneFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }

@@ -50,3 +50,40 @@ public struct ReliablePublisher: Sendable {
         }
     }
 }
+
+/// Messages published as they are produced, a slice at a time: a large series or category
+/// never holds more than `slice` encoded messages, and each slice is acknowledged before
+/// the next is built. `flush()` publishes what is left; call it before relying on the
+/// messages being stored (before acking the work that produced them).
+public struct SlicedPublisher: Sendable {
+    /// Encoded messages held before they are published: bounds memory (work items and
+    /// market messages run to a few kilobytes each).
+    public static let defaultSlice = 250
+
+    private let publisher: ReliablePublisher
+    private let slice: Int
+    private let heartbeat: @Sendable () async -> Void
+    private var pending: [OutgoingMessage] = []
+    /// Messages published so far.
+    public private(set) var published = 0
+
+    public init(js: JetStream, logger: Logger, slice: Int = SlicedPublisher.defaultSlice,
+                heartbeat: @escaping @Sendable () async -> Void = {}) {
+        self.publisher = ReliablePublisher(js: js, logger: logger)
+        self.slice = max(1, slice)
+        self.heartbeat = heartbeat
+        pending.reserveCapacity(self.slice)
+    }
+
+    public mutating func append(_ message: OutgoingMessage) async throws {
+        pending.append(message)
+        if pending.count >= slice { try await flush() }
+    }
+
+    public mutating func flush() async throws {
+        guard !pending.isEmpty else { return }
+        try await publisher.publishAll(pending, heartbeat: heartbeat)
+        published += pending.count
+        pending.removeAll(keepingCapacity: true)
+    }
+}

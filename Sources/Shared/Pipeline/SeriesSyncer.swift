@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import KalshiAPI
 import KalshiModels
 import NATSClient
@@ -14,7 +15,8 @@ public final class SeriesSyncer: Sendable {
     private let js: JetStream
     private let topology: Topology
     private let logger: Logger
-    private let knownConsumers = LockedSet()
+    /// Tags whose work consumer this process has made sure of.
+    private let knownConsumers = Mutex<Set<String>>([])
 
     public init(client: ExchangeClient, js: JetStream, topology: Topology, logger: Logger) {
         self.client = client
@@ -49,7 +51,7 @@ public final class SeriesSyncer: Sendable {
         let seriesDone = ContinuousClock.now
 
         // 2. The change feed since the last cycle, in the exchange's clock.
-        let stateKey = "plan.\(SubjectToken.encode(schedule))"
+        let stateKey = StateKeys.plan(schedule: schedule)
         let state = try await loadPlanState(key: stateKey, log: log)
         let planner = SyncPlanner(policy: policy)
         let now = client.clock.now()
@@ -88,38 +90,17 @@ public final class SeriesSyncer: Sendable {
             }
         }
         let bySeries = Dictionary(listing.tracked.map { ($0.ticker, $0) }, uniquingKeysWith: { a, _ in a })
-        let issuedAt = Timestamp.now()
-        var messages: [OutgoingMessage] = []
+        let builder = WorkItemBuilder(schedule: schedule, cycleId: cycleId, issuedAt: .now(), exchangeTime: now,
+                                      deltaLimit: policy.deltaLimit, firstTime: firstTime, settledSince: settledSince,
+                                      lateSettled: lateSettled)
+        var publisher = SlicedPublisher(js: js, logger: log)
         for entry in plan.decisions {
-            let ticker = entry.series
-            let t = bySeries[ticker]!
-            try await ensureWorkConsumer(tag: t.routingTag)
-            var item = WorkItem(seriesTicker: ticker, category: t.category,
-                                tags: t.tags, routingTag: t.routingTag, isGame: t.isGame,
-                                schedule: schedule, cycleId: cycleId, issuedAt: issuedAt)
-            item.exchangeTime = now
-            switch entry.decision {
-            case .full:
-                item.mode = .full
-                if firstTime.contains(ticker) {
-                    // Carried when few; otherwise (or when the listing failed) fetched by the market-fetcher.
-                    if let settled = lateSettled.map({ $0[ticker] ?? [] }), settled.count <= policy.deltaLimit {
-                        if !settled.isEmpty { item.markets = settled }
-                    } else {
-                        item.settledSince = settledSince
-                    }
-                }
-            case .delta(let markets): item.mode = .delta; item.markets = markets
-            case .incremental(let since): item.mode = .incremental; item.since = since
-            }
-            messages.append(OutgoingMessage(subject: Subjects.work(tag: t.routingTag), data: try MessageCodec.encode(item),
-                                            msgId: "work:\(cycleId):\(ticker)"))
-            if messages.count >= 200 {  // items can carry markets: publish in small slices
-                try await ReliablePublisher(js: js, logger: log).publishAll(messages)
-                messages.removeAll(keepingCapacity: true)
-            }
+            let series = bySeries[entry.series]!
+            try await ensureWorkConsumer(tag: series.routingTag)
+            let item = builder.item(entry.decision, for: series)
+            try await publisher.append(OutgoingMessage(subject: item.subject, data: try MessageCodec.encode(item), msgId: item.messageID))
         }
-        try await ReliablePublisher(js: js, logger: log).publishAll(messages)
+        try await publisher.flush()
         // Saved only once the work is handed out: a cycle that fails before asks again.
         await savePlanState(plan.state, key: stateKey, log: log)
 
@@ -140,9 +121,7 @@ public final class SeriesSyncer: Sendable {
         var categories = 0, listed = 0, failed = 0
         /// Every series listed (tracked or not): the change feed attributes markets by them.
         var listedTickers = Set<String>()
-        /// What a work item needs of each tracked series (not the whole listing, which can
-        /// be megabytes at full scale and is published as soon as it is read).
-        var tracked: [(ticker: String, category: String, tags: [String], routingTag: String, isGame: Bool)] = []
+        var tracked: [TrackedSeriesRef] = []
     }
 
     /// Reads the category→tags map, the sports and each needed category's series, applies
@@ -180,31 +159,26 @@ public final class SeriesSyncer: Sendable {
                 !claimedByEarlier.contains { !$0.select([t.series], category: category, map: map, rule: rule).isEmpty }
             }
             for t in picked {
-                listing.tracked.append((t.series.ticker, t.series.category.isEmpty ? category : t.series.category,
-                                        t.series.tags, t.routingTag, t.isGame))
+                listing.tracked.append(TrackedSeriesRef(ticker: t.series.ticker, category: t.series.category.isEmpty ? category : t.series.category,
+                                                        tags: t.series.tags, routingTag: t.routingTag, isGame: t.isGame))
             }
             let fetchedAt = Timestamp.now()
-            let publisher = ReliablePublisher(js: js, logger: log)
-            var messages: [OutgoingMessage] = []
+            var publisher = SlicedPublisher(js: js, logger: log)
             for t in picked {
                 let payload = try MessageCodec.encode(SeriesMessage(fetchedAt: fetchedAt, isGame: t.isGame, series: t.series))
                 // Same cycle and content → same id: a retried publish is deduplicated, and a
                 // value that returns (A → B → A) within the duplicate window still lands.
                 let content = FNV1a.hash64(bytes: try JSONCodec.encode(t.series)).hex + (t.isGame ? "g" : "")
-                messages.append(OutgoingMessage(subject: Subjects.series(t.series.ticker), data: payload,
-                                                msgId: "series:\(t.series.ticker):\(cycleId):\(content)"))
-                if messages.count >= 200 {  // a category can hold thousands: publish in slices
-                    try await publisher.publishAll(messages)
-                    messages.removeAll(keepingCapacity: true)
-                }
+                try await publisher.append(OutgoingMessage(subject: Subjects.series(t.series.ticker), data: payload,
+                                                           msgId: "series:\(t.series.ticker):\(cycleId):\(content)"))
             }
             if tagFilter.isEmpty {
                 // Only a complete listing may deactivate anything.
                 let catalog = CatalogMessage(fetchedAt: fetchedAt, category: category, seriesTickers: series.map(\.ticker).sorted())
-                messages.append(OutgoingMessage(subject: Subjects.catalog(category: category), data: try MessageCodec.encode(catalog),
-                                                msgId: "catalog:\(cycleId):\(category)"))
+                try await publisher.append(OutgoingMessage(subject: Subjects.catalog(category: category), data: try MessageCodec.encode(catalog),
+                                                           msgId: "catalog:\(cycleId):\(category)"))
             }
-            try await publisher.publishAll(messages)
+            try await publisher.flush()
             log.debug("category listed", metadata: ["category": "\(category)", "listed": "\(series.count)", "tracked": "\(picked.count)"])
         }
         return listing
@@ -233,25 +207,19 @@ public final class SeriesSyncer: Sendable {
     }
 
     func ensureWorkConsumer(tag: String) async throws {
-        guard !knownConsumers.contains(tag) else { return }
+        guard !knownConsumers.withLock({ $0.contains(tag) }) else { return }
         try await js.ensureConsumer(stream: Streams.work, topology.workConsumer(tag: tag))
-        knownConsumers.insert(tag)
+        _ = knownConsumers.withLock { $0.insert(tag) }
     }
 
     func recordReport(_ report: CycleReport) async {
         do {
             let bytes = try JSONCodec.encode(report)
-            _ = try await js.keyValue(bucket: Topology.stateBucket).put("cycle.\(SubjectToken.encode(report.schedule))", value: bytes)
+            _ = try await js.keyValue(bucket: Topology.stateBucket).put(StateKeys.cycle(schedule: report.schedule), value: bytes)
         } catch {
             logger.warning("could not record cycle report", metadata: ["error": "\(error)"])
         }
     }
 }
 
-/// A set shared between tasks.
-final class LockedSet: @unchecked Sendable {
-    private let lock = SimpleLock()
-    private var items = Set<String>()
-    func contains(_ s: String) -> Bool { lock.withLock { items.contains(s) } }
-    func insert(_ s: String) { lock.withLock { _ = items.insert(s) } }
-}
+

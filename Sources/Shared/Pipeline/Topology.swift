@@ -12,6 +12,7 @@ public struct Topology: Sendable {
     public var writerMaxAckPending = 100_000
     public var duplicateWindow: Duration = .seconds(120)
     public var deadLetterMaxAge: Duration = .seconds(14 * 86_400)
+    public var lifecycleMaxAge: Duration = .seconds(86_400)
 
     public init() {}
 
@@ -25,9 +26,13 @@ public struct Topology: Sendable {
         var secmaster = StreamSpec(name: Streams.secmaster, subjects: Subjects.secmasterSubjects)
         secmaster.maxMsgsPerSubject = 1
         secmaster.duplicateWindow = duplicateWindow
-        var dlq = StreamSpec(name: Streams.deadLetters, subjects: ["ssmd.dlq.>"])
+        var dlq = StreamSpec(name: Streams.deadLetters, subjects: [Subjects.allDeadLetters])
         dlq.maxAge = deadLetterMaxAge
-        return [work, secmaster, dlq]
+        var lifecycle = StreamSpec(name: Streams.lifecycle, subjects: [Subjects.allLifecycle])
+        lifecycle.maxAge = lifecycleMaxAge
+        // Two listeners may run side by side: each message lands once.
+        lifecycle.duplicateWindow = duplicateWindow
+        return [work, secmaster, dlq, lifecycle]
     }
 
     public func workConsumer(tag: String) -> ConsumerSpec {

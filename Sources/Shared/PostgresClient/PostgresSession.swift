@@ -15,8 +15,7 @@ import SSMDCore
 /// * Errors are ``PostgresError``; see there which are retryable.
 public final class PostgresSession {
     private var handle: OpaquePointer?
-    private let lock = NSRecursiveLock()
-    private let secrets: [String]
+    private let secrets: Secrets
     private var savepointCounter = 0
 
     /// The connection string with any password replaced by `***` (safe to log).
@@ -33,7 +32,7 @@ public final class PostgresSession {
     init(connectionString: String) throws {
         let secrets = PostgresSession.secrets(in: connectionString)
         self.secrets = secrets
-        self.redactedConnectionString = PostgresSession.redact(connectionString, secrets: secrets)
+        self.redactedConnectionString = secrets.scrub(connectionString)
 
         var keywords: [String] = ["fallback_application_name", "client_encoding"]
         var values: [String] = ["ssmd", "UTF8"]
@@ -64,7 +63,7 @@ public final class PostgresSession {
             throw PostgresError.connection(message: "out of memory allocating a libpq connection")
         }
         guard PQstatus(conn) == CONNECTION_OK else {
-            let message = PostgresSession.redact(PostgresSession.errorMessage(conn), secrets: secrets)
+            let message = secrets.scrub(PostgresSession.errorMessage(conn))
             PQfinish(conn)
             throw PostgresError.connection(message: message.isEmpty ? "could not connect" : message)
         }
@@ -89,14 +88,12 @@ public final class PostgresSession {
     /// trip): a server that went away is only noticed by the next statement; use ``ping()``
     /// to check for real.
     public var isHealthy: Bool {
-        lock.lock(); defer { lock.unlock() }
         guard let handle else { return false }
         return PQstatus(handle) == CONNECTION_OK && PQtransactionStatus(handle) != PQTRANS_UNKNOWN
     }
 
     /// Whether a transaction block is open on this connection.
     public var inTransaction: Bool {
-        lock.lock(); defer { lock.unlock() }
         guard let handle else { return false }
         let status = PQtransactionStatus(handle)
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
@@ -104,7 +101,6 @@ public final class PostgresSession {
 
     /// The server's version as an integer (150004 for 15.4); 0 when closed.
     public var serverVersion: Int {
-        lock.lock(); defer { lock.unlock() }
         guard let handle else { return 0 }
         return Int(PQserverVersion(handle))
     }
@@ -117,7 +113,6 @@ public final class PostgresSession {
     /// Closes and reopens the connection with the same parameters (`PQreset`). Session state
     /// (temporary tables, prepared statements, advisory locks, an open transaction) is lost.
     public func reset() throws {
-        lock.lock(); defer { lock.unlock() }
         guard let handle else { throw PostgresError.connection(message: "connection is closed") }
         PQreset(handle)
         guard PQstatus(handle) == CONNECTION_OK else {
@@ -129,7 +124,6 @@ public final class PostgresSession {
 
     /// Closes the connection; later calls throw ``PostgresError/connection(message:)``.
     public func close() {
-        lock.lock(); defer { lock.unlock() }
         if let handle { PQfinish(handle) }
         handle = nil
     }
@@ -139,7 +133,6 @@ public final class PostgresSession {
     /// Runs one statement with `$1, $2, …` text parameters (`PQexecParams`); `nil` is NULL.
     @discardableResult
     public func execute(_ sql: String, _ params: [PostgresValue?] = []) throws -> PostgresResult {
-        lock.lock(); defer { lock.unlock() }
         let conn = try liveHandle()
         for (index, param) in params.enumerated() {
             if let text = param?.text, text.utf8.contains(0) {
@@ -159,7 +152,6 @@ public final class PostgresSession {
     /// `PQexec`). For migrations and fixed DDL only — never build such a script from data.
     @discardableResult
     public func executeScript(_ sql: String) throws -> PostgresResult {
-        lock.lock(); defer { lock.unlock() }
         let conn = try liveHandle()
         return try consume(PQexec(conn, sql), conn: conn)
     }
@@ -170,7 +162,6 @@ public final class PostgresSession {
     ///
     /// If `COMMIT` fails with a connection loss the outcome is unknown: make the work idempotent.
     public func transaction<T>(_ body: (PostgresSession) throws -> T) throws -> T {
-        lock.lock(); defer { lock.unlock() }
         let conn = try liveHandle()
         if PQtransactionStatus(conn) != PQTRANS_IDLE {
             savepointCounter += 1
@@ -220,7 +211,6 @@ public final class PostgresSession {
     public func copyIn<Rows: Sequence>(
         _ copySQL: String, rows: Rows, encode: (Rows.Element, inout PostgresCopyRow) -> Void
     ) throws -> Int {
-        lock.lock(); defer { lock.unlock() }
         let conn = try liveHandle()
         guard let start = PQexec(conn, copySQL) else { throw lossOrCopyError(conn, "COPY could not start") }
         let startStatus = PQresultStatus(start)
@@ -374,7 +364,7 @@ public final class PostgresSession {
         return .copy(message: message.isEmpty ? fallback : "\(fallback): \(message)")
     }
 
-    private func redact(_ text: String) -> String { PostgresSession.redact(text, secrets: secrets) }
+    private func redact(_ text: String) -> String { secrets.scrub(text) }
 
     private static func errorMessage(_ conn: OpaquePointer) -> String {
         guard let message = PQerrorMessage(conn) else { return "" }
@@ -389,8 +379,8 @@ public final class PostgresSession {
     // MARK: - Password redaction
 
     /// Every password-like value in a connection string (keyword `password=`, URI user
-    /// info, `?password=` URI parameter, `PGPASSWORD`), raw and percent-decoded.
-    static func secrets(in connectionString: String) -> [String] {
+    /// info, `?password=` URI parameter, `PGPASSWORD`).
+    static func secrets(in connectionString: String) -> Secrets {
         var found: [String] = []
         // What libpq itself understands (handles quoting and URI percent-decoding).
         var errorMessage: UnsafeMutablePointer<CChar>?
@@ -405,62 +395,10 @@ public final class PostgresSession {
             PQconninfoFree(options)
         }
         if let errorMessage { PQfreemem(errorMessage) }
-        // Lexical fallbacks, for strings libpq cannot parse (its error may echo them).
-        found.append(contentsOf: lexicalPasswords(in: connectionString))
+        // Read lexically too, for strings libpq cannot parse (its error may echo them).
+        found += Redaction.passwords(inConnectionString: connectionString)
         if let env = ProcessInfo.processInfo.environment["PGPASSWORD"] { found.append(env) }
-        var unique: [String] = []
-        for secret in found where !secret.isEmpty && !unique.contains(secret) {
-            unique.append(secret)
-            if let decoded = secret.removingPercentEncoding, decoded != secret, !unique.contains(decoded) {
-                unique.append(decoded)
-            }
-        }
-        // Longest first, so a password containing another is replaced whole.
-        return unique.sorted { $0.count > $1.count }
-    }
-
-    private static func lexicalPasswords(in text: String) -> [String] {
-        var found: [String] = []
-        // keyword form: password = value | password = 'quoted value'
-        var searchStart = text.startIndex
-        while let range = text.range(of: "password", options: .caseInsensitive, range: searchStart..<text.endIndex) {
-            searchStart = range.upperBound
-            var index = range.upperBound
-            while index < text.endIndex, text[index] == " " { index = text.index(after: index) }
-            guard index < text.endIndex, text[index] == "=" else { continue }
-            index = text.index(after: index)
-            while index < text.endIndex, text[index] == " " { index = text.index(after: index) }
-            let rest = Array(text[index...])
-            var value = ""
-            if rest.first == "'" {
-                var i = 1
-                while i < rest.count, rest[i] != "'" {
-                    if rest[i] == "\\", i + 1 < rest.count { i += 1 }
-                    value.append(rest[i])
-                    i += 1
-                }
-            } else {
-                for character in rest {
-                    if character == " " || character == "&" || character == "\t" || character == "\n" { break }
-                    value.append(character)
-                }
-            }
-            if !value.isEmpty { found.append(value) }
-        }
-        // URI form: scheme://user:password@host
-        if text.hasPrefix("postgresql://") || text.hasPrefix("postgres://"), let password = Redaction.secret(inURL: text) {
-            found.append(password)
-        }
-        return found
-    }
-
-    /// Replaces every secret in `text` with `***`.
-    static func redact(_ text: String, secrets: [String]) -> String {
-        var text = text
-        for secret in secrets where !secret.isEmpty {
-            text = text.replacingOccurrences(of: secret, with: "***")
-        }
-        return text
+        return Secrets(found)
     }
 
     // MARK: - C string arrays

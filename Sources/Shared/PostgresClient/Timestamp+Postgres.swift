@@ -20,7 +20,7 @@ extension Timestamp {
         let micros = microsecondsSinceEpoch
         let (secondsTotal, micro) = micros.floorDivMod(1_000_000)
         let (days, secondOfDay) = secondsTotal.floorDivMod(86_400)
-        let (year, month, day) = PostgresCalendar.civil(fromDays: days)
+        let (year, month, day) = Timestamp.civilFromDays(days)
         let bc = year <= 0
         let displayYear = bc ? 1 - year : year
         let hour = secondOfDay / 3600, minute = (secondOfDay % 3600) / 60, second = secondOfDay % 60
@@ -119,33 +119,9 @@ extension Timestamp {
         }
         guard i == bytes.count else { return nil }
         if bc { year = 1 - year }
-        let days = PostgresCalendar.days(fromCivil: year, month, day)
+        let days = Timestamp.daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
         self.init(microsecondsSinceEpoch: seconds * 1_000_000 + micro)
-    }
-}
-
-enum PostgresCalendar {
-    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-    static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func civil(fromDays daysSinceEpoch: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = daysSinceEpoch + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }
 

@@ -9,6 +9,13 @@ public protocol BudgetStore: Sendable {
     /// Writes `value` if the key is still at `revision` (nil: the key must not exist yet).
     /// False when another writer changed it first: the caller reads again and retries.
     func write(_ key: String, value: [UInt8], ifRevision revision: UInt64?) async throws -> Bool
+    /// Whether `error` (thrown by `read` or `write`) may go away by itself — a timeout while
+    /// the store's server is busy or electing a leader — so the budget tries again.
+    func isTransient(_ error: Error) -> Bool
+}
+
+extension BudgetStore {
+    public func isTransient(_ error: Error) -> Bool { false }
 }
 
 /// Compare-and-set in memory, with the semantics of a KV bucket's revisions.

@@ -35,6 +35,9 @@ public final class SharedRequestBudget: RequestBudget, @unchecked Sendable {
     private let casLock = AsyncLock()
 
     public static let globalKey = "read"
+    /// Transient store failures in a row a reservation rides out (backing off from 0.2 s to
+    /// 3.2 s: about 30 s in all) before it fails.
+    static let transientRetries = 12
 
     /// KV keys allow only `[-/_=.a-zA-Z0-9]`, and a pool of many tags has a long name.
     static func poolKey(_ name: String) -> String { SafeName.make(prefix: "pool", from: name, separator: ".") }
@@ -90,13 +93,25 @@ public final class SharedRequestBudget: RequestBudget, @unchecked Sendable {
 
     private func compareAndSet<T: Sendable>(key: String, _ transform: @escaping @Sendable (GCRA.State, Int64) -> (GCRA.State, T)) async throws -> T {
         var conflicts = 0
+        var storeFailures = 0
         while true {
-            let entry = try await store.read(key)
-            let state = entry.flatMap { try? JSONDecoder().decode(GCRA.State.self, from: Data($0.value)) } ?? GCRA.State()
-            let (next, value) = transform(state, clock.now())
-            if try await store.write(key, value: Array(try JSONEncoder().encode(next)), ifRevision: entry?.revision) {
-                return value
+            let written: Bool
+            let value: T
+            do {
+                let entry = try await store.read(key)
+                let state = entry.flatMap { try? JSONDecoder().decode(GCRA.State.self, from: Data($0.value)) } ?? GCRA.State()
+                let (next, result) = transform(state, clock.now())
+                written = try await store.write(key, value: Array(try JSONEncoder().encode(next)), ifRevision: entry?.revision)
+                value = result
+                storeFailures = 0
+            } catch where store.isTransient(error) && storeFailures < Self.transientRetries {
+                // A busy or re-electing store: the request waits rather than fails.
+                storeFailures += 1
+                logger.debug("budget store busy; retrying", metadata: ["key": "\(key)", "error": "\(error)", "attempt": "\(storeFailures)"])
+                try await Task.sleep(for: .milliseconds(100 << min(storeFailures, 5)))
+                continue
             }
+            if written { return value }
             conflicts += 1
             metrics.conflict()
             // Replicas racing: back off with full jitter so one of them wins the next round.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Keeps secrets out of logs and error messages.
 public enum Redaction {
     /// `nats://user:pass@host` → `nats://user:[redacted]@host`; a lone user-info is a NATS
@@ -72,5 +74,67 @@ public enum Redaction {
             out.append(key.lowercased() == "password" ? "password=[redacted]" : "\(key)=\(raw)")
         }
         return out.joined(separator: " ")
+    }
+}
+
+/// Strings that must never reach a log line or an error message (passwords, tokens), and
+/// the one way text is cleaned of them: each occurrence becomes `***`. Percent-decoded forms
+/// count too (a URI's password is encoded; a server echoes it decoded), and longer secrets
+/// go first, so one containing another is replaced whole.
+public struct Secrets: Sendable, Equatable {
+    public let values: [String]
+
+    public init(_ values: [String]) {
+        var unique: [String] = []
+        for secret in values where !secret.isEmpty && !unique.contains(secret) {
+            unique.append(secret)
+            if let decoded = secret.removingPercentEncoding, decoded != secret, !unique.contains(decoded) {
+                unique.append(decoded)
+            }
+        }
+        self.values = unique.sorted { $0.count > $1.count }
+    }
+
+    public func scrub(_ text: String) -> String {
+        values.reduce(text) { $0.replacingOccurrences(of: $1, with: "***") }
+    }
+}
+
+extension Redaction {
+    /// The password values written in a PostgreSQL connection string, read lexically:
+    /// `password=value` or `password='quoted value'` (keyword form, also as a URI
+    /// parameter) and a URI's `user:password@`. For strings a parser cannot read too — its
+    /// error may echo them.
+    public static func passwords(inConnectionString text: String) -> [String] {
+        var found: [String] = []
+        var searchStart = text.startIndex
+        while let range = text.range(of: "password", options: .caseInsensitive, range: searchStart..<text.endIndex) {
+            searchStart = range.upperBound
+            var index = range.upperBound
+            while index < text.endIndex, text[index] == " " { index = text.index(after: index) }
+            guard index < text.endIndex, text[index] == "=" else { continue }
+            index = text.index(after: index)
+            while index < text.endIndex, text[index] == " " { index = text.index(after: index) }
+            let rest = Array(text[index...])
+            var value = ""
+            if rest.first == "'" {
+                var i = 1
+                while i < rest.count, rest[i] != "'" {
+                    if rest[i] == "\\", i + 1 < rest.count { i += 1 }
+                    value.append(rest[i])
+                    i += 1
+                }
+            } else {
+                for character in rest {
+                    if character == " " || character == "&" || character == "\t" || character == "\n" { break }
+                    value.append(character)
+                }
+            }
+            if !value.isEmpty { found.append(value) }
+        }
+        if text.hasPrefix("postgresql://") || text.hasPrefix("postgres://"), let password = secret(inURL: text) {
+            found.append(password)
+        }
+        return found
     }
 }

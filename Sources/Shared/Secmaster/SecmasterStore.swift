@@ -227,26 +227,11 @@ public final class SecmasterStore {
             "SELECT \(SQL.markets.columns.joined(separator: ", ")), gone_at FROM markets WHERE ticker = $1",
             [.text(ticker)])
         guard result.rowCount == 1 else { return nil }
-        let v = { (name: String) in result[0, name] }
-        let ts = { (name: String) in v(name).flatMap(Timestamp.init(postgresText:)) }
-        let row = MarketRow(
-            ticker: v("ticker") ?? "", eventTicker: v("event_ticker") ?? "", seriesTicker: v("series_ticker") ?? "",
-            marketType: v("market_type"), title: v("title"), subtitle: v("subtitle"),
-            yesSubTitle: v("yes_sub_title"), noSubTitle: v("no_sub_title"), status: v("status") ?? "",
-            result: v("result"), createdTime: ts("created_time"), updatedTime: ts("updated_time"),
-            openTime: ts("open_time"), closeTime: ts("close_time"),
-            expectedExpirationTime: ts("expected_expiration_time"),
-            latestExpirationTime: ts("latest_expiration_time"), settlementTs: ts("settlement_ts"),
-            canCloseEarly: v("can_close_early").map { $0 == "t" }, strikeType: v("strike_type"),
-            floorStrike: v("floor_strike"), capStrike: v("cap_strike"), customStrikeJSON: v("custom_strike"),
-            rulesPrimary: v("rules_primary"), rulesSecondary: v("rules_secondary"),
-            yesBidDollars: v("yes_bid_dollars"), yesAskDollars: v("yes_ask_dollars"),
-            noBidDollars: v("no_bid_dollars"), noAskDollars: v("no_ask_dollars"),
-            lastPriceDollars: v("last_price_dollars"), notionalValueDollars: v("notional_value_dollars"),
-            settlementValueDollars: v("settlement_value_dollars"), volumeFp: v("volume_fp"),
-            volume24hFp: v("volume_24h_fp"), openInterestFp: v("open_interest_fp"),
-            fetchedAt: ts("fetched_at") ?? .storageFloor)
-        return (row, ts("gone_at"))
+        var row = MarketRow.empty(fetchedAt: .storageFloor)
+        for column in MarketRow.columns {
+            column.set(Self.columnValue(result[0, column.name], kind: column.kind), in: &row)
+        }
+        return (row, result[0, "gone_at"].flatMap(Timestamp.init(postgresText:)))
     }
 
     // MARK: - Internals
@@ -305,18 +290,26 @@ public final class SecmasterStore {
     }
 
     static func encode(_ row: MarketRow, _ w: inout PostgresCopyRow) {
-        w.text(row.ticker); w.text(row.eventTicker); w.text(row.seriesTicker); w.text(row.marketType)
-        w.text(row.title); w.text(row.subtitle); w.text(row.yesSubTitle); w.text(row.noSubTitle)
-        w.text(row.status); w.text(row.result)
-        w.timestamp(row.createdTime); w.timestamp(row.updatedTime); w.timestamp(row.openTime)
-        w.timestamp(row.closeTime); w.timestamp(row.expectedExpirationTime)
-        w.timestamp(row.latestExpirationTime); w.timestamp(row.settlementTs)
-        w.bool(row.canCloseEarly); w.text(row.strikeType); w.text(row.floorStrike); w.text(row.capStrike)
-        w.text(row.customStrikeJSON); w.text(row.rulesPrimary); w.text(row.rulesSecondary)
-        w.text(row.yesBidDollars); w.text(row.yesAskDollars); w.text(row.noBidDollars); w.text(row.noAskDollars)
-        w.text(row.lastPriceDollars); w.text(row.notionalValueDollars); w.text(row.settlementValueDollars)
-        w.text(row.volumeFp); w.text(row.volume24hFp); w.text(row.openInterestFp)
-        w.timestamp(row.fetchedAt)
+        for column in MarketRow.columns {
+            switch column.value(in: row) {
+            case nil: w.null()
+            case .text(let s)?: w.text(s)
+            case .timestamp(let t)?: w.timestamp(t)
+            case .bool(let b)?: w.bool(b)
+            case .integer(let i)?: w.int(i)
+            }
+        }
+    }
+
+    /// A column's value from PostgreSQL's text output.
+    static func columnValue(_ text: String?, kind: ColumnKind) -> ColumnValue? {
+        guard let text else { return nil }
+        switch kind {
+        case .text, .decimal, .json: return .text(text)
+        case .timestamp: return Timestamp(postgresText: text).map(ColumnValue.timestamp)
+        case .bool: return .bool(text == "t")
+        case .integer: return Int64(text).map(ColumnValue.integer)
+        }
     }
 
     /// Fixed SQL text, built once from the column lists (identifiers only — never data).
@@ -335,15 +328,7 @@ public final class SecmasterStore {
             "strike_period", "collateral_return_type", "exchange_updated_at", "fetched_at",
         ]
 
-        static let marketColumns = [
-            "ticker", "event_ticker", "series_ticker", "market_type", "title", "subtitle", "yes_sub_title",
-            "no_sub_title", "status", "result", "created_time", "updated_time", "open_time", "close_time",
-            "expected_expiration_time", "latest_expiration_time", "settlement_ts", "can_close_early",
-            "strike_type", "floor_strike", "cap_strike", "custom_strike", "rules_primary", "rules_secondary",
-            "yes_bid_dollars", "yes_ask_dollars", "no_bid_dollars", "no_ask_dollars", "last_price_dollars",
-            "notional_value_dollars", "settlement_value_dollars", "volume_fp", "volume_24h_fp",
-            "open_interest_fp", "fetched_at",
-        ]
+        static let marketColumns = MarketRow.columnNames
 
         /// Staging tables are temporary (per session), created once with the target's column
         /// types but no constraints, emptied at commit; the DELETE covers a call nested in a

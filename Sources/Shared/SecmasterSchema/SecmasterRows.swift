@@ -52,6 +52,9 @@ public struct EventRow: Sendable, Equatable {
     }
 }
 
+/// A market as the secmaster stores it. Its columns — name, the exchange's JSON key, type —
+/// are listed once, in ``MarketRow/columns``; the fast decoder, the COPY order, the SELECT
+/// lists, the data API and its OpenAPI schema all follow that list.
 public struct MarketRow: Sendable, Equatable {
     public var ticker: String
     public var eventTicker: String
@@ -70,15 +73,22 @@ public struct MarketRow: Sendable, Equatable {
     public var closeTime: Timestamp?
     public var expectedExpirationTime: Timestamp?
     public var latestExpirationTime: Timestamp?
+    public var expirationTime: Timestamp?
     public var settlementTs: Timestamp?
+    public var settlementTimerSeconds: Int64?
     public var canCloseEarly: Bool?
+    public var earlyCloseCondition: String?
     public var strikeType: String?
     public var floorStrike: String?
     public var capStrike: String?
     /// `custom_strike` as JSON text (stored as JSONB).
     public var customStrikeJSON: String?
+    public var functionalStrike: String?
     public var rulesPrimary: String?
     public var rulesSecondary: String?
+    public var priceLevelStructure: String?
+    /// `price_ranges` (`[{"start", "end", "step"}]`) as JSON text (stored as JSONB).
+    public var priceRangesJSON: String?
     public var yesBidDollars: String?
     public var yesAskDollars: String?
     public var noBidDollars: String?
@@ -89,6 +99,11 @@ public struct MarketRow: Sendable, Equatable {
     public var volumeFp: String?
     public var volume24hFp: String?
     public var openInterestFp: String?
+    public var expirationValue: String?
+    public var occurrenceDatetime: Timestamp?
+    public var feeWaiverExpirationTime: Timestamp?
+    public var primaryParticipantKey: String?
+    public var isProvisional: Bool?
     public var fetchedAt: Timestamp
 
     public init(
@@ -96,49 +111,38 @@ public struct MarketRow: Sendable, Equatable {
         title: String? = nil, subtitle: String? = nil, yesSubTitle: String? = nil, noSubTitle: String? = nil,
         status: String, result: String? = nil, createdTime: Timestamp? = nil, updatedTime: Timestamp? = nil,
         openTime: Timestamp? = nil, closeTime: Timestamp? = nil, expectedExpirationTime: Timestamp? = nil,
-        latestExpirationTime: Timestamp? = nil, settlementTs: Timestamp? = nil, canCloseEarly: Bool? = nil,
+        latestExpirationTime: Timestamp? = nil, expirationTime: Timestamp? = nil, settlementTs: Timestamp? = nil,
+        settlementTimerSeconds: Int64? = nil, canCloseEarly: Bool? = nil, earlyCloseCondition: String? = nil,
         strikeType: String? = nil, floorStrike: String? = nil, capStrike: String? = nil,
-        customStrikeJSON: String? = nil, rulesPrimary: String? = nil, rulesSecondary: String? = nil,
+        customStrikeJSON: String? = nil, functionalStrike: String? = nil, rulesPrimary: String? = nil,
+        rulesSecondary: String? = nil, priceLevelStructure: String? = nil, priceRangesJSON: String? = nil,
         yesBidDollars: String? = nil, yesAskDollars: String? = nil, noBidDollars: String? = nil,
         noAskDollars: String? = nil, lastPriceDollars: String? = nil, notionalValueDollars: String? = nil,
         settlementValueDollars: String? = nil, volumeFp: String? = nil, volume24hFp: String? = nil,
-        openInterestFp: String? = nil, fetchedAt: Timestamp
+        openInterestFp: String? = nil, expirationValue: String? = nil, occurrenceDatetime: Timestamp? = nil,
+        feeWaiverExpirationTime: Timestamp? = nil, primaryParticipantKey: String? = nil, isProvisional: Bool? = nil,
+        fetchedAt: Timestamp
     ) {
-        self.ticker = ticker
-        self.eventTicker = eventTicker
-        self.seriesTicker = seriesTicker
-        self.marketType = marketType
-        self.title = title
-        self.subtitle = subtitle
-        self.yesSubTitle = yesSubTitle
-        self.noSubTitle = noSubTitle
-        self.status = status
-        self.result = result
-        self.createdTime = createdTime
-        self.updatedTime = updatedTime
-        self.openTime = openTime
-        self.closeTime = closeTime
-        self.expectedExpirationTime = expectedExpirationTime
-        self.latestExpirationTime = latestExpirationTime
-        self.settlementTs = settlementTs
-        self.canCloseEarly = canCloseEarly
-        self.strikeType = strikeType
-        self.floorStrike = floorStrike
-        self.capStrike = capStrike
-        self.customStrikeJSON = customStrikeJSON
-        self.rulesPrimary = rulesPrimary
-        self.rulesSecondary = rulesSecondary
-        self.yesBidDollars = yesBidDollars
-        self.yesAskDollars = yesAskDollars
-        self.noBidDollars = noBidDollars
-        self.noAskDollars = noAskDollars
-        self.lastPriceDollars = lastPriceDollars
-        self.notionalValueDollars = notionalValueDollars
-        self.settlementValueDollars = settlementValueDollars
-        self.volumeFp = volumeFp
-        self.volume24hFp = volume24hFp
-        self.openInterestFp = openInterestFp
-        self.fetchedAt = fetchedAt
+        self.ticker = ticker; self.eventTicker = eventTicker; self.seriesTicker = seriesTicker
+        self.marketType = marketType; self.title = title; self.subtitle = subtitle
+        self.yesSubTitle = yesSubTitle; self.noSubTitle = noSubTitle; self.status = status; self.result = result
+        self.createdTime = createdTime; self.updatedTime = updatedTime; self.openTime = openTime
+        self.closeTime = closeTime; self.expectedExpirationTime = expectedExpirationTime
+        self.latestExpirationTime = latestExpirationTime; self.expirationTime = expirationTime
+        self.settlementTs = settlementTs; self.settlementTimerSeconds = settlementTimerSeconds
+        self.canCloseEarly = canCloseEarly; self.earlyCloseCondition = earlyCloseCondition
+        self.strikeType = strikeType; self.floorStrike = floorStrike; self.capStrike = capStrike
+        self.customStrikeJSON = customStrikeJSON; self.functionalStrike = functionalStrike
+        self.rulesPrimary = rulesPrimary; self.rulesSecondary = rulesSecondary
+        self.priceLevelStructure = priceLevelStructure; self.priceRangesJSON = priceRangesJSON
+        self.yesBidDollars = yesBidDollars; self.yesAskDollars = yesAskDollars
+        self.noBidDollars = noBidDollars; self.noAskDollars = noAskDollars
+        self.lastPriceDollars = lastPriceDollars; self.notionalValueDollars = notionalValueDollars
+        self.settlementValueDollars = settlementValueDollars; self.volumeFp = volumeFp
+        self.volume24hFp = volume24hFp; self.openInterestFp = openInterestFp
+        self.expirationValue = expirationValue; self.occurrenceDatetime = occurrenceDatetime
+        self.feeWaiverExpirationTime = feeWaiverExpirationTime; self.primaryParticipantKey = primaryParticipantKey
+        self.isProvisional = isProvisional; self.fetchedAt = fetchedAt
     }
 }
 

@@ -6,7 +6,8 @@ import SSMDCore
 /// change) and `kind`, plus the original, unencoded tickers and tags — subject tokens are for
 /// routing only. Field names follow the exchange's snake_case.
 public enum MessageKind: String, Sendable, Codable {
-    case work, series, catalog, event, market, snapshot
+    case work, series, catalog, event, market, snapshot, lifecycle
+    case lifecycleGap = "lifecycle_gap"
 }
 
 public protocol SSMDMessage: Codable, Sendable {
@@ -56,6 +57,11 @@ public struct WorkItem: SSMDMessage, Equatable {
     /// `full`, for a series synced the first time with too many such markets to carry:
     /// also fetch its markets settled since then.
     public var settledSince: Timestamp?
+
+    /// The subject it travels on: its routing tag's work subject.
+    public var subject: String { Subjects.work(tag: routingTag) }
+    /// `Nats-Msg-Id`: a re-published item of the same cycle is a duplicate the stream drops.
+    public var messageID: String { "work:\(cycleId):\(seriesTicker)" }
 
     public init(seriesTicker: String, category: String, tags: [String], routingTag: String, isGame: Bool,
                 schedule: String, cycleId: String, issuedAt: Timestamp, mode: SyncMode = .full,

@@ -28,7 +28,49 @@ public enum Subjects {
     /// Poison messages, kept with their reason: `ssmd.dlq.<stage>`.
     public static func deadLetter(stage: String) -> String { "ssmd.dlq.\(SubjectToken.encode(stage))" }
 
+    /// The exchange's lifecycle messages as the lifecycle-listener republishes them:
+    /// `ssmd.lifecycle.market.<event type>.<market>` (created, activated, deactivated,
+    /// close_date_updated, determined, settled, price_level_structure_updated,
+    /// metadata_updated), `ssmd.lifecycle.event.<event>` (event created) and
+    /// `ssmd.lifecycle.gap` (the listener may have missed messages in a window).
+    public static func lifecycle(marketEvent eventType: String, market: String) -> String {
+        "ssmd.lifecycle.market.\(SubjectToken.encode(eventType)).\(SubjectToken.encode(market))"
+    }
+    public static func lifecycle(event: String) -> String { "ssmd.lifecycle.event.\(SubjectToken.encode(event))" }
+    public static let lifecycleGap = "ssmd.lifecycle.gap"
+    public static let allLifecycle = "ssmd.lifecycle.>"
+
     public static let secmasterSubjects = ["ssmd.series.>", "ssmd.catalog.>", "ssmd.event.>", "ssmd.market.>", "ssmd.snapshot.>"]
+    public static let allDeadLetters = "ssmd.dlq.>"
+
+    /// The kind of payload a subject carries, from its second token (`ssmd.market.…` →
+    /// `.market`); nil for a subject outside this layout.
+    public static func kind(of subject: String) -> MessageKind? {
+        let tokens = subject.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
+        guard tokens.count == 3, tokens[0] == root else { return nil }
+        return MessageKind(rawValue: String(tokens[1]))
+    }
+}
+
+/// Keys of ssmd's KV buckets. A KV key allows only `[-/_=.a-zA-Z0-9]`, so names (schedules
+/// are free text) are encoded like subject tokens with `=` as the escape instead of `%`
+/// (`sports & more` → `sports=20=26=20more`): reversible, readable for plain names, and the
+/// same key as before for names that need no escaping.
+public enum StateKeys {
+    /// A schedule's planner state (`ssmd_state`).
+    public static func plan(schedule: String) -> String { "plan." + encode(schedule) }
+    /// A schedule's last cycle report (`ssmd_state`).
+    public static func cycle(schedule: String) -> String { "cycle." + encode(schedule) }
+    public static let cyclePrefix = "cycle."
+
+    static func encode(_ name: String) -> String {
+        SubjectToken.encode(name).replacingOccurrences(of: "%", with: "=")
+    }
+
+    /// The name a key was made from.
+    public static func decode(_ encoded: String) throws -> String {
+        try SubjectToken.decode(encoded.replacingOccurrences(of: "=", with: "%"))
+    }
 }
 
 public enum Streams {
@@ -37,6 +79,9 @@ public enum Streams {
     /// Last value per subject of every series, event and market (the connectors' snapshot).
     public static let secmaster = "SSMD_SECMASTER"
     public static let deadLetters = "SSMD_DLQ"
+    /// The exchange's lifecycle messages (a day of them), for the series-fetcher's targeted
+    /// refreshes and for connectors.
+    public static let lifecycle = "SSMD_LIFECYCLE"
     /// Durable consumer of the writer over `secmaster`.
     public static let writerConsumer = "db-writer"
 

@@ -15,19 +15,21 @@ public enum SecmasterPayload: Sendable {
     /// Decodes by subject kind; the error's description is the reason a poison message
     /// is dead-lettered with.
     public static func decode(subject: String, data: [UInt8], decoder: JSONDecoder = JSONDecoder()) throws -> SecmasterPayload {
-        if subject.hasPrefix("ssmd.market.") {
+        switch Subjects.kind(of: subject) {
+        case .market?:
             if let row = FastMarketDecoder.decode(data) { return .market(row) }
             return .market(MarketRow(try WriterDecoding.decode(MarketMessage.self, from: data, subject: subject, decoder: decoder)))
-        } else if subject.hasPrefix("ssmd.event.") {
+        case .event?:
             return .event(try WriterDecoding.decode(EventMessage.self, from: data, subject: subject, decoder: decoder))
-        } else if subject.hasPrefix("ssmd.series.") {
+        case .series?:
             return .series(try WriterDecoding.decode(SeriesMessage.self, from: data, subject: subject, decoder: decoder))
-        } else if subject.hasPrefix("ssmd.catalog.") {
+        case .catalog?:
             return .catalog(try WriterDecoding.decode(CatalogMessage.self, from: data, subject: subject, decoder: decoder))
-        } else if subject.hasPrefix("ssmd.snapshot.") {
+        case .snapshot?:
             return .snapshot(try WriterDecoding.decode(SeriesSnapshotMessage.self, from: data, subject: subject, decoder: decoder))
+        case .work?, .lifecycle?, .lifecycleGap?, nil:
+            throw MessageDecodingError(subject: subject, reason: "no writer for subject \(subject)")
         }
-        throw MessageDecodingError(subject: subject, reason: "no writer for subject \(subject)")
     }
 }
 
