@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // The simulator's lifecycle WebSocket (server) and its tests (client).
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         // RSA-PSS request signing (fetchers) and its verification (simulator).
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // Schedule files (YAML).
@@ -52,6 +54,7 @@ let package = Package(
             name: "KalshiSimulator",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -84,7 +87,10 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Shared", "TestSupport"]),
         .testTarget(name: "WriterTests", dependencies: ["Shared", "TestSupport"]),
         .testTarget(name: "DataAPITests", dependencies: ["Shared", "TestSupport"]),
-        .testTarget(name: "KalshiSimulatorTests", dependencies: ["KalshiSimulator"]),
+        .testTarget(
+            name: "KalshiSimulatorTests",
+            dependencies: ["KalshiSimulator", .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")]
+        ),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
