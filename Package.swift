@@ -48,6 +48,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // The simulator's lifecycle WebSocket (server) and its tests (client).
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         // RSA-PSS request signing (fetchers) and its verification (simulator).
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // Schedule files (YAML).
@@ -112,6 +114,7 @@ let package = Package(
             name: "KalshiSimulator",
             dependencies: [
                 hummingbird, swiftLog,
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
@@ -133,7 +136,10 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: allModules + ["TestSupport"]),
         .testTarget(name: "WriterTests", dependencies: allModules + ["TestSupport"]),
         .testTarget(name: "DataAPITests", dependencies: allModules + ["TestSupport"]),
-        .testTarget(name: "KalshiSimulatorTests", dependencies: ["KalshiSimulator"]),
+        .testTarget(
+            name: "KalshiSimulatorTests",
+            dependencies: ["KalshiSimulator", .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")]
+        ),
         .testTarget(name: "IntegrationTests", dependencies: allModules + ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -40,6 +40,15 @@ struct KalshiSim: AsyncParsableCommand {
     var publicKey: [String] = []
     @Option(name: .customLong("signature-max-skew-s"), help: "Largest accepted KALSHI-ACCESS-TIMESTAMP skew, seconds.")
     var signatureMaxSkewS = 30.0
+    @Option(name: .customLong("updated-time"),
+            help: "What moves a market's updated_time: metadata-only (as documented) or every-change (every status change too).")
+    var updatedTime = "metadata-only"
+    @Option(name: .customLong("ws-drop-rate"), help: "WebSocket fault: probability a lifecycle message drops its connection instead.")
+    var wsDropRate = 0.0
+    @Option(name: .customLong("ws-message-loss-rate"), help: "WebSocket fault: probability a lifecycle message is lost.")
+    var wsMessageLossRate = 0.0
+    @Option(name: .customLong("ws-ping-interval-s"), help: "Seconds between WebSocket heartbeat Pings (0 = none).")
+    var wsPingIntervalS = 10.0
 
     func validate() throws {
         guard ["127.0.0.1", "localhost", "::1"].contains(host) else {
@@ -55,6 +64,13 @@ struct KalshiSim: AsyncParsableCommand {
             throw ValidationError("--\(name) must be in [0, 1]")
         }
         guard signatureMaxSkewS >= 0 else { throw ValidationError("--signature-max-skew-s must be >= 0") }
+        guard UpdatedTimeMode(rawValue: updatedTime) != nil else {
+            throw ValidationError("--updated-time must be metadata-only or every-change")
+        }
+        for (name, p) in [("ws-drop-rate", wsDropRate), ("ws-message-loss-rate", wsMessageLossRate)] where !(0...1).contains(p) {
+            throw ValidationError("--\(name) must be in [0, 1]")
+        }
+        guard wsPingIntervalS >= 0 else { throw ValidationError("--ws-ping-interval-s must be >= 0") }
         for spec in publicKey {
             do { _ = try RequestAuthenticator.loadKey(spec) } catch { throw ValidationError("\(error)") }
         }
@@ -83,6 +99,10 @@ struct KalshiSim: AsyncParsableCommand {
         config.settings.repeatCursorRate = repeatCursorRate
         config.settings.oversizedPageRate = oversizedPageRate
         config.settings.faultSeed = faultSeed
+        config.settings.updatedTimeMode = UpdatedTimeMode(rawValue: updatedTime) ?? .metadataOnly
+        config.settings.wsDropRate = wsDropRate
+        config.settings.wsMessageLossRate = wsMessageLossRate
+        config.settings.wsPingIntervalSeconds = wsPingIntervalS
         config.authenticator = try RequestAuthenticator(keySpecs: publicKey, maxSkewSeconds: signatureMaxSkewS)
         let server = SimServer(configuration: config)
         if config.authenticator.verifies {

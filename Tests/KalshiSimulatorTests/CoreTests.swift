@@ -109,16 +109,22 @@ let ref: Int64 = 1_795_600_000
     }
 
     @Test func updatedTimeMovesOnStatusAndMetadataNotPrices() {
-        #expect(tl.updatedTs(at: 1500) == 1000)
-        #expect(tl.updatedTs(at: 2500) == 2000)
-        #expect(tl.updatedTs(at: 3500) == 3000)
-        #expect(tl.updatedTs(at: 4500) == 4000)
+        // every-change: status changes and metadata.
+        #expect(tl.updatedTs(at: 1500, mode: .everyChange) == 1000)
+        #expect(tl.updatedTs(at: 2500, mode: .everyChange) == 2000)
+        #expect(tl.updatedTs(at: 3500, mode: .everyChange) == 3000)
+        #expect(tl.updatedTs(at: 4500, mode: .everyChange) == 4000)
+        #expect(tl.updatedTs(at: 5500, mode: .everyChange) == 5000)
+        #expect(tl.updatedTs(at: 8500, mode: .everyChange) == 8000)
+        #expect(tl.updatedTs(at: 99_999, mode: .everyChange) == 9600)
+        // metadata-only (the default): the metadata edit and the early close's close-time edit.
+        #expect(tl.updatedTs(at: 4500) == 1000)
         #expect(tl.updatedTs(at: 5500) == 5000)
         #expect(tl.updatedTs(at: 8500) == 8000)
-        #expect(tl.updatedTs(at: 99_999) == 9600)
+        #expect(tl.updatedTs(at: 99_999) == 8000)
         // Prices move between 5500 and 7900 while updated_time stays.
         let u = UniverseTests.universe
-        let active = u.markets.first { $0.timeline.status(at: ref) == .active && $0.timeline.effectiveCloseTs > ref + 86_400 && $0.timeline.metadataChangeTs == nil && ($0.timeline.pauseStartTs ?? .max) > ref + 86_400 }!
+        let active = u.markets.first { $0.timeline.status(at: ref) == .active && $0.timeline.effectiveCloseTs > ref + 86_400 && $0.timeline.metadataChangeTs == nil && $0.timeline.closeEdit1 == nil && $0.timeline.priceLevelStructureChangeTs == nil && ($0.timeline.pauseStartTs ?? .max) > ref + 86_400 }!
         var mids = Set<Int64>()
         for k in 0..<40 { mids.insert(MarketRendering.quote(active, status: .active, at: ref + Int64(k) * 900).yesBid) }
         #expect(mids.count > 1)
@@ -189,6 +195,6 @@ let ref: Int64 = 1_795_600_000
 
 @Test func everyMarketOpensBeforeItCloses() throws {
     let u = Universe(seed: 42, scale: 0.05, referenceTs: 1_795_600_000)
-    let bad = u.markets.map(\.timeline).filter { $0.openTs > ($0.earlyCloseTs ?? $0.scheduledCloseTs) || $0.determinedTs < ($0.earlyCloseTs ?? $0.scheduledCloseTs) }
+    let bad = u.markets.map(\.timeline).filter { $0.openTs > ($0.closeEdit1?.to ?? $0.scheduledCloseTs) || $0.determinedTs < $0.finalCloseTs }
     #expect(bad.isEmpty, "\(bad.count) markets close before they open or are determined before they close")
 }

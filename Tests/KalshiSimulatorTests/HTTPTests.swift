@@ -106,14 +106,13 @@ import Testing
         await s.stop()
     }
 
-    @Test func incompatibleCombinationsReturnNothing() async throws {
+    @Test func incompatibleCombinationsAreBadRequests() async throws {
         let s = try await TestServer.start()
         for q in ["status=open&min_close_ts=1", "status=closed&min_settled_ts=1", "min_updated_ts=1&status=open",
                   "min_updated_ts=1&series_ticker=KXBTCD", "min_close_ts=1&min_created_ts=1"] {
             let r = try await s.get("/trade-api/v2/markets?\(q)")
-            #expect(r.status == 200)
-            #expect((r.object["markets"] as! [Any]).isEmpty, "\(q)")
-            #expect(r.object["cursor"] as! String == "")
+            #expect(r.status == 400, "\(q)")
+            #expect((r.object["error"] as? [String: Any])?["code"] as? String == "bad_request", "\(q)")
         }
         await s.stop()
     }

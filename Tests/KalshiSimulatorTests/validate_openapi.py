@@ -12,10 +12,12 @@ the spec declares for it (openapi-schema-validator's OAS 3.0 validator, which un
 import argparse, copy, json, os, subprocess, sys, urllib.parse, urllib.request
 
 import yaml
+from jsonschema import Draft7Validator
 from openapi_schema_validator import OAS30Validator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_SPEC = os.path.join(HERE, "..", "..", "..", "shared", "kalshi", "openapi-v3.13.0.yaml")
+DEFAULT_ASYNCAPI = os.path.join(HERE, "..", "..", "..", "shared", "kalshi", "asyncapi.yaml")
 
 
 def load_spec(path):
@@ -30,7 +32,43 @@ def load_spec(path):
     # settlement_sources and additional_prohibitions nullable; recorded series carry null there.
     for field in ("additional_prohibitions", "tags", "settlement_sources"):
         spec["components"]["schemas"]["Series"]["properties"][field]["nullable"] = True
+    # The docs removed Market.fractional_trading_enabled from the REST schema (changelog,
+    # "Deprecated Predictions REST schema fields removed"); this older file still requires it.
+    market = spec["components"]["schemas"]["Market"]
+    market["required"] = [f for f in market["required"] if f != "fractional_trading_enabled"]
     return spec
+
+
+def asyncapi_validators(path):
+    """JSON Schema validators for the lifecycle messages, by message type."""
+    with open(path) as f:
+        doc = yaml.safe_load(f)
+    schemas = copy.deepcopy(doc["components"]["schemas"])
+    # Known deviation of the schema from the exchange and from the docs' own examples
+    # ("FED-23DEC-T3.00", "KXBTCD-25AUG0517-T114999.99"): tickers may contain ".".
+    schemas["marketTicker"]["pattern"] = "^[A-Z0-9.-]+$"
+    lifecycle = schemas["marketLifecycleV2Payload"]
+    lifecycle["properties"]["msg"]["properties"]["market_ticker"]["pattern"] = "^[A-Z0-9.-]+$"
+    # multivariateMarketLifecyclePayload is allOf(marketLifecycleV2Payload, type const
+    # multivariate_market_lifecycle), which no message can satisfy (two consts): validate
+    # MVE messages against the lifecycle payload with the MVE type.
+    mve = copy.deepcopy(lifecycle)
+    mve["properties"]["type"] = {"type": "string", "const": "multivariate_market_lifecycle"}
+
+    def resolve(node):
+        if isinstance(node, dict):
+            if "$ref" in node and node["$ref"].startswith("#/components/schemas/"):
+                return resolve(copy.deepcopy(schemas[node["$ref"].rsplit("/", 1)[-1]]))
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    return {
+        "market_lifecycle_v2": Draft7Validator(resolve(lifecycle)),
+        "multivariate_market_lifecycle": Draft7Validator(resolve(mve)),
+        "event_lifecycle": Draft7Validator(resolve(schemas["eventLifecyclePayload"])),
+    }
 
 
 def schema_for(spec, path_template):
@@ -49,6 +87,7 @@ def fetch(base, path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--spec", default=os.environ.get("KALSHI_OPENAPI", DEFAULT_SPEC))
+    ap.add_argument("--asyncapi", default=os.environ.get("KALSHI_ASYNCAPI", DEFAULT_ASYNCAPI))
     ap.add_argument("--sim-binary", help="kalshi-sim executable to start")
     ap.add_argument("--base", help="already running simulator, e.g. http://127.0.0.1:8089/trade-api/v2")
     ap.add_argument("--scale", default="0.02")
@@ -110,6 +149,26 @@ def main():
                     print("   ", "/".join(map(str, e.absolute_path)), "-", e.message[:200])
             else:
                 print(f"ok   {path}")
+
+        # WebSocket lifecycle messages of the two simulated days around the start, as the
+        # simulator renders them (/_sim/truth/ws_messages), against asyncapi.yaml.
+        validators = asyncapi_validators(args.asyncapi)
+        now = int(fetch(base, "/_sim/clock")["now_unix"])
+        with urllib.request.urlopen(f"{base}/_sim/truth/ws_messages?from={now - 86400}&to={now + 86400}", timeout=60) as r:
+            messages = [json.loads(l) for l in r.read().splitlines() if l.strip()]
+        seen = {}
+        for line in messages:
+            msg = line["message"]
+            kind = msg["type"] + "/" + msg["msg"].get("event_type", "")
+            errors = list(validators[msg["type"]].iter_errors(msg))
+            seen[kind] = seen.get(kind, 0) + 1
+            checked += 1
+            if errors:
+                failures += 1
+                print(f"FAIL ws {kind} {json.dumps(msg)[:160]}")
+                for e in errors[:5]:
+                    print("   ", "/".join(map(str, e.absolute_path)), "-", e.message[:200])
+        print("ws messages validated:", ", ".join(f"{k} {n}" for k, n in sorted(seen.items())))
     finally:
         if proc:
             proc.terminate()

@@ -35,11 +35,14 @@ public struct ExchangeAPI: Sendable {
     public let universe: Universe
     /// Renderings of each market's time-dependent members, reused while still exact.
     public let tails: MarketTailCache
+    /// Every transition, sorted, built on first use.
+    public let transitions: TransitionIndex
     public static let basePath = "/trade-api/v2"
 
     public init(universe: Universe) {
         self.universe = universe
         tails = MarketTailCache(count: universe.markets.count)
+        transitions = TransitionIndex(universe: universe)
     }
 
     /// Strips the base path; the API answers both under `/trade-api/v2` and at the root.
@@ -54,7 +57,7 @@ public struct ExchangeAPI: Sendable {
     /// `faults` carries the page-level faults (repeated cursor, oversized page) chosen for
     /// this request; transport faults are the shell's.
     public func handle(method: String, path rawPath: String, query: String, at t: Int64,
-                       faults: FaultPlan = FaultPlan()) -> SimResponse {
+                       faults: FaultPlan = FaultPlan(), mode: UpdatedTimeMode = .metadataOnly) -> SimResponse {
         let path = ExchangeAPI.routePath(rawPath)
         let parts = path.split(separator: "/", omittingEmptySubsequences: true).map { QueryParams.decode($0) }
         let params = QueryParams(query)
@@ -70,7 +73,7 @@ public struct ExchangeAPI: Sendable {
             }
             if parts.count == 1, parts[0] == "markets" {
                 // The hot path: rendered straight into the response buffer.
-                return SimResponse(status: 200, payload: try marketsList(params, at: t, faults: faults), endpoint: endpoint)
+                return SimResponse(status: 200, payload: try marketsList(params, at: t, faults: faults, mode: mode), endpoint: endpoint)
             }
             let body: [UInt8]
             switch (parts.count, parts.first ?? "") {
@@ -78,16 +81,24 @@ public struct ExchangeAPI: Sendable {
             case (2, "search") where parts[1] == "filters_by_sport": body = filtersBySport()
             case (1, "series"): body = try seriesList(params, at: t)
             case (2, "series"): body = try seriesSingle(parts[1], params, at: t)
-            case (2, "markets"): body = try marketSingle(parts[1], at: t)
-            case (1, "events"): body = try eventsList(params, at: t, faults: faults)
-            case (2, "events"): body = try eventSingle(parts[1], params, at: t)
+            case (2, "markets"): body = try marketSingle(parts[1], at: t, mode: mode)
+            case (1, "events"): body = try eventsList(params, at: t, faults: faults, mode: mode)
+            case (2, "events"): body = try eventSingle(parts[1], params, at: t, mode: mode)
             case (3, "_sim") where parts[1] == "truth":
+                if parts[2] == "ws_messages" {
+                    return SimResponse(status: 200, body: try webSocketTruth(params, now: t),
+                                       contentType: "application/x-ndjson", endpoint: endpoint)
+                }
+                if parts[2] == "transitions" {
+                    return SimResponse(status: 200, body: try transitionsTruth(params, now: t, mode: mode),
+                                       contentType: "application/x-ndjson", endpoint: endpoint)
+                }
                 // `?at=<unix seconds>`: the truth at another simulated time (tests look ahead).
                 let t = try params.int64("at") ?? t
                 switch parts[2] {
                 case "series": return SimResponse(status: 200, body: Truth.series(universe, at: t), contentType: "application/x-ndjson", endpoint: endpoint)
                 case "events": return SimResponse(status: 200, body: Truth.events(universe, at: t), contentType: "application/x-ndjson", endpoint: endpoint)
-                case "markets": return SimResponse(status: 200, body: Truth.markets(universe, at: t), contentType: "application/x-ndjson", endpoint: endpoint)
+                case "markets": return SimResponse(status: 200, body: Truth.markets(universe, at: t, mode: mode), contentType: "application/x-ndjson", endpoint: endpoint)
                 default: throw APIError.notFound("page not found")
                 }
             default: throw APIError.notFound("page not found")
@@ -202,7 +213,8 @@ public struct ExchangeAPI: Sendable {
         return .range(range)
     }
 
-    public func marketsPage(_ q0: MarketsQuery, at t: Int64, faults: FaultPlan = FaultPlan()) throws(APIError) -> (items: [Int], cursor: String) {
+    public func marketsPage(_ q0: MarketsQuery, at t: Int64, faults: FaultPlan = FaultPlan(),
+                            mode: UpdatedTimeMode = .metadataOnly) throws(APIError) -> (items: [Int], cursor: String) {
         var q = q0
         if faults.oversizedPage { q.limit += max(1, q.limit / 2) }
         var after: Int? = nil
@@ -210,8 +222,8 @@ public struct ExchangeAPI: Sendable {
             guard let i = universe.marketIndex[c] else { throw .badRequest("invalid cursor") }
             after = i
         }
-        guard q.isCompatible else { return ([], "") }
-        let (items, more) = marketCandidates(q).page(after: after, limit: q.limit) { q.matches(universe, $0, at: t) }
+        if let why = q.incompatibility { throw .badRequest(why) }
+        let (items, more) = marketCandidates(q).page(after: after, limit: q.limit) { q.matches(universe, $0, at: t, mode: mode) }
         var cursor = more && !items.isEmpty ? Cursor.encode(kind: "m", ticker: universe.markets[items.last!].ticker) : ""
         if faults.repeatCursor, let c = q.cursorTicker { cursor = Cursor.encode(kind: "m", ticker: c) }
         return (items, cursor)
@@ -219,18 +231,18 @@ public struct ExchangeAPI: Sendable {
 
     /// A page of markets, assembled from each market's static JSON and cached tail into one
     /// buffer sized up front (no per-request String, Foundation or re-rendering).
-    func marketsList(_ p: QueryParams, at t: Int64, faults: FaultPlan) throws(APIError) -> ByteBuffer {
+    func marketsList(_ p: QueryParams, at t: Int64, faults: FaultPlan, mode: UpdatedTimeMode) throws(APIError) -> ByteBuffer {
         let q = try MarketsQuery(p)
-        let (items, cursor) = try marketsPage(q, at: t, faults: faults)
+        let (items, cursor) = try marketsPage(q, at: t, faults: faults, mode: mode)
         var size = 64 + cursor.utf8.count
-        for i in items { size += universe.markets[i].staticJSON.count + 800 }
+        for i in items { size += universe.markets[i].staticJSON.count + 1000 }
         var out = ByteBufferAllocator().buffer(capacity: size)
         out.writeStaticString("{\"markets\":[")
         var first = true
-        tails.forEachTail(items, of: universe, at: t) { i, tail in
+        tails.forEachTail(items, of: universe, at: t, mode: mode) { i, tail in
             if first { first = false } else { out.writeInteger(UInt8(ascii: ",")) }
             out.writeInteger(UInt8(ascii: "{"))
-            out.writeBytes(universe.markets[i].staticJSON)
+            out.writeBytes(universe.markets[i].staticBytes(at: t))
             out.writeBytes(tail)
             out.writeInteger(UInt8(ascii: "}"))
         }
@@ -241,36 +253,36 @@ public struct ExchangeAPI: Sendable {
     }
 
     /// One market object as seen at `t`, through the tail cache.
-    func appendMarkets(_ items: some Sequence<Int>, at t: Int64, to w: inout JSONWriter) {
+    func appendMarkets(_ items: some Sequence<Int>, at t: Int64, mode: UpdatedTimeMode, to w: inout JSONWriter) {
         var first = true
-        tails.forEachTail(items, of: universe, at: t) { i, tail in
+        tails.forEachTail(items, of: universe, at: t, mode: mode) { i, tail in
             if first { first = false } else { w.comma() }
             w.bytes.append(0x7B)
-            w.raw(universe.markets[i].staticJSON)
+            w.raw(universe.markets[i].staticBytes(at: t))
             w.raw(tail)
             w.bytes.append(0x7D)
         }
     }
 
-    func marketSingle(_ ticker: String, at t: Int64) throws(APIError) -> [UInt8] {
+    func marketSingle(_ ticker: String, at t: Int64, mode: UpdatedTimeMode) throws(APIError) -> [UInt8] {
         guard let i = universe.marketIndex[ticker], universe.isMarketVisible(i, at: t) else { throw .notFound() }
         var w = JSONWriter(capacity: 2048)
         w.raw("{\"market\":")
-        appendMarkets(CollectionOfOne(i), at: t, to: &w)
+        appendMarkets(CollectionOfOne(i), at: t, mode: mode, to: &w)
         w.raw("}")
         return w.bytes
     }
 
     // MARK: Events
 
-    func appendMarkets(of e: EventRecord, at t: Int64, to w: inout JSONWriter) {
+    func appendMarkets(of e: EventRecord, at t: Int64, mode: UpdatedTimeMode, to w: inout JSONWriter) {
         w.raw("[")
         let u = universe
-        appendMarkets(e.marketRange.lazy.filter { u.isMarketVisible($0, at: t) }, at: t, to: &w)
+        appendMarkets(e.marketRange.lazy.filter { u.isMarketVisible($0, at: t) }, at: t, mode: mode, to: &w)
         w.raw("]")
     }
 
-    func eventsList(_ p: QueryParams, at t: Int64, faults: FaultPlan) throws(APIError) -> [UInt8] {
+    func eventsList(_ p: QueryParams, at t: Int64, faults: FaultPlan, mode: UpdatedTimeMode) throws(APIError) -> [UInt8] {
         var limit = 200
         if let l = try p.int64("limit") {
             guard l >= 0, l <= 200 else { throw .badRequest("invalid limit: must be between 1 and 200") }
@@ -323,7 +335,7 @@ public struct ExchangeAPI: Sendable {
             if k > 0 { w.comma() }
             let e = u.events[i]
             EntityRendering.appendEvent(e, series: u.series[e.seriesIndex], at: t, to: &w) { w in
-                if nested { w.raw(",\"markets\":"); appendMarkets(of: e, at: t, to: &w) }
+                if nested { w.raw(",\"markets\":"); appendMarkets(of: e, at: t, mode: mode, to: &w) }
             }
         }
         var cursor = more && !items.isEmpty ? Cursor.encode(kind: "e", ticker: u.events[items.last!].ticker) : ""
@@ -332,18 +344,82 @@ public struct ExchangeAPI: Sendable {
         return w.bytes
     }
 
-    func eventSingle(_ ticker: String, _ p: QueryParams, at t: Int64) throws(APIError) -> [UInt8] {
+    func eventSingle(_ ticker: String, _ p: QueryParams, at t: Int64, mode: UpdatedTimeMode) throws(APIError) -> [UInt8] {
         guard let i = universe.eventIndex[ticker], universe.isEventVisible(i, at: t) else { throw .notFound() }
         let nested = try p.bool("with_nested_markets")
         let e = universe.events[i]
         var w = JSONWriter(capacity: 8192)
         w.raw("{\"event\":")
         EntityRendering.appendEvent(e, series: universe.series[e.seriesIndex], at: t, to: &w) { w in
-            if nested { w.raw(",\"markets\":"); appendMarkets(of: e, at: t, to: &w) }
+            if nested { w.raw(",\"markets\":"); appendMarkets(of: e, at: t, mode: mode, to: &w) }
         }
         w.raw(",\"markets\":")
-        appendMarkets(of: e, at: t, to: &w)
+        appendMarkets(of: e, at: t, mode: mode, to: &w)
         w.raw("}")
+        return w.bytes
+    }
+}
+
+extension ExchangeAPI {
+    /// `/_sim/truth/transitions?from=&to=[&entity=][&kind=]`: every transition with
+    /// `from <= at < to` (unix seconds; default from the simulation's start to now,
+    /// inclusive), in order, as JSON lines.
+    func transitionsTruth(_ p: QueryParams, now t: Int64, mode: UpdatedTimeMode) throws(APIError) -> [UInt8] {
+        let from = try p.int64("from") ?? universe.referenceTs
+        let to = try p.int64("to") ?? (t + 1)
+        guard to >= from else { throw .badRequest("to must not be before from") }
+        var entities: Set<TransitionEntity>? = nil
+        if let list = p.list("entity") {
+            var set = Set<TransitionEntity>()
+            for name in list {
+                guard let e = TransitionEntity.allCases.first(where: { $0.name == name }) else {
+                    throw .badRequest("invalid entity: \(name)")
+                }
+                set.insert(e)
+            }
+            entities = set
+        }
+        var kinds: Set<TransitionKind>? = nil
+        if let list = p.list("kind") {
+            var set = Set<TransitionKind>()
+            for name in list {
+                guard let k = TransitionKind(name: name) else { throw .badRequest("invalid kind: \(name)") }
+                set.insert(k)
+            }
+            kinds = set
+        }
+        let all = transitions.entries
+        let range = transitions.range(from: from, to: to)
+        var w = JSONWriter(capacity: min(range.count, 100_000) * 300 + 16)
+        for k in range {
+            let e = all[k]
+            if let entities, !entities.contains(e.entity) { continue }
+            if let kinds, !kinds.contains(e.kind) { continue }
+            Transitions.appendTruthLine(universe, e, mode: mode, to: &w)
+        }
+        return w.bytes
+    }
+}
+
+extension ExchangeAPI {
+    /// `/_sim/truth/ws_messages?from=&to=`: the lifecycle messages the WebSocket sends for
+    /// the transitions with `from <= at < to`, as JSON lines
+    /// `{"at":…,"channel":…,"message":{"type":…,"sid":1,"msg":{…}}}` (`sid` is each
+    /// subscription's own; 1 stands in for it here).
+    func webSocketTruth(_ p: QueryParams, now t: Int64) throws(APIError) -> [UInt8] {
+        let from = try p.int64("from") ?? universe.referenceTs
+        let to = try p.int64("to") ?? (t + 1)
+        guard to >= from else { throw .badRequest("to must not be before from") }
+        let all = transitions.entries
+        var w = JSONWriter(capacity: 4096)
+        for k in transitions.range(from: from, to: to) {
+            guard let m = LifecycleMessages.message(universe, all[k]) else { continue }
+            w.raw("{\"at\":"); w.int(m.at)
+            w.raw(",\"channel\":"); w.string(m.channel.rawValue)
+            w.raw(",\"message\":{\"type\":"); w.string(m.type)
+            w.raw(",\"sid\":1,\"msg\":"); w.raw(m.msg)
+            w.raw("}}\n")
+        }
         return w.bytes
     }
 }
@@ -373,7 +449,7 @@ public enum Truth {
             w.raw("{\"event_ticker\":"); w.string(e.ticker)
             w.raw(",\"series_ticker\":"); w.string(s.ticker)
             w.raw(",\"title\":"); w.string(e.title)
-            w.raw(",\"sub_title\":"); w.string(e.subTitle)
+            w.raw(",\"sub_title\":"); w.string(e.subTitle(at: t))
             w.raw(",\"last_updated_ts\":"); w.time(e.lastUpdatedTs(at: t))
             w.raw(",\"market_count\":"); w.int(e.marketRange.filter { u.isMarketVisible($0, at: t) }.count)
             w.raw(",\"is_mve\":"); w.bool(s.kind == .multivariate)
@@ -382,12 +458,13 @@ public enum Truth {
         return w.bytes
     }
 
-    public static func markets(_ u: Universe, at t: Int64) -> [UInt8] {
-        var w = JSONWriter(capacity: u.markets.count * 400)
+    public static func markets(_ u: Universe, at t: Int64, mode: UpdatedTimeMode = .metadataOnly) -> [UInt8] {
+        var w = JSONWriter(capacity: u.markets.count * 700)
         for (i, m) in u.markets.enumerated() where u.isMarketVisible(i, at: t) {
             let tl = m.timeline
             let st = tl.status(at: t)
             let q = MarketRendering.quote(m, status: st, at: t)
+            let f = m.fields(at: t)
             w.raw("{\"ticker\":"); w.string(m.ticker)
             w.raw(",\"event_ticker\":"); w.string(u.events[m.eventIndex].ticker)
             w.raw(",\"series_ticker\":"); w.string(u.series[m.seriesIndex].ticker)
@@ -395,8 +472,18 @@ public enum Truth {
             w.raw(",\"created_time\":"); w.time(tl.createdTs)
             w.raw(",\"open_time\":"); w.time(tl.openTs)
             w.raw(",\"close_time\":"); w.time(tl.shownCloseTs(at: t))
+            w.raw(",\"scheduled_close_time\":"); w.time(tl.scheduledCloseTs)
+            w.raw(",\"determination_ts\":"); w.optionalTime(t >= tl.determinedTs ? tl.determinedTs : nil)
             w.raw(",\"settlement_ts\":"); w.optionalTime(tl.settlementTs(at: t))
-            w.raw(",\"updated_time\":"); w.time(tl.updatedTs(at: t))
+            w.raw(",\"updated_time\":"); w.time(tl.updatedTs(at: t, mode: mode))
+            w.raw(",\"settlement_timer_seconds\":"); w.int(tl.settlementTimerSeconds)
+            w.raw(",\"can_close_early\":"); w.bool(m.canCloseEarly)
+            w.raw(",\"title\":"); w.string(f.title)
+            w.raw(",\"yes_sub_title\":"); w.string(f.yesSubTitle)
+            w.raw(",\"rules_secondary\":"); w.string(f.rulesSecondary)
+            w.raw(",\"floor_strike\":"); if let x = f.floorStrike { w.rawString(x) } else { w.raw("null") }
+            w.raw(",\"cap_strike\":"); if let x = f.capStrike { w.rawString(x) } else { w.raw("null") }
+            w.raw(",\"price_level_structure\":"); w.string(m.priceLevelStructure(at: t).rawValue)
             w.raw(",\"yes_bid_dollars\":"); w.dollars(q.yesBid)
             w.raw(",\"yes_ask_dollars\":"); w.dollars(q.yesAsk)
             w.raw(",\"last_price_dollars\":"); w.dollars(q.lastPrice)

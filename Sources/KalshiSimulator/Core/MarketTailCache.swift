@@ -12,6 +12,7 @@ public final class MarketTailCache: @unchecked Sendable {
     struct Entry {
         var from: Int64 = 1
         var until: Int64 = 0  // empty interval: never valid
+        var mode = UpdatedTimeMode.metadataOnly
         var bytes: [UInt8] = []
     }
 
@@ -34,8 +35,9 @@ public final class MarketTailCache: @unchecked Sendable {
 
     /// Calls `body(i, tail)` for each market index in `items`, in order, with the market's
     /// tail as rendered at `t`. `body` runs under the stripe's lock: keep it to copying.
+    /// A rendering is reused only for the same `updated_time` mode (it may change at run time).
     public func forEachTail(_ items: some Sequence<Int>, of universe: Universe, at t: Int64,
-                            _ body: (Int, [UInt8]) -> Void) {
+                            mode: UpdatedTimeMode = .metadataOnly, _ body: (Int, [UInt8]) -> Void) {
         var held = -1
         defer { if held >= 0 { locks[held].unlock() } }
         for i in items {
@@ -46,9 +48,10 @@ public final class MarketTailCache: @unchecked Sendable {
                 held = stripe
             }
             let e = entries + i
-            if !(e.pointee.from <= t && t < e.pointee.until) {
+            if !(e.pointee.from <= t && t < e.pointee.until && e.pointee.mode == mode) {
                 var w = JSONWriter(capacity: 768)
-                MarketRendering.appendTail(universe.markets[i], at: t, to: &w)
+                MarketRendering.appendTail(universe.markets[i], at: t, mode: mode, to: &w)
+                e.pointee.mode = mode
                 e.pointee.from = t
                 e.pointee.until = MarketRendering.validUntil(universe.markets[i], at: t)
                 e.pointee.bytes = w.bytes

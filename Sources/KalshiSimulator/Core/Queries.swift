@@ -205,26 +205,43 @@ public struct MarketsQuery: Sendable {
         }
     }
 
-    /// The documented compatibility table. An incompatible combination is answered, as
-    /// the exchange does, with an empty page (DESIGN.md §5: "silently returns nothing").
-    public var isCompatible: Bool {
+    /// Why the combination of filters is not allowed, per the compatibility table of
+    /// docs/api-reference_market_get-markets.md (answered 400), or nil when it is allowed:
+    /// timestamp families are mutually exclusive; `min/max_created_ts` go with `unopened`,
+    /// `open` or no status; `min/max_close_ts` with `closed` or none; `min/max_settled_ts`
+    /// with `settled` or none; `min_updated_ts` with no other filter but
+    /// `mve_filter=exclude`, and `series_ticker` only together with `mve_filter=exclude`.
+    public var incompatibility: String? {
         let created = minCreatedTs != nil || maxCreatedTs != nil
         let close = minCloseTs != nil || maxCloseTs != nil
         let settled = minSettledTs != nil || maxSettledTs != nil
         let updated = minUpdatedTs != nil
-        if [created, close, settled, updated].filter({ $0 }).count > 1 { return false }
-        if created, let s = status, s != .unopened, s != .open { return false }
-        if close, let s = status, s != .closed { return false }
-        if settled, let s = status, s != .settled { return false }
-        if updated {
-            if status != nil || eventTicker != nil || tickers != nil || mveFilter == .only { return false }
-            if seriesTicker != nil, mveFilter != .exclude { return false }
+        if [created, close, settled, updated].filter({ $0 }).count > 1 {
+            return "timestamp filters are mutually exclusive: use one of created, close, settled or updated"
         }
-        return true
+        if created, let s = status, s != .unopened, s != .open {
+            return "min_created_ts/max_created_ts can only be combined with status unopened or open"
+        }
+        if close, let s = status, s != .closed {
+            return "min_close_ts/max_close_ts can only be combined with status closed"
+        }
+        if settled, let s = status, s != .settled {
+            return "min_settled_ts/max_settled_ts can only be combined with status settled"
+        }
+        if updated {
+            if status != nil { return "min_updated_ts cannot be combined with status" }
+            if eventTicker != nil { return "min_updated_ts cannot be combined with event_ticker" }
+            if tickers != nil { return "min_updated_ts cannot be combined with tickers" }
+            if mveFilter == .only { return "min_updated_ts can only be combined with mve_filter=exclude" }
+            if seriesTicker != nil, mveFilter != .exclude { return "min_updated_ts with series_ticker requires mve_filter=exclude" }
+        }
+        return nil
     }
 
+    public var isCompatible: Bool { incompatibility == nil }
+
     /// Whether market `i` matches every filter at `t` (candidate ranges are the caller's).
-    public func matches(_ u: Universe, _ i: Int, at t: Int64) -> Bool {
+    public func matches(_ u: Universe, _ i: Int, at t: Int64, mode: UpdatedTimeMode = .metadataOnly) -> Bool {
         guard u.isMarketVisible(i, at: t) else { return false }
         // Field reads only: copying the whole record would retain a dozen strings per market.
         if let f = mveFilter {
@@ -244,7 +261,7 @@ public struct MarketsQuery: Sendable {
             if let x = minSettledTs, st < x { return false }
             if let x = maxSettledTs, st > x { return false }
         }
-        if let x = minUpdatedTs, tl.updatedTs(at: t) < x { return false }
+        if let x = minUpdatedTs, tl.updatedTs(at: t, mode: mode) < x { return false }
         return true
     }
 }

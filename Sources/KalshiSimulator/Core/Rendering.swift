@@ -11,11 +11,12 @@ public struct MarketQuote: Sendable, Equatable {
 public enum MarketRendering {
     static let priceBucketSeconds: Int64 = 900
 
-    /// Midpoint price at `t` (ten-thousandths of a dollar), a pure function of the market.
+    /// Midpoint price at `t` (ten-thousandths of a dollar), a pure function of the market, on
+    /// the grid of the price level structure shown at `t`.
     static func mid(_ m: MarketRecord, seed: UInt64, at t: Int64) -> Int64 {
         let bucket = UInt64(bitPattern: SimTime.floorDiv(t, priceBucketSeconds))
         let wiggle = Int64(SimRandom.mix(seed, bucket) % 7) - 3
-        let tick: Int64 = m.priceLevelStructure == "deci_cent" ? 10 : 100
+        let tick = m.priceLevelStructure(at: t).quoteTick
         return min(9900, max(100, m.basePrice + wiggle * 100)) / tick * tick
     }
 
@@ -36,9 +37,9 @@ public enum MarketRendering {
         var q = MarketQuote(yesBid: 0, yesAsk: 0, noBid: 10_000, noAsk: 10_000, yesBidSize: 0, yesAskSize: 0,
                             lastPrice: 0, previousYesBid: 0, previousYesAsk: 0, previousPrice: 0,
                             volume: vol, volume24h: vol24, openInterest: status == .finalized ? 0 : vol * 37 / 100 / 100 * 100)
-        let spread: Int64 = m.priceLevelStructure == "deci_cent" ? 50 : 100
         func fill(_ at: Int64) -> (Int64, Int64, Int64) {
             let mm = mid(m, seed: seed, at: at)
+            let spread: Int64 = m.priceLevelStructure(at: at).quoteTick == 10 ? 50 : 100
             return (mm - spread, mm + spread, mm)
         }
         switch status {
@@ -63,55 +64,57 @@ public enum MarketRendering {
         return q
     }
 
-    /// The members of a market object that never change, without braces.
-    static func staticJSON(_ m: MarketRecord, eventTicker: String) -> [UInt8] {
+    static let earlyCloseCondition = "This market will close and expire early if the event occurs."
+
+    /// The members of a market object that do not depend on the simulated time, without
+    /// braces, for the given editable members (as listed, or after a metadata edit).
+    static func staticJSON(_ m: MarketRecord, fields f: MarketFields, eventTicker: String) -> [UInt8] {
         var w = JSONWriter(capacity: 1024)
         w.key("ticker"); w.string(m.ticker)
         w.comma(); w.key("event_ticker"); w.string(eventTicker)
         w.comma(); w.key("market_type"); w.string(m.marketType)
-        w.comma(); w.key("title"); w.string(m.title)
+        w.comma(); w.key("title"); w.string(f.title)
         w.comma(); w.key("subtitle"); w.raw("\"\"")
-        w.comma(); w.key("yes_sub_title"); w.string(m.yesSubTitle)
-        w.comma(); w.key("no_sub_title"); w.string(m.noSubTitle)
+        w.comma(); w.key("yes_sub_title"); w.string(f.yesSubTitle)
+        w.comma(); w.key("no_sub_title"); w.string(f.noSubTitle)
         w.comma(); w.key("created_time"); w.time(m.timeline.createdTs)
         w.comma(); w.key("open_time"); w.time(m.timeline.openTs)
         w.comma(); w.key("expected_expiration_time"); w.time(m.expectedExpirationTs)
+        // Deprecated legacy field: the docs point to latest_expiration_time for its meaning.
         w.comma(); w.key("expiration_time"); w.time(m.latestExpirationTs)
         w.comma(); w.key("latest_expiration_time"); w.time(m.latestExpirationTs)
         w.comma(); w.key("settlement_timer_seconds"); w.int(m.timeline.settlementTimerSeconds)
         w.comma(); w.key("notional_value_dollars"); w.raw("\"1.0000\"")
         w.comma(); w.key("can_close_early"); w.bool(m.canCloseEarly)
-        w.comma(); w.key("rules_primary"); w.string(m.rulesPrimary)
-        w.comma(); w.key("price_level_structure"); w.string(m.priceLevelStructure)
-        w.comma(); w.key("price_ranges")
-        if m.priceLevelStructure == "deci_cent" {
-            w.raw("[{\"start\":\"0.0000\",\"end\":\"1.0000\",\"step\":\"0.0010\"}]")
-        } else {
-            w.raw("[{\"start\":\"0.0000\",\"end\":\"1.0000\",\"step\":\"0.0100\"}]")
-        }
+        if m.canCloseEarly { w.comma(); w.key("early_close_condition"); w.string(earlyCloseCondition) }
+        w.comma(); w.key("rules_primary"); w.string(f.rulesPrimary)
+        w.comma(); w.key("rules_secondary"); w.string(f.rulesSecondary)
         w.comma(); w.key("liquidity_dollars"); w.raw("\"0.0000\"")
-        w.comma(); w.key("fractional_trading_enabled"); w.bool(false)
+        w.comma(); w.key("exchange_index"); w.int(0)
+        if let st = f.strikeType { w.comma(); w.key("strike_type"); w.string(st) }
+        if let x = f.floorStrike { w.comma(); w.key("floor_strike"); w.rawString(x) }
+        if let x = f.capStrike { w.comma(); w.key("cap_strike"); w.rawString(x) }
         w.rawString(m.extraJSON)
         return w.bytes
     }
 
     /// Appends the full market object as seen at `t`.
-    public static func append(_ m: MarketRecord, at t: Int64, to w: inout JSONWriter) {
+    public static func append(_ m: MarketRecord, at t: Int64, mode: UpdatedTimeMode = .metadataOnly, to w: inout JSONWriter) {
         w.bytes.append(0x7B)
-        w.raw(m.staticJSON)
-        appendTail(m, at: t, to: &w)
+        w.raw(m.staticBytes(at: t))
+        appendTail(m, at: t, mode: mode, to: &w)
         w.bytes.append(0x7D)
     }
 
     /// The members after `staticJSON` (each preceded by a comma, no closing brace): every
     /// member that depends on the simulated time. Exact over `[t, validUntil(m, at: t))`.
-    public static func appendTail(_ m: MarketRecord, at t: Int64, to w: inout JSONWriter) {
+    public static func appendTail(_ m: MarketRecord, at t: Int64, mode: UpdatedTimeMode = .metadataOnly, to w: inout JSONWriter) {
         let tl = m.timeline
         let status = tl.status(at: t)
         let q = quote(m, status: status, at: t)
         w.comma(); w.key("status"); w.rawString(status.rawValue.quotedJSON)
         w.comma(); w.key("close_time"); w.time(tl.shownCloseTs(at: t))
-        w.comma(); w.key("updated_time"); w.time(tl.updatedTs(at: t))
+        w.comma(); w.key("updated_time"); w.time(tl.updatedTs(at: t, mode: mode))
         w.comma(); w.key("yes_bid_dollars"); w.dollars(q.yesBid)
         w.comma(); w.key("yes_ask_dollars"); w.dollars(q.yesAsk)
         w.comma(); w.key("no_bid_dollars"); w.dollars(q.noBid)
@@ -129,8 +132,11 @@ public enum MarketRendering {
         w.comma(); w.key("result")
         w.raw(determined ? (m.resultYes ? "\"yes\"" : "\"no\"") : "\"\"")
         w.comma(); w.key("expiration_value"); w.string(determined ? m.expirationValue : "")
-        w.comma(); w.key("rules_secondary")
-        w.string(tl.metadataChangeTs.map { $0 <= t } == true ? "Updated: see the rulebook for the revised settlement terms." : m.rulesSecondary)
+        let pls = m.priceLevelStructure(at: t)
+        w.comma(); w.key("price_level_structure"); w.rawString(pls.rawValue.quotedJSON)
+        w.comma(); w.key("price_ranges"); w.raw(pls.rangesJSON)
+        // When the underlying event occurred: known once determined (the final close).
+        w.comma(); w.key("occurrence_datetime"); w.optionalTime(determined ? tl.finalCloseTs : nil)
         if determined {
             w.comma(); w.key("settlement_value_dollars"); w.raw(m.resultYes ? "\"1.0000\"" : "\"0.0000\"")
         }
@@ -150,12 +156,8 @@ public enum MarketRendering {
         var until = Int64.max
         @inline(__always) func consider(_ x: Int64) { if x > t, x < until { until = x } }
         // `volume` is 0 up to and including openTs, so it may first move at openTs + 1.
-        for x in [tl.createdTs, tl.openTs, tl.openTs + 1, tl.scheduledCloseTs, tl.determinedTs, tl.settledTs] {
-            consider(x); consider(x + 86_400)
-        }
-        for x in [tl.earlyCloseTs, tl.pauseStartTs, tl.pauseEndTs, tl.disputedTs, tl.amendedTs, tl.metadataChangeTs] {
-            if let x { consider(x); consider(x + 86_400) }
-        }
+        consider(tl.openTs + 1); consider(tl.openTs + 1 + 86_400)
+        tl.forEachInstant { x in consider(x); consider(x + 86_400) }
         let close = tl.effectiveCloseTs
         let dayAgo = t - 86_400
         let trading = t >= tl.openTs && t < close
@@ -188,9 +190,9 @@ public enum MarketRendering {
         return next > x ? next : x + 1
     }
 
-    public static func json(_ m: MarketRecord, at t: Int64) -> String {
+    public static func json(_ m: MarketRecord, at t: Int64, mode: UpdatedTimeMode = .metadataOnly) -> String {
         var w = JSONWriter()
-        append(m, at: t, to: &w)
+        append(m, at: t, mode: mode, to: &w)
         return String(decoding: w.bytes, as: UTF8.self)
     }
 }
@@ -243,7 +245,7 @@ public enum EntityRendering {
         w.raw("{")
         w.key("event_ticker"); w.string(e.ticker)
         w.comma(); w.key("series_ticker"); w.string(s.ticker)
-        w.comma(); w.key("sub_title"); w.string(e.subTitle)
+        w.comma(); w.key("sub_title"); w.string(e.subTitle(at: t))
         w.comma(); w.key("title"); w.string(e.title)
         w.comma(); w.key("collateral_return_type"); w.string(e.mutuallyExclusive ? "MECNET" : "")
         w.comma(); w.key("mutually_exclusive"); w.bool(e.mutuallyExclusive)

@@ -24,10 +24,21 @@ public struct SimSettings: Sendable, Equatable {
     public var oversizedPageRate = 0.0
     public var faultSeed: UInt64 = 1
 
+    /// What moves a market's `updated_time` (`--updated-time`).
+    public var updatedTimeMode = UpdatedTimeMode.metadataOnly
+
+    /// WebSocket faults, drawn per lifecycle message addressed to a connection from
+    /// `faultSeed`, the connection's number and the message's number on it: the connection
+    /// is dropped (TCP close, no close frame) instead of sending it, or the message is lost.
+    public var wsDropRate = 0.0
+    public var wsMessageLossRate = 0.0
+    /// Seconds between the server's `heartbeat` Ping frames (docs: 10); 0 = none.
+    public var wsPingIntervalSeconds = 10.0
+
     public init() {}
 
     static let rateKeys = ["error_5xx_rate", "connection_reset_rate", "truncated_body_rate", "malformed_json_rate",
-                           "repeat_cursor_rate", "oversized_page_rate"]
+                           "repeat_cursor_rate", "oversized_page_rate", "ws_drop_rate", "ws_message_loss_rate"]
 
     /// Applies a decoded JSON object; unknown keys and out-of-range values are errors.
     public mutating func apply(_ obj: [String: Any]) throws(APIError) {
@@ -48,7 +59,8 @@ public struct SimSettings: Sendable, Equatable {
             return d
         }
         let known = Set(["rate_limit", "rate_tokens_per_s", "rate_burst_s", "unsigned_rate_tokens_per_s", "request_cost",
-                                  "latency_fixed_ms", "latency_jitter_ms", "fault_seed"]).union(Self.rateKeys)
+                                  "latency_fixed_ms", "latency_jitter_ms", "fault_seed", "updated_time",
+                                  "ws_ping_interval_s"]).union(Self.rateKeys)
         if let bad = obj.keys.first(where: { !known.contains($0) }) { throw .badRequest("unknown setting: \(bad)") }
         if let v = obj["rate_limit"] {
             switch v {
@@ -70,6 +82,15 @@ public struct SimSettings: Sendable, Equatable {
         if let v = try rate("repeat_cursor_rate") { repeatCursorRate = v }
         if let v = try rate("oversized_page_rate") { oversizedPageRate = v }
         if let v = try nonNegative("fault_seed") { faultSeed = UInt64(v) }
+        if let v = obj["updated_time"] {
+            guard let s = v as? String, let m = UpdatedTimeMode(rawValue: s) else {
+                throw .badRequest("updated_time must be \"metadata-only\" or \"every-change\"")
+            }
+            updatedTimeMode = m
+        }
+        if let v = try rate("ws_drop_rate") { wsDropRate = v }
+        if let v = try rate("ws_message_loss_rate") { wsMessageLossRate = v }
+        if let v = try nonNegative("ws_ping_interval_s") { wsPingIntervalSeconds = v }
     }
 
     public var json: [UInt8] {
@@ -88,6 +109,10 @@ public struct SimSettings: Sendable, Equatable {
         w.raw(",\"repeat_cursor_rate\":"); w.double(repeatCursorRate)
         w.raw(",\"oversized_page_rate\":"); w.double(oversizedPageRate)
         w.raw(",\"fault_seed\":"); w.int(Int64(bitPattern: faultSeed))
+        w.raw(",\"updated_time\":"); w.string(updatedTimeMode.rawValue)
+        w.raw(",\"ws_drop_rate\":"); w.double(wsDropRate)
+        w.raw(",\"ws_message_loss_rate\":"); w.double(wsMessageLossRate)
+        w.raw(",\"ws_ping_interval_s\":"); w.double(wsPingIntervalSeconds)
         w.raw("}")
         return w.bytes
     }
@@ -117,6 +142,14 @@ public struct FaultPlan: Sendable, Equatable {
         malformedJSON = draw(5) < s.malformedJSONRate
         repeatCursor = draw(6) < s.repeatCursorRate
         oversizedPage = draw(7) < s.oversizedPageRate
+    }
+
+    /// The WebSocket fault for the `n`-th lifecycle message addressed to connection `c`.
+    public static func webSocket(settings s: SimSettings, connection c: UInt64, message n: UInt64) -> (drop: Bool, lose: Bool) {
+        func draw(_ salt: UInt64) -> Double {
+            Double(SimRandom.mix(SimRandom.mix(SimRandom.mix(s.faultSeed, c &+ 0x5753), n), salt) >> 11) / Double(1 << 53)
+        }
+        return (draw(21) < s.wsDropRate, draw(22) < s.wsMessageLossRate)
     }
 
     /// Corrupts a JSON body so that no parser accepts it (cut short, then a stray brace).

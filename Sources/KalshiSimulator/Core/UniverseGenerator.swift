@@ -85,7 +85,10 @@ struct UniverseGenerator {
                     var m = m0
                     m.seriesIndex = si
                     m.eventIndex = ei
-                    m.staticJSON = MarketRendering.staticJSON(m, eventTicker: e.ticker)
+                    m.staticJSON = MarketRendering.staticJSON(m, fields: m.fields, eventTicker: e.ticker)
+                    if let edited = m.edited {
+                        m.editedStaticJSON = MarketRendering.staticJSON(m, fields: edited, eventTicker: e.ticker)
+                    }
                     markets.append(m)
                 }
                 e.marketRange = emStart..<markets.count
@@ -299,21 +302,31 @@ struct UniverseGenerator {
                        disputedTs: t.disputed, amendedTs: t.amended, settlementTimerSeconds: t.timer)
     }
 
-    /// Per-market variety on top of the event's times: pauses, early closes, new markets,
-    /// metadata edits.
+    /// Per-market variety on top of the event's times: pauses, early closes, close-time
+    /// extensions, reopens, markets listed later.
     mutating func vary(_ tl0: MarketTimeline, phase: Phase, canCloseEarly: Bool) -> MarketTimeline {
         var tl = tl0
         let m = Self.minute, h = Self.hour, d = Self.day
         if phase == .active {
             if rng.chance(0.04) {
-                tl.pauseStartTs = max(tl.openTs, ref - rng.int64(1 * m...2 * d))
-                tl.pauseEndTs = rng.chance(0.5) ? nil : ref + rng.int64(10 * m...12 * h)
+                let start = max(tl.openTs + m, ref + rng.int64(-2 * d...1 * d))
+                tl.pauseStartTs = start
+                tl.pauseEndTs = rng.chance(0.5) ? nil : start + rng.int64(10 * m...12 * h)
+                if tl.pauseStartTs! >= tl.scheduledCloseTs { tl.pauseStartTs = nil; tl.pauseEndTs = nil }
             }
             if canCloseEarly, rng.chance(0.05) {
                 let e = ref + rng.int64(10 * m...12 * h)
-                if e < tl.scheduledCloseTs {
-                    tl.earlyCloseTs = e
+                if e < tl.scheduledCloseTs, e > tl.openTs {
+                    tl.closeEdit1 = CloseEdit(at: e, to: e)
                     tl.determinedTs = e + rng.int64(5 * m...1 * h)
+                }
+            } else if rng.chance(0.02) {
+                // The close time is moved later while the market trades (close_date_updated).
+                let x = max(tl.openTs + m, ref + rng.int64(-2 * d...12 * h))
+                if x < tl.scheduledCloseTs {
+                    let later = rng.int64(1 * d...14 * d)
+                    tl.closeEdit1 = CloseEdit(at: x, to: tl.scheduledCloseTs + later)
+                    tl.determinedTs += later
                 }
             }
             if rng.chance(0.02) {
@@ -321,17 +334,29 @@ struct UniverseGenerator {
                 // (early or as scheduled) before it opens.
                 tl.createdTs = ref + rng.int64(5 * m...24 * h)
                 tl.openTs = tl.createdTs
-                if let e = tl.earlyCloseTs, e <= tl.openTs { tl.earlyCloseTs = nil }
+                if let e = tl.closeEdit1, e.at <= tl.openTs { tl.closeEdit1 = nil }
                 if tl.scheduledCloseTs <= tl.openTs { tl.scheduledCloseTs = tl.openTs + rng.int64(1 * h...7 * d) }
-                if let p = tl.pauseStartTs, p < tl.openTs { tl.pauseStartTs = nil; tl.pauseEndTs = nil }
-                tl.determinedTs = max(tl.determinedTs, (tl.earlyCloseTs ?? tl.scheduledCloseTs) + rng.int64(5 * m...2 * h))
+                if let p = tl.pauseStartTs, p <= tl.openTs { tl.pauseStartTs = nil; tl.pauseEndTs = nil }
+                tl.determinedTs = max(tl.determinedTs, tl.finalCloseTs + rng.int64(5 * m...2 * h))
             }
         }
+        if phase == .active || phase == .closed, tl.closeEdit1 == nil, rng.chance(0.02) {
+            // Reopened: after the close, close_time is moved into the future
+            // (close_date_updated, then activated), and the market trades again.
+            let c0 = tl.scheduledCloseTs
+            let r = c0 + rng.int64(10 * m...6 * h)
+            let c1 = r + rng.int64(1 * h...3 * d)
+            tl.closeEdit1 = CloseEdit(at: r, to: c1)
+            tl.pauseStartTs = nil
+            tl.pauseEndTs = nil
+            tl.determinedTs = c1 + rng.int64(5 * m...2 * h)
+            tl.disputedTs = nil
+            tl.amendedTs = nil
+        }
         if canCloseEarly, phase == .settledOld || phase == .settledRecent, rng.chance(0.4) {
-            tl.earlyCloseTs = tl.scheduledCloseTs
+            tl.closeEdit1 = CloseEdit(at: tl.scheduledCloseTs, to: tl.scheduledCloseTs)
             tl.scheduledCloseTs += rng.int64(1 * d...30 * d)
         }
-        if rng.chance(0.05) { tl.metadataChangeTs = max(tl.createdTs + 1, ref + rng.int64(-10 * d...24 * h)) }
         return tl
     }
 
@@ -346,48 +371,104 @@ struct UniverseGenerator {
     }
 
     func clampToSeries(_ t: inout MarketTimeline, _ s: SeriesRecord) {
+        func shift(_ t: inout MarketTimeline, by x: Int64, fromCreation: Bool) {
+            if fromCreation { t.createdTs += x; t.openTs += x }
+            t.scheduledCloseTs += x; t.determinedTs += x
+            t.closeEdit1 = t.closeEdit1.map { CloseEdit(at: $0.at + x, to: $0.to + x) }
+            t.closeEdit2 = t.closeEdit2.map { CloseEdit(at: $0.at + x, to: $0.to + x) }
+            t.disputedTs = t.disputedTs.map { $0 + x }
+            t.amendedTs = t.amendedTs.map { $0 + x }
+            if fromCreation {
+                t.pauseStartTs = t.pauseStartTs.map { $0 + x }
+                t.pauseEndTs = t.pauseEndTs.map { $0 + x }
+                t.metadataChangeTs = t.metadataChangeTs.map { $0 + x }
+                t.priceLevelStructureChangeTs = t.priceLevelStructureChangeTs.map { $0 + x }
+            }
+        }
         if t.createdTs < s.createdTs {
-            let shift = s.createdTs - t.createdTs
             // A series that appears later only has events created after it.
             if s.createdTs > ref {
-                t.createdTs += shift; t.openTs += shift; t.scheduledCloseTs += shift; t.determinedTs += shift
-                t.earlyCloseTs = t.earlyCloseTs.map { $0 + shift }
-                t.pauseStartTs = t.pauseStartTs.map { $0 + shift }
-                t.pauseEndTs = t.pauseEndTs.map { $0 + shift }
-                t.disputedTs = t.disputedTs.map { $0 + shift }
-                t.amendedTs = t.amendedTs.map { $0 + shift }
-                t.metadataChangeTs = t.metadataChangeTs.map { $0 + shift }
+                shift(&t, by: s.createdTs - t.createdTs, fromCreation: true)
             } else {
                 t.createdTs = s.createdTs
                 if t.openTs < t.createdTs { t.openTs = t.createdTs }
                 // Never close before opening: move the rest of the life after the open.
-                let close = t.earlyCloseTs ?? t.scheduledCloseTs
+                let close = t.closeEdit1?.at ?? t.scheduledCloseTs
                 if close <= t.openTs {
-                    let later = t.openTs - close + Self.hour
-                    t.scheduledCloseTs += later; t.determinedTs += later
-                    t.earlyCloseTs = t.earlyCloseTs.map { $0 + later }
-                    t.disputedTs = t.disputedTs.map { $0 + later }
-                    t.amendedTs = t.amendedTs.map { $0 + later }
-                    if let p = t.pauseStartTs, p < t.openTs { t.pauseStartTs = nil; t.pauseEndTs = nil }
+                    shift(&t, by: t.openTs - close + Self.hour, fromCreation: false)
+                    if let p = t.pauseStartTs, p <= t.openTs { t.pauseStartTs = nil; t.pauseEndTs = nil }
                 }
             }
         }
     }
 
+    /// The structures markets are listed with (MVE markets: `center_deci_edge_centi_cent`,
+    /// as the fixed-point page says), and those a structure change moves to.
+    static let listedStructures: [(PriceLevelStructure, Double)] = [
+        (.linearCent, 85), (.deciCent, 5), (.taperedDeciCent, 4), (.centerWholeEdgeHalfCent, 2),
+        (.centerHalfEdgeQuintCent, 2), (.centerQuintEdgeDeciCent, 2),
+    ]
+    static let newerStructures: [PriceLevelStructure] = [
+        .taperedDeciCent, .centerWholeEdgeHalfCent, .centerWholeEdgeQuintCent, .centerHalfEdgeHalfCent,
+        .centerHalfEdgeQuintCent, .centerHalfEdgeDeciCent, .centerQuintEdgeQuintCent, .centerQuintEdgeDeciCent,
+        .deciCent, .linearCent,
+    ]
+
+    /// A market with its final timeline, plus the changes every kind of market may get: a
+    /// metadata edit (5 %) and, for non-MVE markets, a price level structure change (2 %).
     mutating func market(ticker: String, title: String, yes: String, no: String, timeline: MarketTimeline,
                          canCloseEarly: Bool, expected: Int64, rules: String, resultYes: Bool,
-                         expirationValue: String = "", extra: String = "", multivariate: Bool = false) -> MarketRecord {
-        let deci = rng.chance(0.05)
-        let price: Int64 = deci ? Int64(rng.int(1...999)) * 10 : Int64(rng.int(1...99)) * 100
+                         expirationValue: String = "", strikeType: String? = nil, floor: Double? = nil, cap: Double? = nil,
+                         extra: String = "", multivariate: Bool = false) -> MarketRecord {
+        let h = Self.hour, d = Self.day
+        let structure: PriceLevelStructure = multivariate
+            ? .centerDeciEdgeCentiCent
+            : Self.listedStructures[rng.weighted(Self.listedStructures.map(\.1))].0
+        let tick = structure.quoteTick
+        let price: Int64 = tick == 10 ? Int64(rng.int(1...999)) * 10 : Int64(rng.int(1...99)) * 100
         let vol = rng.chance(0.2) ? 0 : Int64(rng.int(1...40_000)) * Int64(rng.int(1...125))
+        var tl = timeline
+        let fields = MarketFields(title: title, yesSubTitle: yes, noSubTitle: no, rulesPrimary: rules,
+                                  strikeType: strikeType, floorStrike: floor.map(fmt), capStrike: cap.map(fmt))
+        var edited: MarketFields? = nil
+        var editKind: MetadataEditKind? = nil
+        if rng.chance(0.05) {
+            var at = max(tl.createdTs + 1, ref + rng.int64(-10 * d...24 * h))
+            if at >= tl.determinedTs { at = tl.createdTs + max(1, (tl.determinedTs - tl.createdTs) / 2) }
+            tl.metadataChangeTs = at
+            var kind = [MetadataEditKind.title, .subtitle, .rules, .strike][rng.weighted([15, 25, 35, 25])]
+            if kind == .strike && floor == nil && cap == nil { kind = .rules }
+            var e = fields
+            switch kind {
+            case .title: e.title += " (revised)"
+            case .subtitle: e.yesSubTitle += " (revised)"; e.noSubTitle += " (revised)"
+            case .rules: e.rulesSecondary = "Updated: see the rulebook for the revised settlement terms."
+            case .strike:
+                let delta: Double = (floor ?? cap ?? 0).magnitude >= 100 ? 5 : 0.5
+                e.floorStrike = floor.map { fmt($0 + delta) }
+                e.capStrike = cap.map { fmt($0 + delta) }
+            }
+            edited = e
+            editKind = kind
+        }
+        var newStructure: PriceLevelStructure? = nil
+        if !multivariate, rng.chance(0.02) {
+            let lo = tl.openTs + 1, hi = tl.finalCloseTs - 1
+            let at = min(hi, max(lo, ref + rng.int64(-3 * d...24 * h)))
+            let to = Self.newerStructures[rng.int(0...(Self.newerStructures.count - 1))]
+            if hi > lo, to != structure {
+                tl.priceLevelStructureChangeTs = at
+                newStructure = to
+            }
+        }
         return MarketRecord(
-            ticker: ticker, eventIndex: 0, seriesIndex: 0, timeline: timeline, isMultivariate: multivariate,
-            marketType: "binary", title: title, yesSubTitle: yes, noSubTitle: no, canCloseEarly: canCloseEarly,
+            ticker: ticker, eventIndex: 0, seriesIndex: 0, timeline: tl, isMultivariate: multivariate,
+            marketType: "binary", fields: fields, edited: edited, editKind: editKind, canCloseEarly: canCloseEarly,
             expectedExpirationTs: expected,
-            latestExpirationTs: max(timeline.scheduledCloseTs, expected) + 7 * Self.day,
-            rulesPrimary: rules, rulesSecondary: "", basePrice: price, resultYes: resultYes,
+            latestExpirationTs: max(tl.finalCloseTs, tl.scheduledCloseTs, expected) + 7 * Self.day,
+            basePrice: price, resultYes: resultYes,
             expirationValue: expirationValue, baseVolume: vol * 100, extraJSON: extra,
-            priceLevelStructure: deci ? "deci_cent" : "linear_cent")
+            priceLevelStructure: structure, newPriceLevelStructure: newStructure)
     }
 
     mutating func makeGames(for s: SeriesRecord) -> [(EventRecord, [MarketRecord])] {
@@ -416,7 +497,7 @@ struct UniverseGenerator {
             let ev = EventRecord(ticker: et, seriesIndex: 0, title: "\(league.competition): \(title)",
                                  subTitle: "\(away) at \(home) (\(SimTime.humanDate(start)))", mutuallyExclusive: true,
                                  strikeDate: nil, strikePeriod: nil, createdTs: base.createdTs,
-                                 metadataChangeTs: rng.chance(0.05) ? max(base.createdTs + 1, ref - rng.int64(0...d)) : nil)
+                                 metadataChangeTs: rng.chance(0.05) ? max(base.createdTs + 1, ref + rng.int64(-d...d)) : nil)
             var outcomes = [away, home]
             if league.hasTie { outcomes.append("TIE") }
             let winner = rng.int(0...(outcomes.count - 1))
@@ -433,7 +514,6 @@ struct UniverseGenerator {
                                  canCloseEarly: true, expected: start + 3 * h,
                                  rules: "If \(name) wins the \(title) game originally scheduled for \(SimTime.humanDate(start)), then the market resolves to Yes.",
                                  resultYes: k == winner))
-                ms[ms.count - 1].extraJSON = ",\"early_close_condition\":\"This market will close and expire early if the event occurs.\""
             }
             out.append((ev, ms))
         }
@@ -474,7 +554,7 @@ struct UniverseGenerator {
                                      no: "\(fmt(floor)) to \(fmt(cap))", timeline: mtl, canCloseEarly: false, expected: expiry + 5 * Self.minute,
                                      rules: "If the value is between \(fmt(floor)) and \(fmt(cap)) on \(SimTime.humanDate(expiry)), then the market resolves to Yes.",
                                      resultYes: actual >= floor && actual < cap, expirationValue: fmt(actual),
-                                     extra: ",\"strike_type\":\"between\",\"floor_strike\":\(fmt(floor)),\"cap_strike\":\(fmt(cap))"))
+                                     strikeType: "between", floor: floor, cap: cap))
                 } else {
                     let floor = crypto ? strike - 0.01 : strike
                     let mt = "\(et)-T\(fmt(floor))"
@@ -482,7 +562,7 @@ struct UniverseGenerator {
                                      no: "\(fmt(floor)) or above", timeline: mtl, canCloseEarly: false, expected: expiry + 5 * Self.minute,
                                      rules: "If the value is above \(fmt(floor)) on \(SimTime.humanDate(expiry)), then the market resolves to Yes.",
                                      resultYes: actual > floor, expirationValue: fmt(actual),
-                                     extra: ",\"strike_type\":\"greater\",\"floor_strike\":\(fmt(floor))"))
+                                     strikeType: "greater", floor: floor))
                 }
             }
             out.append((ev, dedupe(ms)))
@@ -530,7 +610,7 @@ struct UniverseGenerator {
             let ev = EventRecord(ticker: et, seriesIndex: 0, title: title, subTitle: dated ? "On \(SimTime.humanDate(tl.scheduledCloseTs))" : "In 20\(yy)",
                                  mutuallyExclusive: names, strikeDate: dated ? tl.scheduledCloseTs : nil,
                                  strikePeriod: dated ? nil : (s.frequency == "annual" ? "year" : ""), createdTs: tl.createdTs,
-                                 metadataChangeTs: rng.chance(0.05) ? max(tl.createdTs + 1, ref - rng.int64(0...Self.day)) : nil)
+                                 metadataChangeTs: rng.chance(0.05) ? max(tl.createdTs + 1, ref + rng.int64(-Self.day...Self.day)) : nil)
             let canCloseEarly = rng.chance(0.3)
             let winner = rng.int(0...(nMarkets - 1))
             var ms: [MarketRecord] = []
@@ -549,7 +629,7 @@ struct UniverseGenerator {
                                      canCloseEarly: canCloseEarly, expected: tl.scheduledCloseTs + Self.hour,
                                      rules: "If the outcome is \(code), then the market resolves to Yes.",
                                      resultYes: names ? j == winner : rng.chance(0.5),
-                                     extra: names ? "" : ",\"strike_type\":\"greater\",\"floor_strike\":\(j * 5 + 5)"))
+                                     strikeType: names ? nil : "greater", floor: names ? nil : Double(j * 5 + 5)))
                 }
             }
             out.append((ev, dedupe(ms)))
@@ -574,9 +654,17 @@ struct UniverseGenerator {
                 }
                 let title = chosen.map { "yes \($0.1)" }.joined(separator: ",")
                 let mt = "\(et)-\(String(rng.next() & 0xFF_FFFF_FFFF, radix: 16, uppercase: true))"
+                // As recorded: custom_strike lists the legs as comma-joined strings.
+                var custom = JSONWriter()
+                custom.raw(",\"custom_strike\":{\"Associated Events\":"); custom.string(chosen.map(\.0).joined(separator: ","))
+                custom.raw(",\"Associated Market Sides\":"); custom.string(chosen.map { _ in "yes" }.joined(separator: ","))
+                custom.raw(",\"Associated Markets\":"); custom.string(chosen.map(\.1).joined(separator: ","))
+                custom.raw(",\"Multivariate Event Ticker\":"); custom.string(et)
+                custom.raw("}")
                 ms.append(market(ticker: mt, title: title, yes: title, no: title, timeline: tl0, canCloseEarly: true,
-                                 expected: tl0.scheduledCloseTs, rules: "", resultYes: rng.chance(0.2),
-                                 extra: ",\"strike_type\":\"custom\",\"mve_collection_ticker\":\"\(s.ticker)\",\"mve_selected_legs\":[\(legJSON)]",
+                                 expected: tl0.scheduledCloseTs, rules: "", resultYes: rng.chance(0.2), strikeType: "custom",
+                                 extra: String(decoding: custom.bytes, as: UTF8.self)
+                                     + ",\"mve_collection_ticker\":\"\(s.ticker)\",\"mve_selected_legs\":[\(legJSON)]",
                                  multivariate: true))
             }
             out.append((ev, dedupe(ms)))

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOHTTPTypes
@@ -41,6 +42,7 @@ struct SimResponder: HTTPResponder {
     let api: ExchangeAPI
     let state: SimState
     let authenticator: RequestAuthenticator
+    let hub: LifecycleHub
 
     static let keyHeader = HTTPField.Name("KALSHI-ACCESS-KEY")!
     static let timestampHeader = HTTPField.Name("KALSHI-ACCESS-TIMESTAMP")!
@@ -57,7 +59,8 @@ struct SimResponder: HTTPResponder {
             return response(sim)
         }
         if route.hasPrefix("/_sim/truth/") {
-            let sim = api.handle(method: method, path: route, query: query, at: state.now())
+            let sim = api.handle(method: method, path: route, query: query, at: state.now(),
+                                 mode: state.currentSettings().updatedTimeMode)
             state.count(endpoint: sim.endpoint, status: sim.status)
             return response(sim)
         }
@@ -96,7 +99,8 @@ struct SimResponder: HTTPResponder {
             state.count(endpoint: sim.endpoint, status: sim.status)
             return response(sim)
         }
-        var sim = api.handle(method: method, path: route, query: query, at: state.now(), faults: faults)
+        var sim = api.handle(method: method, path: route, query: query, at: state.now(), faults: faults,
+                             mode: state.currentSettings().updatedTimeMode)
         state.count(endpoint: sim.endpoint, status: sim.status)
         if faults.malformedJSON { sim.body = FaultPlan.malform(sim.body) }
         if faults.truncatedBody {
@@ -159,6 +163,11 @@ struct SimResponder: HTTPResponder {
             }
         case ("GET", "/_sim/stats"):
             return SimResponse(status: 200, body: state.statsJSON(), endpoint: "/_sim/stats")
+        case ("GET", "/_sim/ws"):
+            return SimResponse(status: 200, body: hub.statsJSON(), endpoint: "/_sim/ws")
+        case ("POST", "/_sim/ws/drop"):
+            let n = hub.dropAll()
+            return SimResponse(status: 200, body: Array("{\"dropped\":\(n)}".utf8), endpoint: "/_sim/ws/drop")
         default:
             return SimResponse(status: 404, body: APIError.notFound("page not found").body, endpoint: path)
         }
@@ -178,6 +187,8 @@ struct SimResponder: HTTPResponder {
 /// A running simulator: the universe, its state, and the HTTP server task.
 public final class SimServer: Sendable {
     public let universe: Universe
+    public let api: ExchangeAPI
+    public let hub: LifecycleHub
     public let state: SimState
     public let configuration: SimConfiguration
     public let generateSeconds: Double
@@ -191,15 +202,22 @@ public final class SimServer: Sendable {
         generateSeconds = Date().timeIntervalSince(t0)
         state = SimState(clock: SimClock(start: Double(start), speed: configuration.clockSpeed, wallNow: SimState.wallNow()),
                          settings: configuration.settings)
+        api = ExchangeAPI(universe: universe)
+        hub = LifecycleHub(api: api, state: state)
     }
 
     func makeApplication(logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
-        let responder = SimResponder(api: ExchangeAPI(universe: universe), state: state,
-                                     authenticator: configuration.authenticator)
+        let responder = SimResponder(api: api, state: state, authenticator: configuration.authenticator, hub: hub)
         let state = self.state
+        let ws = LifecycleWebSocket(hub: hub, state: state, authenticator: configuration.authenticator)
         return Application(
             responder: responder,
-            server: .http1(configuration: .init(additionalChannelHandlers: [SimulatedDateHandler(state: state)])),
+            server: .http1WebSocketUpgrade(
+                configuration: .init(
+                    http1: .init(additionalChannelHandlers: [SimulatedDateHandler(state: state)]),
+                    // Pings are the simulator's own (body "heartbeat", as documented).
+                    ws: .init(maxFrameSize: 1 << 20, autoPing: .disabled)),
+                shouldUpgrade: { head, channel, logger in await ws.shouldUpgrade(head, channel: channel, logger: logger) }),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "kalshi-sim"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
