@@ -89,6 +89,7 @@ public final class BatchWriter: @unchecked Sendable {
     private let deadLetters: ReliablePublisher
     private let ackWait: Duration
     private let metrics: WriterMetricsRecorder
+    private let prometheus = WriterMetricsEmitter()
     private let logger: Logger
     private let retryPolicy = RetryPolicy(maxAttempts: .max, base: .milliseconds(200), cap: .seconds(5))
 
@@ -170,13 +171,15 @@ public final class BatchWriter: @unchecked Sendable {
                         return (counts, deactivated, reactivated, gone)
                     }
                 }
-                let seconds = (ContinuousClock.now - started).seconds
+                let elapsed = ContinuousClock.now - started, seconds = elapsed.seconds
                 for item in items { try? item.message.ack() }
                 metrics.update {
                     $0.recordCommit(messages: items.count, bytes: bytes, seconds: seconds, series: result.0.series,
                                     events: result.0.events, markets: result.0.markets,
                                     deactivated: result.1, reactivated: result.2, gone: result.3)
                 }
+                prometheus.committed(messages: items.count, bytes: bytes, duration: elapsed, series: result.0.series, events: result.0.events,
+                                     markets: result.0.markets, deactivated: result.1, reactivated: result.2, gone: result.3)
                 if attempt > 0 {
                     logger.info("batch committed after retrying", metadata: ["attempts": "\(attempt + 1)", "messages": "\(items.count)"])
                 }
@@ -202,6 +205,7 @@ public final class BatchWriter: @unchecked Sendable {
                 }
                 attempt += 1
                 metrics.update { $0.commitRetries += 1 }
+                prometheus.commitRetried()
                 if attempt == 1 || attempt % 10 == 0 {
                     logger.error("batch not committed; retrying (nothing acked)", metadata: [
                         "error": "\(error)", "attempt": "\(attempt)", "messages": "\(items.count)"])
@@ -231,6 +235,7 @@ public final class BatchWriter: @unchecked Sendable {
                                                               msgId: "dlq:db-writer:\(message.streamSequence)")])
             try message.term()
             metrics.update { $0.deadLetters += 1 }
+            prometheus.deadLettered()
             logger.error("message set aside on the dead-letter subject", metadata: [
                 "subject": "\(message.subject)", "stream_seq": "\(message.streamSequence)", "reason": "\(reason)"])
         } catch {

@@ -102,6 +102,7 @@ public final class MarketWorkPool: Sendable {
     private let logger: Logger
     private let totalsLock = SimpleLock()
     nonisolated(unsafe) private var _totals = WorkPoolTotals()
+    private let metrics = WorkPoolMetricsEmitter()
 
     /// - Parameter excludedTags: with no `tags`, tags whose work this pool leaves to others.
     public init(js: JetStream, topology: Topology, tags: [String], excludedTags: [String] = [], concurrency: Int,
@@ -117,7 +118,14 @@ public final class MarketWorkPool: Sendable {
 
     public var totals: WorkPoolTotals { totalsLock.withLock { _totals } }
 
-    private func record(_ update: (inout WorkPoolTotals) -> Void) { totalsLock.withLock { update(&_totals) } }
+    private func record(_ update: (inout WorkPoolTotals) -> Void) {
+        let (before, after) = totalsLock.withLock { () -> (WorkPoolTotals, WorkPoolTotals) in
+            let before = _totals
+            update(&_totals)
+            return (before, _totals)
+        }
+        metrics.add(from: before, to: after)
+    }
 
     /// Runs until the process shuts down gracefully, or until `finished()` says so (checked
     /// about once a second).
@@ -211,6 +219,7 @@ public final class MarketWorkPool: Sendable {
             let result = try await syncer.sync(item) { await lease.beat() }
             try await message.ackSync()
             record { $0.seriesSynced += 1; $0.markets += result.markets; $0.events += result.events; $0.requests += result.requests }
+            metrics.synced(mode: item.mode, duration: ContinuousClock.now - started)
             log.info("series synced", metadata: [
                 "mode": "\(item.mode.rawValue)", "markets": "\(result.markets)", "events": "\(result.events)", "requests": "\(result.requests)",
                 "duration_ms": "\((ContinuousClock.now - started).seconds * 1000)", "delivery": "\(message.deliveryCount)"])
