@@ -9,7 +9,7 @@ import RateBudget
 import SSMDCore
 
 /// Every metric any ssmd program exposes, gathered from the modules that emit them;
-/// docs/metrics.md lists the same set (MetricsCatalogTests keeps them equal, and the
+/// docs/metrics.md lists the same set (ObservabilityContractTests keeps them equal, and the
 /// Prometheus test finds each one in a real scrape).
 public enum MetricCatalog {
     public static let all: [MetricDefinition] =
