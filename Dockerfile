@@ -9,6 +9,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
         libnats-dev libpq-dev libcurl4-openssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# The commit the binaries report in --version and ssmd_build_info, e.g.
+# `docker build --build-arg SSMD_BUILD_COMMIT=$(git rev-parse --short=12 HEAD) .`; empty: none.
+ARG SSMD_BUILD_COMMIT=""
 COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests

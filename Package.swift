@@ -14,7 +14,11 @@ import PackageDescription
 //     KalshiAPI (exchange client: CurlHTTP, RateBudget, KalshiModels)
 //     Secmaster (the PostgreSQL store: PostgresClient, SecmasterSchema)
 //     Pipeline (the daemons' services: everything above)
-//     DaemonKit (settings, entry point, ops server, logging, metrics)
+//     DaemonKit (settings, entry point, ops server, logging, metrics: the Prometheus registry)
+//   metrics: libraries emit through swift-metrics (CoreMetrics, an API without a backend); only
+//   DaemonKit links swift-prometheus and bootstraps it, once per process.
+//   build info: BuildInfo (version line, commit) over CBuildInfo, a C target whose only content
+//   is the commit id given at build time as SSMD_BUILD_COMMIT (C defines carry values).
 //
 // C libraries come from Debian (libpq-dev, libnats-dev, libcurl4-openssl-dev) through
 // system-library targets.
@@ -22,6 +26,16 @@ let swiftLog = Target.Dependency.product(name: "Logging", package: "swift-log")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let coreMetrics = Target.Dependency.product(name: "CoreMetrics", package: "swift-metrics")
+
+/// The commit the binaries are built from, when the build is told (scripts and the Dockerfile
+/// set SSMD_BUILD_COMMIT); anything but 7–40 hex digits is ignored, so the build never depends
+/// on git and nothing odd reaches a C string literal.
+let buildCommit: String = {
+    let raw = (Context.environment["SSMD_BUILD_COMMIT"] ?? "").lowercased()
+    let hex = raw.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) }
+    return (7...40).contains(raw.count) && hex ? raw : ""
+}()
 
 func library(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
     .target(name: name, dependencies: dependencies, path: "Sources/Shared/\(name)")
@@ -30,7 +44,7 @@ func library(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
 /// The pure modules: unit tests of them link no C library.
 let pureModules: [Target.Dependency] = ["SSMDCore", "KalshiModels", "WireContract", "RateBudget", "SyncCore", "SecmasterSchema", "WriterCore"]
 /// Everything a daemon links.
-let allModules: [Target.Dependency] = pureModules + ["NATSClient", "PostgresClient", "CurlHTTP", "KalshiAPI", "Secmaster", "Pipeline", "DaemonKit"]
+let allModules: [Target.Dependency] = pureModules + ["NATSClient", "PostgresClient", "CurlHTTP", "KalshiAPI", "Secmaster", "Pipeline", "DaemonKit", "BuildInfo"]
 
 let package = Package(
     name: "ssmd",
@@ -56,6 +70,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         // Model Context Protocol tools for agents (`ssmd mcp`).
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
+        // Metrics: the API libraries emit through, and the Prometheus backend the daemons expose.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
@@ -65,6 +82,10 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
 
+        // The build's commit id (or none), as a C string.
+        .target(name: "CBuildInfo", path: "Sources/CBuildInfo",
+                cSettings: [.define("SSMD_BUILD_COMMIT", to: "\"\(buildCommit)\"")]),
+
         // Pure: time, fixed point, JSON scanning, redaction, retry policy, hashing.
         library("SSMDCore", []),
         // The exchange's objects and queries, decoded tolerantly.
@@ -72,7 +93,7 @@ let package = Package(
         // Subjects, stream names and payloads: the contract between daemons and connectors.
         library("WireContract", ["SSMDCore", "KalshiModels"]),
         // GCRA math and the budgets that spend from it (storage behind a protocol).
-        library("RateBudget", ["SSMDCore", swiftLog]),
+        library("RateBudget", ["SSMDCore", swiftLog, coreMetrics]),
         // Tracking rule, routing, the incremental-sync planner.
         library("SyncCore", ["SSMDCore", "KalshiModels", "WireContract"]),
         // The secmaster's tables and rows.
@@ -87,7 +108,7 @@ let package = Package(
 
         // The exchange client: budget, signing, retries, pagination.
         library("KalshiAPI", [
-            "SSMDCore", "KalshiModels", "CurlHTTP", "RateBudget", swiftLog,
+            "SSMDCore", "KalshiModels", "CurlHTTP", "RateBudget", swiftLog, coreMetrics,
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
@@ -101,13 +122,16 @@ let package = Package(
         // The daemons' services: series and market syncers, the work pool, the batch writer.
         library("Pipeline", [
             "SSMDCore", "KalshiModels", "WireContract", "RateBudget", "SyncCore", "SecmasterSchema", "WriterCore",
-            "NATSClient", "PostgresClient", "KalshiAPI", "Secmaster", swiftLog, lifecycle,
+            "NATSClient", "PostgresClient", "KalshiAPI", "Secmaster", swiftLog, lifecycle, coreMetrics,
         ]),
+        // `<program> <version> (<commit>)`, for --version and ssmd_build_info.
+        library("BuildInfo", ["SSMDCore", "CBuildInfo"]),
         // Settings, the daemon entry point, the ops server, logging and metrics.
         library("DaemonKit", [
             "SSMDCore", "KalshiModels", "WireContract", "RateBudget", "SyncCore", "NATSClient", "PostgresClient",
-            "KalshiAPI", "Secmaster", "Pipeline", swiftLog, lifecycle, argumentParser, hummingbird,
-            .product(name: "Yams", package: "Yams"),
+            "KalshiAPI", "Secmaster", "Pipeline", "BuildInfo", swiftLog, lifecycle, argumentParser, hummingbird,
+            .product(name: "Yams", package: "Yams"), coreMetrics,
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
 
         .target(
@@ -125,10 +149,10 @@ let package = Package(
         // The plan's command line: series/secmaster sync, series list, migrate.
         .executableTarget(name: "ssmd", dependencies: allModules + [.product(name: "MCP", package: "swift-sdk")]),
         // Read-only HTTP API and admin dashboard over the security master.
-        .executableTarget(name: "data-api", dependencies: allModules + [hummingbird]),
+        .executableTarget(name: "data-api", dependencies: allModules + [hummingbird, coreMetrics]),
         // Benchmark driver for scripts/bench-writer (a product, not a test).
         .executableTarget(name: "bench-writer", dependencies: allModules),
-        .executableTarget(name: "kalshi-sim", dependencies: ["KalshiSimulator", argumentParser, hummingbird]),
+        .executableTarget(name: "kalshi-sim", dependencies: ["KalshiSimulator", "BuildInfo", argumentParser, hummingbird]),
         // Starts real nats-server / PostgreSQL processes for tests (no mocks).
         .target(name: "TestSupport", dependencies: allModules, path: "Tests/TestSupport"),
         .testTarget(name: "SharedTests", dependencies: allModules),

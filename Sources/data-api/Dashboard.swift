@@ -10,10 +10,12 @@ import WireContract
 
 /// The admin dashboard at `/`: one server-rendered HTML page (no scripts, no build step).
 /// Database sections come from the read-only pool; the pipeline sections (last cycle per
-/// schedule, rate budget, queue depth) from NATS, shown as "unavailable" when it is down.
+/// schedule, rate budget, queue depth) from NATS, shown as "unavailable" when it is down; the
+/// charts over time from the samples ``PipelineSampler`` keeps in memory (``PipelineHistory``).
 struct Dashboard: Sendable {
     let pool: ReadOnlyPool
     let nats: NATSOptions
+    let history: PipelineHistory
     let logger: Logger
 
     static let closedStatuses = MarketStatus.closedPhase.map(\.rawValue)
@@ -52,55 +54,65 @@ struct Dashboard: Sendable {
 
     struct PipelineState: Sendable {
         var cycles: [CycleReport] = []
-        var budgets: [(key: String, state: GCRA.State)] = []
+        var budgets: [(key: String, record: BudgetRecord)] = []
         var work: [(consumer: String, pending: UInt64, ackPending: Int64)] = []
         var writer: (pending: UInt64, ackPending: Int64)?
     }
 
-    func pipelineState() async -> Result<PipelineState, Error> {
+    /// NATS settings for the dashboard's connections: fail fast when the server is away (the
+    /// page says so) rather than wait for it.
+    var dashboardNATSOptions: NATSOptions {
         var options = nats
         options.retryOnFailedConnect = false
         options.connectTimeout = .seconds(2)
         options.maxReconnectAttempts = 0
+        return options
+    }
+
+    /// The pipeline's state now, on a connection of its own (one page view).
+    func pipelineState() async -> Result<PipelineState, Error> {
         do {
-            let connection = try await NATSConnection.connect(options: options, logger: logger)
+            let connection = try await NATSConnection.connect(options: dashboardNATSOptions, logger: logger)
             defer { connection.close() }
-            let js = try connection.jetStream()
-            var out = PipelineState()
-            if let kv = try? await js.keyValue(bucket: Topology.stateBucket) {
-                let prefix = "$KV.\(Topology.stateBucket)."
-                let info = try await js.streamInfo(name: "KV_\(Topology.stateBucket)", subjectsFilter: prefix + "cycle.>")
-                for subject in info.subjects.keys.sorted() {
-                    let key = String(subject.dropFirst(prefix.count))
-                    if let e = try await kv.get(key), let r = try? JSONDecoder().decode(CycleReport.self, from: Data(e.value)) {
-                        out.cycles.append(r)
-                    }
-                }
-            }
-            if let kv = try? await js.keyValue(bucket: Topology.budgetBucket) {
-                let prefix = "$KV.\(Topology.budgetBucket)."
-                let info = try await js.streamInfo(name: "KV_\(Topology.budgetBucket)", subjectsFilter: prefix + ">")
-                for subject in info.subjects.keys.sorted() {
-                    let key = String(subject.dropFirst(prefix.count))
-                    if let e = try await kv.get(key), let s = try? JSONDecoder().decode(GCRA.State.self, from: Data(e.value)) {
-                        out.budgets.append((key, s))
-                    }
-                }
-                // The global budget first, then the pools.
-                out.budgets.sort { ($0.key == "read" ? 0 : 1, $0.key) < ($1.key == "read" ? 0 : 1, $1.key) }
-            }
-            for name in (try? await js.consumerNames(stream: Streams.work)) ?? [] {
-                if let i = try? await js.consumerInfo(stream: Streams.work, name: name) {
-                    out.work.append((name, i.numPending, i.numAckPending))
-                }
-            }
-            if let i = try? await js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer) {
-                out.writer = (i.numPending, i.numAckPending)
-            }
-            return .success(out)
+            return .success(try await pipelineState(js: try connection.jetStream()))
         } catch {
             return .failure(error)
         }
+    }
+
+    func pipelineState(js: JetStream) async throws -> PipelineState {
+        var out = PipelineState()
+        if let kv = try? await js.keyValue(bucket: Topology.stateBucket) {
+            let prefix = "$KV.\(Topology.stateBucket)."
+            let info = try await js.streamInfo(name: "KV_\(Topology.stateBucket)", subjectsFilter: prefix + "cycle.>")
+            for subject in info.subjects.keys.sorted() {
+                let key = String(subject.dropFirst(prefix.count))
+                if let e = try await kv.get(key), let r = try? JSONDecoder().decode(CycleReport.self, from: Data(e.value)) {
+                    out.cycles.append(r)
+                }
+            }
+        }
+        if let kv = try? await js.keyValue(bucket: Topology.budgetBucket) {
+            let prefix = "$KV.\(Topology.budgetBucket)."
+            let info = try await js.streamInfo(name: "KV_\(Topology.budgetBucket)", subjectsFilter: prefix + ">")
+            for subject in info.subjects.keys.sorted() {
+                let key = String(subject.dropFirst(prefix.count))
+                if let e = try await kv.get(key), let r = try? JSONDecoder().decode(BudgetRecord.self, from: Data(e.value)) {
+                    out.budgets.append((key, r))
+                }
+            }
+            // The global budget first, then the pools.
+            out.budgets.sort { ($0.key == "read" ? 0 : 1, $0.key) < ($1.key == "read" ? 0 : 1, $1.key) }
+        }
+        for name in (try? await js.consumerNames(stream: Streams.work)) ?? [] {
+            if let i = try? await js.consumerInfo(stream: Streams.work, name: name) {
+                out.work.append((name, i.numPending, i.numAckPending))
+            }
+        }
+        if let i = try? await js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer) {
+            out.writer = (i.numPending, i.numAckPending)
+        }
+        return out
     }
 
     // MARK: Rendering
@@ -108,7 +120,9 @@ struct Dashboard: Sendable {
     func render(series: String?) async -> String {
         async let pipeline = pipelineState()
         var body = seriesFilter(series)
-        // The pipeline's health first (it fits one row on a laptop), then the security master.
+        // What changed over time first, then the pipeline's health now (it fits one row on a
+        // laptop), then the security master.
+        body += chartsSection(history.samples(), now: .now())
         body += pipelineSections(await pipeline)
         do {
             let categories = try await breakdown(byTag: false)
@@ -202,7 +216,8 @@ struct Dashboard: Sendable {
 
         // Rate budget.
         var b = "<table id=\"budget\"><thead><tr><th>Key</th><th class=\"n\">Throttle</th><th>429 cooldown</th><th class=\"n\">Booked ahead</th></tr></thead><tbody>"
-        for (key, s) in p.budgets {
+        for (key, record) in p.budgets {
+            let s = record.state
             let cooldown = Double(s.cooldownUntil - now.microsecondsSinceEpoch) / 1e6
             let ahead = max(0, Double(s.tat - now.microsecondsSinceEpoch) / 1e6)
             let factor = s.factor >= 1 ? "×1.00" : String(format: "×%.2f", s.factor)
@@ -231,6 +246,46 @@ struct Dashboard: Sendable {
         q += "</tbody></table>"
         h += section("Queue depth", q, id: "queues-section")
         return h + "</div>"
+    }
+
+    /// The pipeline over time: five small charts drawn from the sampler's history.
+    func chartsSection(_ samples: [PipelineSample], now: Timestamp) -> String {
+        let every = SparkChart.duration(history.interval.seconds), window = SparkChart.duration(history.window.seconds)
+        let note = "<p class=\"muted note\">Sampled from NATS every \(every) by this data-api and kept in its memory (the last \(window) at most; a restart starts afresh). "
+            + "Budget use, requests and 429s: the shared rate budget's totals in NATS KV, to which every fetcher replica adds. Queues: the JetStream consumers. "
+            + "Data age: time since the start of each schedule's last completed cycle (its data is no older once the work queue is empty).</p>"
+        guard let first = samples.first else {
+            return section("Pipeline over time", "<p class=\"muted\" id=\"charts-empty\">collecting the first sample…</p>" + note, id: "charts")
+        }
+        let c = DashboardCharts(samples: samples)
+        let to = Double(now.microsecondsSinceEpoch) / 1e6
+        let from = min(Double(first.at) / 1e6, to - 60)
+        func tile(_ id: String, _ title: String, _ headline: String, _ unit: SparkChart.Unit, _ series: [ChartSeries], note: String? = nil) -> String {
+            let chart = SparkChart(id: "chart-\(id)", unit: unit, series: series, from: from, to: to)
+            var h = "<figure class=\"tile\" id=\"tile-\(id)\"><figcaption><span>\(HTML.escape(title))</span><b>\(HTML.escape(headline))</b></figcaption>"
+            h += chart.svg(label: title)
+            h += "<div class=\"legend\">"
+            for s in series {
+                h += "<span><i style=\"background:\(s.color)\"></i>\(HTML.escape(s.name)) \(s.last.map { SparkChart.format($0, unit) } ?? "–")</span>"
+            }
+            if let note { h += "<span class=\"muted\">\(HTML.escape(note))</span>" }
+            return h + "</div></figure>"
+        }
+        let use = c.budgetUse.last.map { SparkChart.format($0, .percent) } ?? "–"
+        var h = "<div class=\"charts\">"
+        h += tile("budget", "Rate budget use", use, .percent, [c.budgetUse],
+                  note: c.hasSharedBudget ? nil : "no shared budget in use (local rate scope, or no fetcher yet)")
+        h += tile("requests", "Exchange requests/s and 429s", "\(c.requestsInWindow) req · \(c.throttledInWindow)×429",
+                  .perSecond, [c.requests, c.throttled])
+        let queued = (c.workPending.last ?? 0) + (c.workInFlight.last ?? 0)
+        h += tile("queue", "Work queue depth", "\(Int(queued))", .count, [c.workPending, c.workInFlight])
+        let lag = (c.writerPending.last ?? 0) + (c.writerInFlight.last ?? 0)
+        h += tile("writer-lag", "Writer lag (messages)", "\(Int(lag))", .count, [c.writerPending, c.writerInFlight])
+        let oldest = c.dataAge.compactMap(\.last).max().map { SparkChart.duration($0) } ?? "–"
+        h += tile("data-age", "Age of newest data per schedule", oldest, .age, c.dataAge,
+                  note: c.dataAge.isEmpty ? "no cycle completed yet" : nil)
+        h += "</div>"
+        return section("Pipeline over time", h + note, id: "charts")
     }
 
     static func ago(_ seconds: Double) -> String {
@@ -275,6 +330,16 @@ struct Dashboard: Sendable {
         .st { padding:1px 6px; border-radius:4px; background:#eef1f5; font-size:12px; }
         .st-active { background:#e3f4e8; color:#1d6b35; } .st-finalized { background:#e8eaf6; color:#34418f; }
         .st-closed, .st-determined, .st-disputed, .st-amended { background:#fdf1e1; color:#8a4b00; }
+        .charts { display:grid; grid-template-columns:repeat(auto-fit,minmax(210px,1fr)); gap:12px 20px; }
+        .tile { margin:0; min-width:0; }
+        .tile figcaption { display:flex; flex-direction:column; font-size:12.5px; color:var(--muted); white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
+        .tile figcaption b { color:var(--fg); font-size:17px; line-height:1.3; font-variant-numeric:tabular-nums; }
+        svg.chart { display:block; width:100%; height:auto; overflow:visible; }
+        svg.chart .grid { stroke:var(--line); stroke-width:.6; }
+        svg.chart text { font-size:9.5px; fill:var(--muted); font-family:inherit; }
+        .legend { display:flex; flex-wrap:wrap; gap:2px 12px; font-size:11.5px; color:var(--muted); font-variant-numeric:tabular-nums; }
+        .legend i { display:inline-block; width:10px; height:3px; border-radius:2px; margin-right:4px; vertical-align:middle; }
+        .note { font-size:12px; margin:10px 0 0; }
         </style></head>
         <body><header><h1>ssmd security master</h1><span>read-only · rendered \(HTML.escape(Timestamp.now().iso8601.prefix(19).replacingOccurrences(of: "T", with: " "))) UTC</span></header>
         <main>

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import BuildInfo
 import CurlHTTP
 import DaemonKit
 import SSMDCore
@@ -13,7 +14,8 @@ import SSMDCore
 struct DataAPICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data-api",
-        abstract: "Read-only JSON API and admin dashboard over the ssmd security master.")
+        abstract: "Read-only JSON API and admin dashboard over the ssmd security master.",
+        version: BuildInfo.versionLine(program: "data-api"))
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var database: DatabaseOptions
@@ -23,6 +25,10 @@ struct DataAPICommand: AsyncParsableCommand {
     var httpPort: String?
     @Option(name: .customLong("db-connections"), help: "Most PostgreSQL connections at once (SSMD_DB_CONNECTIONS). Default 4")
     var dbConnections: String?
+    @Option(name: .customLong("dashboard-sample-interval"), help: "How often the dashboard samples the pipeline for its charts (SSMD_DASHBOARD_SAMPLE_INTERVAL). Default 5s")
+    var sampleInterval: String?
+    @Option(name: .customLong("dashboard-history"), help: "How far back the dashboard's charts reach, kept in memory (SSMD_DASHBOARD_HISTORY). Default 1h")
+    var historyWindow: String?
 
     func run() async throws {
         let r = SettingsResolver()
@@ -34,13 +40,22 @@ struct DataAPICommand: AsyncParsableCommand {
         }
         let port = try r.int("http-port", httpPort, default: 8080, range: 0...65535)
         let connections = try r.int("db-connections", dbConnections, default: 4, range: 1...64)
+        let interval = try r.duration("dashboard-sample-interval", sampleInterval, default: .seconds(5), min: .milliseconds(100), max: .seconds(3600))
+        let window = try r.duration("dashboard-history", historyWindow, default: .seconds(3600), min: .seconds(10), max: .seconds(7 * 86_400))
+        // Bounded memory: a sample is a few hundred bytes.
+        guard window.seconds / interval.seconds <= 100_000 else {
+            throw ConfigurationError(setting: "--dashboard-history (SSMD_DASHBOARD_HISTORY)", problem: "keeps more than 100,000 samples at --dashboard-sample-interval; sample less often or keep less")
+        }
         StructuredLogHandler.bootstrap(level: c.logLevel, format: c.logFormat)
         let logger = Logger(label: "data-api")
+        let metrics = DaemonMetrics.bootstrap(program: "data-api")
 
         let pool = ReadOnlyPool(conninfo: conninfo, size: connections)
-        let api = DataAPI(pool: pool, dashboard: Dashboard(pool: pool, nats: c.nats, logger: logger), logger: logger)
+        let history = PipelineHistory(interval: interval, window: window)
+        let dashboard = Dashboard(pool: pool, nats: c.nats, history: history, logger: logger)
+        let api = DataAPI(pool: pool, dashboard: dashboard, logger: logger)
         let app = Application(
-            responder: DataAPIResponder(api: api),
+            responder: DataAPIResponder(api: api, metrics: metrics),
             configuration: .init(address: .hostname(host, port: port), serverName: "ssmd-data-api"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port
@@ -49,7 +64,8 @@ struct DataAPICommand: AsyncParsableCommand {
             },
             logger: logger)
         do {
-            try await DaemonMain.run(services: [app], logger: logger, shutdownTimeout: c.shutdownTimeout)
+            try await DaemonMain.run(services: [app, PipelineSampler(dashboard: dashboard, history: history, logger: logger)],
+                                     logger: logger, shutdownTimeout: c.shutdownTimeout)
         } catch {
             await pool.close()
             throw error
@@ -58,12 +74,23 @@ struct DataAPICommand: AsyncParsableCommand {
     }
 }
 
+/// Answers every request through ``DataAPI``, except `/metrics` (Prometheus text), and
+/// counts each answer by route template and status.
 struct DataAPIResponder: HTTPResponder {
     typealias Context = BasicRequestContext
     let api: DataAPI
+    let metrics: DaemonMetrics
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        let r = await api.handle(method: request.method.rawValue, path: request.uri.path, query: request.uri.query ?? "")
+        let started = ContinuousClock.now
+        let path = request.uri.path
+        let r: APIResponse
+        if path == "/metrics", request.method == .get || request.method == .head {
+            r = APIResponse(status: 200, contentType: DaemonMetrics.contentType, body: metrics.render())
+        } else {
+            r = await api.handle(method: request.method.rawValue, path: path, query: request.uri.query ?? "")
+        }
+        APIRoute.record(path: path, status: r.status, duration: ContinuousClock.now - started)
         var headers = HTTPFields()
         headers[.contentType] = r.contentType
         headers[.cacheControl] = "no-store"

@@ -1,4 +1,6 @@
+import CoreMetrics
 import Foundation
+import DaemonKit
 import PostgresClient
 import SSMDCore
 
@@ -14,6 +16,32 @@ struct APIResponse: Sendable {
 
     static func html(_ text: String, status: Int = 200) -> APIResponse {
         APIResponse(status: status, contentType: "text/html; charset=utf-8", body: Array(text.utf8))
+    }
+}
+
+/// The route a request path belongs to, as the `route` label of data-api's metrics: the
+/// template (`/v1/markets/{ticker}`), never the path itself, and `other` for a path no route
+/// has, so the label's values stay a small fixed set whatever clients ask for.
+enum APIRoute {
+    static func template(_ path: String) -> String {
+        let s = path.split(separator: "/", omittingEmptySubsequences: true)
+        switch (s.count, s.first ?? "") {
+        case (0, _): return "/"
+        case (1, let first) where ["healthz", "readyz", "metrics", "openapi.yaml"].contains(first): return "/\(first)"
+        case (2, "v1") where s[1] == "series" || s[1] == "markets": return "/v1/\(s[1])"
+        case (3, "v1") where s[1] == "series": return s[2] == "stats" ? "/v1/series/stats" : "/v1/series/{ticker}"
+        case (3, "v1") where s[1] == "markets": return "/v1/markets/{ticker}"
+        case (3, "v1") where s[1] == "stats" && s[2] == "series": return "/v1/stats/series"
+        default: return "other"
+        }
+    }
+
+    /// Counts one answered request and its latency (`ssmd_api_*`).
+    static func record(path: String, status: Int, duration: Duration) {
+        let route = template(path), code = "\(status)"
+        Counter(label: APIMetrics.requests.name, dimensions: APIMetrics.requests.dimensions(route, code)).increment()
+        CoreMetrics.Timer(label: APIMetrics.requestDuration.name, dimensions: APIMetrics.requestDuration.dimensions(route, code))
+            .recordNanoseconds(duration.wholeNanoseconds)
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BuildInfo
 import Logging
 import ServiceLifecycle
 import DaemonKit
@@ -14,7 +15,8 @@ import WriterCore
 struct DBWriterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db-writer",
-        abstract: "Batch secmaster messages from NATS into PostgreSQL.")
+        abstract: "Batch secmaster messages from NATS into PostgreSQL.",
+        version: BuildInfo.versionLine(program: "db-writer"))
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var database: DatabaseOptions
@@ -50,7 +52,6 @@ struct DBWriterService: Service {
     let topology: Topology
     let nats: NATSOptions
     let conninfo: String
-    let registry: MetricsRegistry
     let probe: ReadinessProbe
     let logger: Logger
 
@@ -99,7 +100,6 @@ struct DBWriterService: Service {
             throw error
         }
         let metrics = WriterMetricsRecorder()
-        registry.register { metrics.snapshot.metricFamilies() }
         let writer = BatchWriter(db: db, deadLetters: DeadLetterPublisher(stage: "db-writer", js: js, logger: logger), ackWait: settings.ackWait,
                                  metrics: metrics, logger: logger)
 
@@ -163,6 +163,7 @@ struct DBWriterService: Service {
                 $0.consumerPending = info.numPending
                 $0.consumerAckPending = info.numAckPending
             }
+            WriterMetricsEmitter.lag(pending: info.numPending, ackPending: info.numAckPending)
         }
     }
 }
@@ -195,9 +196,9 @@ enum DBWriterMain {
                 "batch_max_rows": "\(settings.maxRows)", "batch_max_bytes": "\(settings.maxBytes)",
                 "batch_max_age_ms": "\(settings.maxAge.milliseconds)", "ack_wait_s": "\(settings.ackWait.seconds)",
                 "statement_timeout_s": "\(settings.statementTimeout.seconds)", "migrate": "\(settings.migrate)"])
-            let registry = MetricsRegistry(), probe = ReadinessProbe()
+            let registry = DaemonMetrics.bootstrap(program: "db-writer"), probe = ReadinessProbe()
             let service = DBWriterService(settings: settings, topology: Topology(), nats: common.nats, conninfo: conninfo,
-                                          registry: registry, probe: probe, logger: logger)
+                                          probe: probe, logger: logger)
             try await DaemonMain.run(service, program: "db-writer", ops: ops, metrics: registry, probe: probe, logger: logger,
                                      shutdownTimeout: common.shutdownTimeout)
         } catch {

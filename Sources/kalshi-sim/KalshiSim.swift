@@ -1,4 +1,5 @@
 import ArgumentParser
+import BuildInfo
 import Foundation
 import KalshiSimulator
 import Logging
@@ -8,7 +9,8 @@ import Logging
 struct KalshiSim: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kalshi-sim",
-        abstract: "Simulated Kalshi Trade API v2 (market data) for tests and local runs.")
+        abstract: "Simulated Kalshi Trade API v2 (market data) for tests and local runs.",
+        version: BuildInfo.versionLine(program: "kalshi-sim"))
 
     @Option(help: "Address to bind (loopback only).") var host = "127.0.0.1"
     @Option(help: "Port to bind; 0 picks a free port.") var port = 8089

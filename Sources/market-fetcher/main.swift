@@ -1,4 +1,5 @@
 import ArgumentParser
+import BuildInfo
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -13,7 +14,8 @@ import SSMDCore
 struct MarketFetcherCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "market-fetcher",
-        abstract: "Sync the markets of each series work item from ssmd.work.<tag> and publish them.")
+        abstract: "Sync the markets of each series work item from ssmd.work.<tag> and publish them.",
+        version: BuildInfo.versionLine(program: "market-fetcher"))
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var exchange: ExchangeOptions
@@ -41,7 +43,6 @@ struct MarketFetcherService: Service {
     let lookbackSeconds: Int64
     let nats: NATSOptions
     let exchange: ExchangeOptions.Resolved
-    let metrics: MetricsRegistry
     let probe: ReadinessProbe
     let logger: Logger
 
@@ -56,7 +57,6 @@ struct MarketFetcherService: Service {
         let client = try await exchange.makeClient(js: js, pool: pool, logger: logger)
         let workers = MarketWorkPool(js: js, topology: topology, tags: tags, excludedTags: excludedTags, concurrency: concurrency,
                                      syncer: MarketSyncer(client: client, js: js, lookbackSeconds: lookbackSeconds, logger: logger), logger: logger)
-        metrics.register { client.metricFamilies() + workers.metricFamilies() }
         let budgetLog = Task {
             // Budget figures every 30 s: what this replica was granted and waited.
             var last = budgetSnapshot(client.budget)
@@ -113,10 +113,10 @@ enum MarketFetcherMain {
                 "nats": "\(common.nats.urls.map(Redaction.url))", "exchange": "\(exchange.client.baseURL)", "signed_as": "\(exchange.signer?.keyID ?? "unsigned")",
                 "concurrency": "\(concurrency)", "ack_wait_s": "\(topology.workAckWait.seconds)",
                 "rate_tokens_per_s": "\(exchange.tokensPerSecond)", "rate_scope": "\(exchange.scope)", "pool_share": "\(share)", "lookback_s": "\(lookback.seconds)"])
-            let metrics = MetricsRegistry(), probe = ReadinessProbe()
+            let metrics = DaemonMetrics.bootstrap(program: "market-fetcher"), probe = ReadinessProbe()
             let service = MarketFetcherService(tags: tags, excludedTags: excluded, pool: pool, concurrency: concurrency, topology: topology,
                                                lookbackSeconds: Int64(lookback.seconds),
-                                               nats: common.nats, exchange: exchange, metrics: metrics, probe: probe, logger: logger)
+                                               nats: common.nats, exchange: exchange, probe: probe, logger: logger)
             try await DaemonMain.run(service, program: "market-fetcher", ops: ops, metrics: metrics, probe: probe, logger: logger,
                                      shutdownTimeout: common.shutdownTimeout)
         } catch {

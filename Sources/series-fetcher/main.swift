@@ -1,4 +1,5 @@
 import ArgumentParser
+import BuildInfo
 import Logging
 import ServiceLifecycle
 import DaemonKit
@@ -12,7 +13,8 @@ import SyncCore
 struct SeriesFetcherCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "series-fetcher",
-        abstract: "Publish series metadata and one work item per tracked series, every interval.")
+        abstract: "Publish series metadata and one work item per tracked series, every interval.",
+        version: BuildInfo.versionLine(program: "series-fetcher"))
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var exchange: ExchangeOptions
@@ -53,7 +55,6 @@ struct SeriesFetcherService: Service {
     let topology: Topology
     let nats: NATSOptions
     let exchange: ExchangeOptions.Resolved
-    let metrics: MetricsRegistry
     let probe: ReadinessProbe
     let logger: Logger
 
@@ -66,7 +67,6 @@ struct SeriesFetcherService: Service {
 
     func run(js: JetStream) async throws {
         let client = try await exchange.makeClient(js: js, pool: nil, logger: logger)
-        metrics.register { client.metricFamilies() }
         let syncer = SeriesSyncer(client: client, js: js, topology: topology, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (i, schedule) in schedules.enumerated() {
@@ -159,11 +159,11 @@ enum SeriesFetcherMain {
                 "nats": "\(common.nats.urls.map(Redaction.url))", "exchange": "\(exchange.client.baseURL)", "signed_as": "\(exchange.signer?.keyID ?? "unsigned")",
                 "once": "\(cmd.once)", "full": "\(cmd.full)", "reconcile_every_s": "\(reconcile.seconds)", "delta_limit": "\(deltaLimit)",
                 "rate_tokens_per_s": "\(exchange.tokensPerSecond)"])
-            let metrics = MetricsRegistry(), probe = ReadinessProbe()
+            let metrics = DaemonMetrics.bootstrap(program: "series-fetcher"), probe = ReadinessProbe()
             let service = SeriesFetcherService(schedules: schedules, once: cmd.once, fullFirst: cmd.full,
                                                reconcileSeconds: Int64(reconcile.seconds), deltaLimit: deltaLimit,
                                                lookbackSeconds: Int64(lookback.seconds), topology: topology,
-                                               nats: common.nats, exchange: exchange, metrics: metrics, probe: probe, logger: logger)
+                                               nats: common.nats, exchange: exchange, probe: probe, logger: logger)
             try await DaemonMain.run(service, program: "series-fetcher", ops: ops, metrics: metrics, probe: probe, logger: logger,
                                      shutdownTimeout: common.shutdownTimeout)
         } catch {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BuildInfo
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -18,6 +19,7 @@ struct SSMD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ssmd",
         abstract: "Kalshi security master: sync series and markets, list series, migrate the database, watch updates, serve MCP tools.",
+        version: BuildInfo.versionLine(program: "ssmd"),
         subcommands: [SeriesCommand.self, SecmasterCommand.self, MigrateCommand.self, WatchCommand.self, MCPCommand.self])
 }
 

@@ -74,11 +74,11 @@ extension DaemonMain {
     /// connection that cnats closes for good (it never does while the server may come back;
     /// it does when the server starts refusing our credentials) ends the daemon with exit 1
     /// rather than leaving it alive and useless.
-    public static func run(_ service: any Service, program: String, ops: (host: String, port: Int)?, metrics: MetricsRegistry,
+    public static func run(_ service: any Service, program: String, ops: (host: String, port: Int)?, metrics: DaemonMetrics,
                            probe: ReadinessProbe, logger: Logger, shutdownTimeout: Duration) async throws {
         var services: [any Service] = [service, NATSWatchdog(probe: probe)]
         if let ops {
-            services.append(OpsServer(host: ops.host, port: ops.port, program: program, registry: metrics, logger: logger, readiness: probe.check))
+            services.append(OpsServer(host: ops.host, port: ops.port, program: program, metrics: metrics, logger: logger, readiness: probe.check))
         }
         try await run(services: services, logger: logger, shutdownTimeout: shutdownTimeout)
     }

@@ -1,129 +1,190 @@
+import CoreMetrics
+import Foundation
+import Prometheus
+import Synchronization
+import BuildInfo
 import KalshiAPI
-import KalshiModels
 import Pipeline
 import RateBudget
 import SSMDCore
-import SecmasterSchema
-import WriterCore
 
-/// Prometheus text exposition (version 0.0.4) of the figures the daemons already keep —
-/// exchange requests, budget use, work items, writer rows — without a metrics framework:
-/// each component registers a closure that reads its own counters at scrape time.
-public struct MetricFamily: Sendable {
-    public enum Kind: String, Sendable { case counter, gauge }
-    public var name: String
-    public var help: String
-    public var kind: Kind
-    public var samples: [(labels: [(String, String)], value: Double)]
+/// Every metric any ssmd program exposes, gathered from the modules that emit them;
+/// docs/metrics.md lists the same set (ObservabilityContractTests keeps them equal, and the
+/// Prometheus test finds each one in a real scrape).
+public enum MetricCatalog {
+    public static let all: [MetricDefinition] =
+        DaemonMetrics.definitions + ExchangeMetrics.definitions + BudgetMetrics.definitions + WorkPoolMetrics.definitions
+        + CycleMetrics.definitions + WriterPrometheusMetrics.definitions + APIMetrics.definitions
 
-    public init(_ name: String, _ kind: Kind, _ help: String, _ value: Double) {
-        self.init(name, kind, help, samples: [([], value)])
-    }
-
-    public init(_ name: String, _ kind: Kind, _ help: String, samples: [(labels: [(String, String)], value: Double)]) {
-        self.name = name; self.kind = kind; self.help = help; self.samples = samples
-    }
+    public static let byName: [String: MetricDefinition] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 }
 
-public final class MetricsRegistry: @unchecked Sendable {
-    private let lock = SimpleLock()
-    private var providers: [@Sendable () -> [MetricFamily]] = []
+/// data-api's own requests (`ssmd_api_*`). `route` is the path template (`/v1/markets/{ticker}`,
+/// `/`, `/metrics`, … or `other` for a path no route has), `status` the HTTP code answered.
+public enum APIMetrics {
+    public static let requests = MetricDefinition.counter(
+        "ssmd_api_requests_total", labels: ["route", "status"], help: "Requests data-api answered, by route template and HTTP status")
+    public static let requestDuration = MetricDefinition.histogram(
+        "ssmd_api_request_duration_seconds", labels: ["route", "status"],
+        buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        help: "Time data-api took to answer one request, by route template and HTTP status")
+    public static let definitions = [requests, requestDuration]
+}
 
-    public init() {}
+/// One process's metrics: bootstraps swift-metrics with a Prometheus registry (once per
+/// process, before any library makes a metric: one made earlier would stay a no-op), and
+/// renders the registry for `/metrics`, with the process's own figures refreshed first.
+public final class DaemonMetrics: Sendable {
+    public static let buildInfo = MetricDefinition.gauge(
+        "ssmd_build_info", labels: ["program", "version", "commit"],
+        help: "Always 1; the labels say which program, version and commit (unknown when the build was not told) is running")
+    public static let definitions = [buildInfo] + ProcessMetrics.definitions
 
-    public func register(_ provider: @escaping @Sendable () -> [MetricFamily]) {
-        lock.withLock { providers.append(provider) }
+    public let program: String
+    let registry: PrometheusCollectorRegistry
+    private let process: ProcessMetrics
+
+    private static let bootstrapped = Mutex<DaemonMetrics?>(nil)
+
+    init(program: String, registry: PrometheusCollectorRegistry) {
+        self.program = program
+        self.registry = registry
+        self.process = ProcessMetrics()
     }
 
-    public func render() -> String {
-        let families = lock.withLock { providers }.flatMap { $0() }
-        var out = ""
-        for f in families {
-            out += "# HELP \(f.name) \(f.help)\n# TYPE \(f.name) \(f.kind.rawValue)\n"
-            for s in f.samples {
-                let labels = s.labels.isEmpty ? "" : "{" + s.labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",") + "}"
-                out += "\(f.name)\(labels) \(Self.format(s.value))\n"
+    /// Bootstraps swift-metrics for `program` and returns its metrics. Once per process: a
+    /// second call returns the first one's (swift-metrics allows one bootstrap).
+    public static func bootstrap(program: String) -> DaemonMetrics {
+        bootstrapped.withLock { existing in
+            if let existing { return existing }
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(CatalogMetricsFactory(registry: registry, catalog: MetricCatalog.byName))
+            let metrics = DaemonMetrics(program: program, registry: registry)
+            CoreMetrics.Gauge(label: buildInfo.name, dimensions: buildInfo.dimensions(program, BuildInfo.version, BuildInfo.commit ?? "unknown")).record(1)
+            metrics.process.refresh()
+            existing = metrics
+            return metrics
+        }
+    }
+
+    /// The Prometheus text exposition (format 0.0.4) of everything registered.
+    public func render() -> [UInt8] {
+        process.refresh()
+        return registry.emitToBuffer()
+    }
+
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+}
+
+/// swift-metrics → Prometheus, with each metric's help text and buckets from the catalog.
+/// A name the catalog lacks still works (no help line, default buckets): a metric must never
+/// crash a daemon, and the catalog test reports the omission.
+struct CatalogMetricsFactory: MetricsFactory {
+    let registry: PrometheusCollectorRegistry
+    let catalog: [String: MetricDefinition]
+
+    static let defaultBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    private func descriptor(_ label: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: label, unitName: "", helpText: catalog[label]?.help ?? "")
+    }
+
+    private func buckets(_ label: String) -> [Double] {
+        guard let d = catalog[label], !d.buckets.isEmpty else { return Self.defaultBuckets }
+        return d.buckets
+    }
+
+    func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
+        registry.makeCounter(descriptor: descriptor(label), labels: dimensions)
+    }
+
+    func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+        registry.makeCounter(descriptor: descriptor(label), labels: dimensions)
+    }
+
+    func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
+        guard aggregate else { return registry.makeGauge(descriptor: descriptor(label), labels: dimensions) }
+        return registry.makeValueHistogram(descriptor: descriptor(label), labels: dimensions, buckets: buckets(label))
+    }
+
+    func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
+        registry.makeGauge(descriptor: descriptor(label), labels: dimensions)
+    }
+
+    func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
+        registry.makeDurationHistogram(descriptor: descriptor(label), labels: dimensions,
+                                       buckets: buckets(label).map { .nanoseconds(Int64(($0 * 1e9).rounded())) })
+    }
+
+    // Metrics live as long as the process: series are never removed (a scrape must not lose
+    // a counter that a short-lived handle happened to destroy).
+    func destroyCounter(_ handler: any CounterHandler) {}
+    func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) {}
+    func destroyRecorder(_ handler: any RecorderHandler) {}
+    func destroyMeter(_ handler: any MeterHandler) {}
+    func destroyTimer(_ handler: any TimerHandler) {}
+}
+
+/// The process figures every Prometheus client library exposes (`process_*`), read from
+/// /proc at scrape time. Where /proc is missing (not Linux) they stay at their last value.
+final class ProcessMetrics: Sendable {
+    static let cpuSeconds = MetricDefinition.counter("process_cpu_seconds_total", help: "User and system CPU time spent, in seconds")
+    static let residentMemory = MetricDefinition.gauge("process_resident_memory_bytes", help: "Resident memory size in bytes")
+    static let virtualMemory = MetricDefinition.gauge("process_virtual_memory_bytes", help: "Virtual memory size in bytes")
+    static let startTime = MetricDefinition.gauge("process_start_time_seconds", help: "Start time of the process since the Unix epoch, in seconds")
+    static let openFDs = MetricDefinition.gauge("process_open_fds", help: "Open file descriptors")
+    static let maxFDs = MetricDefinition.gauge("process_max_fds", help: "Limit on open file descriptors")
+    static let definitions = [cpuSeconds, residentMemory, virtualMemory, startTime, openFDs, maxFDs]
+
+    /// CPU seconds already added to the counter (a Prometheus counter only grows by increments).
+    private let reportedCPU = Mutex<Double>(0)
+    private let cpu = FloatingPointCounter(label: ProcessMetrics.cpuSeconds.name)
+    private let resident = CoreMetrics.Gauge(label: ProcessMetrics.residentMemory.name)
+    private let virtual = CoreMetrics.Gauge(label: ProcessMetrics.virtualMemory.name)
+    private let start = CoreMetrics.Gauge(label: ProcessMetrics.startTime.name)
+    private let open = CoreMetrics.Gauge(label: ProcessMetrics.openFDs.name)
+    private let maxOpen = CoreMetrics.Gauge(label: ProcessMetrics.maxFDs.name)
+
+    init() {
+        start.record(Self.processStartTime() ?? Date().timeIntervalSince1970)
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 { maxOpen.record(Double(limit.rlim_cur)) }
+    }
+
+    func refresh() {
+        if let stat = Self.selfStat() {
+            let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+            let total = Double(stat.utime + stat.stime) / max(1, ticks)
+            let delta = reportedCPU.withLock { reported -> Double in
+                let d = total - reported
+                if d > 0 { reported = total }
+                return d
             }
+            if delta > 0 { cpu.increment(by: delta) }
+            virtual.record(Double(stat.vsize))
+            resident.record(Double(stat.rss) * Double(sysconf(Int32(_SC_PAGESIZE))))
         }
-        return out
+        if let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") { open.record(fds.count) }
     }
 
-    static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    struct Stat { var utime: UInt64, stime: UInt64, starttime: UInt64, vsize: UInt64, rss: UInt64 }
+
+    /// /proc/self/stat: the fields after the command name (which may hold spaces and parentheses).
+    static func selfStat() -> Stat? {
+        guard let text = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        let f = text[text.index(after: close)...].split(separator: " ")
+        // f[0] is field 3 (state): utime is field 14, stime 15, starttime 22, vsize 23, rss 24.
+        guard f.count > 21, let u = UInt64(f[11]), let s = UInt64(f[12]), let st = UInt64(f[19]),
+              let v = UInt64(f[20]), let r = UInt64(f[21]) else { return nil }
+        return Stat(utime: u, stime: s, starttime: st, vsize: v, rss: r)
     }
 
-    static func format(_ v: Double) -> String {
-        if v.isNaN { return "NaN" }
-        if v.isInfinite { return v > 0 ? "+Inf" : "-Inf" }
-        return v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)"
-    }
-}
-
-extension ExchangeClient {
-    /// `ssmd_exchange_*` counters of this client.
-    public func metricFamilies() -> [MetricFamily] {
-        let s = stats.snapshot
-        var families = [
-            MetricFamily("ssmd_exchange_requests_total", .counter, "Requests sent to the exchange", Double(s.requests)),
-            MetricFamily("ssmd_exchange_throttled_total", .counter, "429 answers from the exchange", Double(s.throttled)),
-            MetricFamily("ssmd_exchange_retries_total", .counter, "Requests retried (429, 5xx, transport, garbled body)", Double(s.retries)),
-            MetricFamily("ssmd_exchange_failures_total", .counter, "Requests given up after their last attempt", Double(s.failures)),
-        ]
-        if let shared = budget as? SharedRequestBudget {
-            let b = shared.metrics.snapshot
-            families += [
-                MetricFamily("ssmd_budget_tokens_granted_total", .counter, "Tokens granted by the shared budget", Double(b.tokens)),
-                MetricFamily("ssmd_budget_wait_seconds_total", .counter, "Time spent waiting for budget slots", b.waitedSeconds),
-                MetricFamily("ssmd_budget_cas_conflicts_total", .counter, "Lost compare-and-set races on the budget key", Double(b.conflicts)),
-                MetricFamily("ssmd_budget_tokens_per_second", .gauge, "Configured budget refill", shared.tokensPerSecond),
-            ]
-        }
-        return families
-    }
-}
-
-extension MarketWorkPool {
-    public func metricFamilies() -> [MetricFamily] {
-        let t = totals
-        return [
-            MetricFamily("ssmd_series_synced_total", .counter, "Series work items synced and acked", Double(t.seriesSynced)),
-            MetricFamily("ssmd_markets_published_total", .counter, "Markets published to ssmd.market.*", Double(t.markets)),
-            MetricFamily("ssmd_events_published_total", .counter, "Events published to ssmd.event.*", Double(t.events)),
-            MetricFamily("ssmd_work_retried_total", .counter, "Work items handed back for a later retry", Double(t.retried)),
-            MetricFamily("ssmd_work_dead_lettered_total", .counter, "Work items set aside on ssmd.dlq.market-fetcher", Double(t.deadLettered)),
-        ]
-    }
-}
-
-extension WriterMetrics {
-    /// The Prometheus view: `ssmd_writer_*` counters, the batch-size and commit-latency
-    /// histograms, and the consumer lag gauges.
-    public func metricFamilies() -> [MetricFamily] {
-        func rows(_ table: String, _ c: UpsertCounts) -> [(labels: [(String, String)], value: Double)] {
-            [([("table", table), ("outcome", "inserted")], Double(c.inserted)),
-             ([("table", table), ("outcome", "updated")], Double(c.updated)),
-             ([("table", table), ("outcome", "unchanged")], Double(c.unchanged))]
-        }
-        func histogram(_ name: String, _ help: String, _ h: Histogram) -> MetricFamily {
-            var samples: [(labels: [(String, String)], value: Double)] = h.cumulative.map { ([("le", MetricsRegistry.format($0.le))], Double($0.count)) }
-            samples.append(([("le", "+Inf")], Double(h.count)))
-            return MetricFamily(name + "_bucket", .counter, help, samples: samples)
-        }
-        var families = [
-            MetricFamily("ssmd_writer_batches_total", .counter, "Batches committed", Double(batches)),
-            MetricFamily("ssmd_writer_messages_total", .counter, "Messages committed (before coalescing)", Double(messages)),
-            MetricFamily("ssmd_writer_dead_letters_total", .counter, "Messages set aside on ssmd.dlq.db-writer", Double(deadLetters)),
-            MetricFamily("ssmd_writer_commit_retries_total", .counter, "Batch commits retried after a PostgreSQL error", Double(commitRetries)),
-            MetricFamily("ssmd_writer_rows_total", .counter, "Rows by table and outcome",
-                         samples: rows("series", series) + rows("events", events) + rows("markets", markets)),
-            MetricFamily("ssmd_writer_series_deactivated_total", .counter, "Series the exchange stopped listing", Double(seriesDeactivated)),
-            MetricFamily("ssmd_writer_marked_gone_total", .counter, "Markets and events a complete series sync proved gone", Double(markedGone)),
-            MetricFamily("ssmd_writer_last_batch_messages", .gauge, "Messages in the last committed batch", Double(lastBatchMessages)),
-            histogram("ssmd_writer_batch_size", "Messages per committed batch", batchSize),
-            histogram("ssmd_writer_commit_seconds", "Commit latency", commitSeconds),
-        ]
-        if let p = consumerPending { families.append(MetricFamily("ssmd_writer_consumer_pending", .gauge, "Messages not yet delivered to the writer", Double(p))) }
-        if let a = consumerAckPending { families.append(MetricFamily("ssmd_writer_consumer_ack_pending", .gauge, "Messages delivered, not yet acked", Double(a))) }
-        return families
+    /// Boot time (/proc/stat `btime`) plus the process's start in clock ticks after boot.
+    static func processStartTime() -> Double? {
+        guard let stat = selfStat(), let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
+              let boot = Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) else { return nil }
+        return boot + Double(stat.starttime) / Double(max(1, sysconf(Int32(_SC_CLK_TCK))))
     }
 }

@@ -38,18 +38,18 @@ public struct OpsServer: Service {
     let host: String
     let port: Int
     let program: String
-    let registry: MetricsRegistry
+    let metrics: DaemonMetrics
     let readiness: Readiness
     let logger: Logger
 
-    public init(host: String, port: Int, program: String, registry: MetricsRegistry, logger: Logger, readiness: @escaping Readiness) {
+    public init(host: String, port: Int, program: String, metrics: DaemonMetrics, logger: Logger, readiness: @escaping Readiness) {
         self.host = host; self.port = port; self.program = program
-        self.registry = registry; self.readiness = readiness; self.logger = logger
+        self.metrics = metrics; self.readiness = readiness; self.logger = logger
     }
 
     public func run() async throws {
         let router = Router()
-        let registry = self.registry, readiness = self.readiness
+        let metrics = self.metrics, readiness = self.readiness
         router.get("/healthz") { _, _ in "ok\n" }
         router.get("/readyz") { _, _ -> Response in
             let (ready, detail) = await readiness()
@@ -57,8 +57,8 @@ public struct OpsServer: Service {
                             headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: detail + "\n")))
         }
         router.get("/metrics") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                     body: .init(byteBuffer: ByteBuffer(string: registry.render())))
+            Response(status: .ok, headers: [.contentType: DaemonMetrics.contentType],
+                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.render())))
         }
         let program = self.program, logger = self.logger, host = self.host, port = self.port
         let app = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: program),

@@ -95,6 +95,7 @@ public final class ExchangeClient: Sendable {
     private let signer: (any RequestSigner)?
     private let logger: Logger
     private let basePath: String
+    private let metrics = ExchangeMetricsEmitter()
 
     public init(config: ExchangeClientConfig, budget: any RequestBudget, signer: (any RequestSigner)? = nil, logger: Logger) {
         self.config = config
@@ -182,24 +183,30 @@ public final class ExchangeClient: Sendable {
                 let headers = try signer?.headers(method: "GET", path: basePath + path) ?? []
                 let http = self.http
                 let response: HTTPResponse
+                let sent = ContinuousClock.now
                 do {
                     response = try await http.get(url: url, headers: headers)
                 } catch let t as HTTPTransportError {
+                    metrics.attempt(endpoint: path, status: ExchangeMetrics.transportError, duration: ContinuousClock.now - sent)
                     throw ExchangeError.transport(endpoint: path, t)
                 }
+                metrics.attempt(endpoint: path, status: "\(response.status)", duration: ContinuousClock.now - sent)
                 clock.record(response.serverDate)
                 return try ExchangeClient.interpret(response, endpoint: path, as: T.self)
             } catch let error as ExchangeError {
                 if error.isRateLimited {
                     stats.record(throttled: true)
+                    metrics.throttled(endpoint: path)
                     await budget.reportThrottled()
                 }
                 attempt += 1
                 guard error.isRetryable, attempt < config.retry.maxAttempts else {
                     stats.record(failure: true)
+                    metrics.failed(endpoint: path)
                     throw error
                 }
                 stats.record(retry: true)
+                metrics.retried(endpoint: path)
                 let pause = config.retry.delay(attempt: attempt - 1, unit: Double.random(in: 0..<1))
                 logger.debug("retrying exchange request", metadata: [
                     "endpoint": "\(path)", "attempt": "\(attempt)", "error": "\(error)", "pause_ms": "\(pause.milliseconds)"])

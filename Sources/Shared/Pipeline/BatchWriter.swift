@@ -89,6 +89,7 @@ public final class BatchWriter: @unchecked Sendable {
     private let deadLetters: DeadLetterPublisher
     private let ackWait: Duration
     private let metrics: WriterMetricsRecorder
+    private let prometheus = WriterMetricsEmitter()
     private let logger: Logger
 
     public init(db: WriterDatabase, deadLetters: DeadLetterPublisher, ackWait: Duration, metrics: WriterMetricsRecorder, logger: Logger) {
@@ -170,13 +171,15 @@ public final class BatchWriter: @unchecked Sendable {
                         return (counts, deactivated, reactivated, gone)
                     }
                 }
-                let seconds = (ContinuousClock.now - started).seconds
+                let elapsed = ContinuousClock.now - started, seconds = elapsed.seconds
                 for item in items { try? item.message.ack() }
                 metrics.update {
                     $0.recordCommit(messages: items.count, bytes: bytes, seconds: seconds, series: result.0.series,
                                     events: result.0.events, markets: result.0.markets,
                                     deactivated: result.1, reactivated: result.2, gone: result.3)
                 }
+                prometheus.committed(messages: items.count, bytes: bytes, duration: elapsed, series: result.0.series, events: result.0.events,
+                                     markets: result.0.markets, deactivated: result.1, reactivated: result.2, gone: result.3)
                 if policy.attempts > 0 {
                     logger.info("batch committed after retrying", metadata: ["attempts": "\(policy.attempts + 1)", "messages": "\(items.count)"])
                 }
@@ -207,6 +210,7 @@ public final class BatchWriter: @unchecked Sendable {
                 return false
             case .retry(let pause, let renewLeases):
                 metrics.update { $0.commitRetries += 1 }
+                prometheus.commitRetried()
                 if policy.attempts == 1 || policy.attempts % 10 == 0 {
                     logger.error("batch not committed; retrying (nothing acked)", metadata: [
                         "error": "\(failureText)", "attempt": "\(policy.attempts)", "messages": "\(items.count)"])
@@ -227,6 +231,7 @@ public final class BatchWriter: @unchecked Sendable {
     private func setAside(_ message: JetStreamMessage, reason: String) async {
         if await deadLetters.setAside(message, reason: reason, logger: logger) {
             metrics.update { $0.deadLetters += 1 }
+            prometheus.deadLettered()
         }
     }
 }

@@ -101,8 +101,8 @@ public final class MarketWorkPool: Sendable {
     private let concurrency: Int
     private let syncer: MarketSyncer
     private let logger: Logger
-    private let totalsLock = SimpleLock()
-    nonisolated(unsafe) private var _totals = WorkPoolTotals()
+    private let totalsState = Mutex(WorkPoolTotals())
+    private let metrics = WorkPoolMetricsEmitter()
 
     /// - Parameter excludedTags: with no `tags`, tags whose work this pool leaves to others.
     public init(js: JetStream, topology: Topology, tags: [String], excludedTags: [String] = [], concurrency: Int,
@@ -116,9 +116,16 @@ public final class MarketWorkPool: Sendable {
         self.logger = logger
     }
 
-    public var totals: WorkPoolTotals { totalsLock.withLock { _totals } }
+    public var totals: WorkPoolTotals { totalsState.withLock { $0 } }
 
-    private func record(_ update: (inout WorkPoolTotals) -> Void) { totalsLock.withLock { update(&_totals) } }
+    private func record(_ update: (inout WorkPoolTotals) -> Void) {
+        let (before, after) = totalsState.withLock { totals -> (WorkPoolTotals, WorkPoolTotals) in
+            let before = totals
+            update(&totals)
+            return (before, totals)
+        }
+        metrics.add(from: before, to: after)
+    }
 
     /// Runs until the process shuts down gracefully, or until `finished()` says so (checked
     /// about once a second).
@@ -230,6 +237,7 @@ public final class MarketWorkPool: Sendable {
                 return
             }
             record { $0.seriesSynced += 1; $0.markets += result.markets; $0.events += result.events; $0.requests += result.requests }
+            metrics.synced(mode: item.mode, duration: ContinuousClock.now - started)
             log.info("series synced", metadata: [
                 "mode": "\(item.mode.rawValue)", "markets": "\(result.markets)", "events": "\(result.events)", "requests": "\(result.requests)",
                 "duration_ms": "\((ContinuousClock.now - started).seconds * 1000)", "delivery": "\(message.deliveryCount)"])

@@ -17,6 +17,7 @@ public final class SeriesSyncer: Sendable {
     private let logger: Logger
     /// Tags whose work consumer this process has made sure of.
     private let knownConsumers = Mutex<Set<String>>([])
+    private let metrics = CycleMetricsEmitter()
 
     public init(client: ExchangeClient, js: JetStream, topology: Topology, logger: Logger) {
         self.client = client
@@ -33,9 +34,18 @@ public final class SeriesSyncer: Sendable {
                          policy: SyncPolicy = SyncPolicy(), forceFull: Bool = false) async throws -> CycleReport {
         // Schedules run concurrently on one client: count this cycle's requests only.
         let tally = RequestTally()
-        return try await ExchangeClient.$tally.withValue(tally) {
-            try await runCounted(schedule: schedule, selection: selection, claimedByEarlier: claimedByEarlier,
-                                 policy: policy, forceFull: forceFull, tally: tally)
+        metrics.prepare(schedule: schedule)
+        let started = ContinuousClock.now
+        do {
+            let report = try await ExchangeClient.$tally.withValue(tally) {
+                try await runCounted(schedule: schedule, selection: selection, claimedByEarlier: claimedByEarlier,
+                                     policy: policy, forceFull: forceFull, tally: tally)
+            }
+            metrics.finished(report, duration: ContinuousClock.now - started)
+            return report
+        } catch {
+            metrics.failed(schedule: schedule)
+            throw error
         }
     }
 

@@ -1,17 +1,5 @@
 import Foundation
 
-/// A plain mutex with a scoped helper (Foundation's NSLock; `Synchronization.Mutex` needs
-/// newer Apple platforms than the package supports).
-public final class SimpleLock: @unchecked Sendable {
-    private let lock = NSLock()
-    public init() {}
-    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body()
-    }
-}
-
 /// JSON with sorted keys and snake_case field names as declared by each type's CodingKeys.
 public enum JSONCodec {
     public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {

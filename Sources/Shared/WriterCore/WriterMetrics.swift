@@ -6,10 +6,14 @@ import SecmasterSchema
 
 /// What the db-writer has done since it started: a plain value (pure, testable) that the
 /// writer updates after every batch and logs periodically. Counters only grow; gauges hold
-/// the last observation. Shaped for a Prometheus exporter to read later: counters map to
-/// `_total` counters, ``Histogram`` to a Prometheus histogram (`le` buckets, `_sum`,
-/// `_count`), the consumer lag to a gauge.
+/// the last observation. Its Prometheus view (`ssmd_writer_*`, docs/metrics.md) is emitted
+/// by the writer shell (Pipeline's `BatchWriter`) through swift-metrics as it commits, with
+/// the same histogram bounds as here.
 public struct WriterMetrics: Sendable, Equatable {
+    /// Upper bounds of the batch-size (messages) and commit-latency (seconds) histograms.
+    public static let batchSizeBounds: [Double] = [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
+    public static let commitSecondsBounds: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
     /// Committed batches and the messages they held (including coalesced-away duplicates).
     public var batches = 0
     public var messages = 0
@@ -30,9 +34,9 @@ public struct WriterMetrics: Sendable, Equatable {
     public var lastBatchMessages = 0
     public var lastBatchBytes = 0
     /// Messages per committed batch.
-    public var batchSize = Histogram(bounds: [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000])
+    public var batchSize = Histogram(bounds: WriterMetrics.batchSizeBounds)
     /// Seconds from the start of a successful commit attempt to its COMMIT.
-    public var commitSeconds = Histogram(bounds: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
+    public var commitSeconds = Histogram(bounds: WriterMetrics.commitSecondsBounds)
     /// The latest commit latencies, for exact recent percentiles in the log.
     public var recentCommitSeconds = RecentWindow(capacity: 1024)
     /// The writer consumer's backlog as last read from the server: not yet delivered
@@ -159,7 +163,7 @@ extension UpsertCounts {
 }
 
 /// The writer's metrics shared between the batch loop (writes) and readers (the periodic
-/// log line now, an exporter later). Every access is one short critical section.
+/// log line, the stop summary). Every access is one short critical section.
 public final class WriterMetricsRecorder: Sendable {
     private let state = Mutex(WriterMetrics())
 
