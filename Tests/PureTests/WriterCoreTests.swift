@@ -1,6 +1,6 @@
 import Foundation
+import TestPayloads
 import Testing
-import NATSClient
 import SecmasterSchema
 import WireContract
 import WriterCore
@@ -97,7 +97,7 @@ import WriterCore
     }
 
     @Test func acceptsTheCurrentShapeAndMatchesTheReference() {
-        let variants: [OutgoingMessage] = [
+        let variants: [PayloadMessage] = [
             Payload.market("KXA-1", event: "KXA"),
             Payload.market("KXA-T3.5", event: "KXA", status: "finalized", yesBid: "0.0100", updated: 77, fetched: 99,
                            title: #"Tab\there \"quoted\" \\ back\/slash \u00e9 \ud83d\ude80 nul\u0000"#),
