@@ -4,7 +4,7 @@ import TestSupport
 
 /// The exchange lowers its budget while a fleet of fetchers is working: the 429s are
 /// detected, the whole fleet backs off through the shared budget, and no work is lost.
-@Suite(.serialized) struct ThrottlingTests {
+@Suite(.tags(.processes), .processSlot) struct ThrottlingTests {
     @Test func loweringTheExchangeBudgetMidCycleLosesNothing() async throws {
         let h = try await PipelineHarness(name: "throttle", simulatorArguments: PipelineEndToEndTests.frozenClock + [
             "--rate-limit", "on", "--rate-tokens-per-s", "3000", "--unsigned-rate-tokens-per-s", "3000", "--rate-burst-s", "1"])
@@ -32,7 +32,7 @@ import TestSupport
 
 /// Three market-fetcher processes and a series-fetcher configured with the exchange's own
 /// budget never meet a 429: one shared budget, not three.
-@Suite(.serialized) struct SharedBudgetProcessTests {
+@Suite(.tags(.processes), .processSlot) struct SharedBudgetProcessTests {
     @Test func threeProcessesAtTheExchangesBudgetAreNeverThrottled() async throws {
         let h = try await PipelineHarness(name: "budget-procs", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock + [
             "--rate-limit", "on", "--rate-tokens-per-s", "400", "--unsigned-rate-tokens-per-s", "400", "--rate-burst-s", "1"])
