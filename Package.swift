@@ -123,16 +123,16 @@ let package = Package(
         .executableTarget(name: "kalshi-sim", dependencies: ["KalshiSimulator", argumentParser, hummingbird]),
         // Starts real nats-server / PostgreSQL processes for tests (no mocks).
         .target(name: "TestSupport", dependencies: allModules, path: "Tests/TestSupport"),
-        // Writer payloads written by hand, for the pure tests and the writer's process tests.
-        .target(name: "TestPayloads", dependencies: ["SSMDCore", "KalshiModels", "WireContract"], path: "Tests/TestPayloads"),
+        // Pure helpers for tests: hand-written writer payloads, the `.ownThread` trait.
+        .target(name: "PureTestSupport", dependencies: ["SSMDCore", "KalshiModels", "WireContract"], path: "Tests/PureTestSupport"),
         // Tests of the pure modules alone: no process, no C library, run in parallel.
-        .testTarget(name: "PureTests", dependencies: pureModules + ["TestPayloads", swiftLog]),
-        .testTarget(name: "SharedTests", dependencies: allModules),
+        .testTarget(name: "PureTests", dependencies: pureModules + ["PureTestSupport", swiftLog]),
+        .testTarget(name: "SharedTests", dependencies: allModules + ["PureTestSupport"]),
         .testTarget(name: "MessagingTests", dependencies: allModules + ["TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: allModules + ["TestSupport"]),
-        .testTarget(name: "WriterTests", dependencies: allModules + ["TestSupport", "TestPayloads"]),
+        .testTarget(name: "WriterTests", dependencies: allModules + ["TestSupport", "PureTestSupport"]),
         .testTarget(name: "DataAPITests", dependencies: allModules + ["TestSupport"]),
-        .testTarget(name: "KalshiSimulatorTests", dependencies: ["KalshiSimulator"]),
+        .testTarget(name: "KalshiSimulatorTests", dependencies: ["KalshiSimulator", "PureTestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: allModules + ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,5 @@
 import Foundation
-import TestPayloads
+import PureTestSupport
 import Testing
 import SecmasterSchema
 import WireContract
@@ -82,7 +82,7 @@ import WriterCore
 /// The writer's one-pass market decoder against the reference `Decodable` path: whenever the
 /// fast path accepts a payload, its row must equal the reference's; it may decline (nil),
 /// never disagree.
-@Suite struct FastMarketDecoderTests {
+@Suite(.ownThread) struct FastMarketDecoderTests {
     static func reference(_ data: [UInt8]) -> MarketRow? {
         (try? MessageCodec.decode(MarketMessage.self, from: data, subject: "ssmd.market.t.s.m")).map(MarketRow.init)
     }

@@ -1,5 +1,5 @@
 import Foundation
-import TestPayloads
+import PureTestSupport
 import Logging
 import TestSupport
 import KalshiModels
