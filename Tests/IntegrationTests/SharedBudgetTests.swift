@@ -82,8 +82,10 @@ import SSMDCore
         let a = SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, cooldown: .seconds(1), logger: Logger(label: "t"))
         let b = SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, cooldown: .seconds(1), logger: Logger(label: "t"))
         try await b.acquire(cost: 10)
-        await a.reportThrottled()
+        // The cooldown starts inside reportThrottled, before its write to the bucket returns:
+        // measure from before the call (a slow write must not eat into the expected wait).
         let start = ContinuousClock.now
+        await a.reportThrottled()
         try await b.acquire(cost: 10)
         #expect(ContinuousClock.now - start >= .milliseconds(900), "replica b ignored a's 429 cooldown")
     }
