@@ -52,6 +52,15 @@ public final class ChildProcess: @unchecked Sendable {
 
     public var output: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
+    /// Its output for a failure message: the last `tail` characters, and — when it crashed —
+    /// the crash report's head (the reason and the crashing thread), which a tail would cut.
+    public func report(tail: Int = 4000) -> String {
+        let text = output
+        guard let crash = text.range(of: "Program crashed") else { return String(text.suffix(tail)) }
+        let head = text[crash.lowerBound...].prefix(3000)
+        return "…\n" + head + "\n…\n" + text.suffix(tail)
+    }
+
     deinit { abandon() }
 }
 

@@ -214,7 +214,7 @@ public final class PipelineHarness: @unchecked Sendable {
     /// Everything the processes printed, for a failing test's report.
     public func logs() -> String {
         var out = "--- kalshi-sim\n" + (simulator?.output.suffix(3000) ?? "")
-        for d in daemons { out += "\n--- \(d.name)\n" + String(d.output.suffix(4000)) }
+        for d in lock.withLock({ daemons }) { out += "\n--- \(d.name)\n" + d.report() }
         return out
     }
 

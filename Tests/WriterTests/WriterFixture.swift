@@ -103,7 +103,7 @@ final class WriterFixture: @unchecked Sendable {
 
     func logs() -> String {
         lock.lock(); defer { lock.unlock() }
-        return writers.map { "--- \($0.name)\n" + String($0.output.suffix(6000)) }.joined(separator: "\n")
+        return writers.map { "--- \($0.name)\n" + $0.report(tail: 6000) }.joined(separator: "\n")
     }
 
     /// Kills every process at once (SIGKILL) without waiting and removes what the test
