@@ -155,14 +155,18 @@ let package = Package(
         .executableTarget(name: "kalshi-sim", dependencies: ["KalshiSimulator", "BuildInfo", argumentParser, hummingbird]),
         // Starts real nats-server / PostgreSQL processes for tests (no mocks).
         .target(name: "TestSupport", dependencies: allModules, path: "Tests/TestSupport"),
-        .testTarget(name: "SharedTests", dependencies: allModules),
+        // Pure helpers for tests: hand-written writer payloads, the `.ownThread` trait.
+        .target(name: "PureTestSupport", dependencies: ["SSMDCore", "KalshiModels", "WireContract"], path: "Tests/PureTestSupport"),
+        // Tests of the pure modules alone: no process, no C library, run in parallel.
+        .testTarget(name: "PureTests", dependencies: pureModules + ["PureTestSupport", swiftLog]),
+        .testTarget(name: "SharedTests", dependencies: allModules + ["PureTestSupport"]),
         .testTarget(name: "MessagingTests", dependencies: allModules + ["TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: allModules + ["TestSupport"]),
-        .testTarget(name: "WriterTests", dependencies: allModules + ["TestSupport"]),
+        .testTarget(name: "WriterTests", dependencies: allModules + ["TestSupport", "PureTestSupport"]),
         .testTarget(name: "DataAPITests", dependencies: allModules + ["TestSupport"]),
         .testTarget(
             name: "KalshiSimulatorTests",
-            dependencies: ["KalshiSimulator", .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")]
+            dependencies: ["KalshiSimulator", "PureTestSupport", .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")]
         ),
         .testTarget(name: "IntegrationTests", dependencies: allModules + ["TestSupport"]),
     ],

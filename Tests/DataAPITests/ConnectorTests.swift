@@ -7,7 +7,7 @@ import WireContract
 
 /// Connectors bootstrap from NATS alone: a Python (nats-py) client and `ssmd watch` get the
 /// last value of every market of a tag, then the update when the simulator moves one.
-@Suite(.serialized) struct ConnectorTests {
+@Suite(.tags(.processes), .processSlot) struct ConnectorTests {
     /// The tag a series is routed under, per docs/connectors.md: the first of its tags in
     /// the exchange's order for its category, else its first tag alphabetically, else its category.
     static func routingTag(tags: [String], category: String, order: [String: [String]]) -> String {
@@ -54,9 +54,9 @@ import WireContract
         // The Python client and ssmd watch (human and --json), all from the last values.
         let wildcard = "ssmd.market.\(tagToken).>"
         let python = try ChildProcess(name: "python-connector", executable: URL(fileURLWithPath: "/usr/bin/env"),
-                                      arguments: ["python3", "-u", testSourceFile("Tests/DataAPITests/connector_client.py"), h.nats.url, wildcard],
+                                      arguments: ["python3", "-u", testSourceFile("Tests/DataAPITests/connector_client.py"), h.natsURL, wildcard],
                                       logDirectory: h.directory.url)
-        defer { python.killHard() }
+        defer { python.abandon() }
         let quiet = ["SSMD_LOG_LEVEL": "warning"]
         let watch = try h.start("ssmd", ["watch", wildcard], environment: quiet)
         let watchJSON = try h.start("ssmd", ["watch", "--json", wildcard], environment: quiet)

@@ -6,7 +6,7 @@ import SSMDCore
 
 /// data-api over real HTTP against a PostgreSQL filled by one real pipeline cycle (simulator
 /// clock frozen), every answer compared with SQL on the same database.
-@Suite(.serialized) struct DataAPITests {
+@Suite(.tags(.processes), .processSlot) struct DataAPITests {
     static let frozenClock = ["--clock-speed", "0"]
 
     /// Every page of a list endpoint, following cursors; fails on a repeated cursor.

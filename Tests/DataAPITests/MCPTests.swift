@@ -4,7 +4,7 @@ import TestSupport
 import SSMDCore
 
 /// `ssmd mcp` as a process: JSON-RPC over its stdin/stdout, answers compared with SQL.
-@Suite(.serialized) struct MCPTests {
+@Suite(.tags(.processes), .processSlot) struct MCPTests {
     /// Reads newline-delimited JSON-RPC messages from the process's stdout.
     final class Lines: @unchecked Sendable {
         private let lock = NSLock()
@@ -51,7 +51,7 @@ import SSMDCore
         try stdout.fileHandleForWriting.close()
         var exitStatus: Int32?
         defer {
-            if exitStatus == nil { kill(pid, SIGKILL); _ = Spawn.wait(pid) }
+            if exitStatus == nil { Spawn.killInBackground(pid) }
             stdout.fileHandleForReading.readabilityHandler = nil
         }
         func send(_ json: String) { stdin.fileHandleForWriting.write(Data((json + "\n").utf8)) }

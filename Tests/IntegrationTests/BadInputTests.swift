@@ -9,7 +9,7 @@ import WireContract
 /// answers HTML, NATS refused or refusing our credentials, a wrong database password, an
 /// unknown tag, invalid settings. Each gives one clear line and either the right exit code
 /// or a retry — never a crash, never a secret in the output.
-@Suite(.serialized) struct BadInputTests {
+@Suite(.tags(.processes), .processSlot) struct BadInputTests {
     /// The last line a process printed (a daemon's final word on stderr).
     static func lastLine(_ p: ChildProcess) -> String {
         String(p.output.split(separator: "\n").last ?? "")
@@ -30,7 +30,7 @@ import WireContract
 
     // MARK: The exchange
 
-    @Test(.timeLimit(.minutes(3))) func unreachableExchange() async throws {
+    @Test(.timeLimit(.minutes(9))) func unreachableExchange() async throws {
         let h = try await PipelineHarness(name: "bad-exchange", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock)
         defer { h.teardown() }
         let nowhere = ["SSMD_EXCHANGE_URL": "http://127.0.0.1:\(try Self.closedPort())/trade-api/v2", "SSMD_HTTP_MAX_ATTEMPTS": "2"]
@@ -64,7 +64,7 @@ import WireContract
     /// An "exchange" that answers every request with an HTML page (a maintenance page, a
     /// captive proxy): a typed error naming the endpoint, retried, nothing written, nothing
     /// lost — the real exchange then gets every item through.
-    @Test(.timeLimit(.minutes(3))) func exchangeAnsweringHTML() async throws {
+    @Test(.timeLimit(.minutes(9))) func exchangeAnsweringHTML() async throws {
         let h = try await PipelineHarness(name: "bad-html", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock)
         defer { h.teardown() }
         let port = try Self.closedPort()
@@ -81,8 +81,8 @@ import WireContract
                 def log_message(self, *a): pass
             http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
             """, "\(port)"], logDirectory: h.directory.url)
-        defer { html.killHard() }
-        #expect(await eventually(timeout: .seconds(10)) { (try? await CurlHTTPClient().get(url: "http://127.0.0.1:\(port)/"))?.status == 200 })
+        defer { html.abandon() }
+        #expect(await eventually(timeout: .seconds(10)) { (try? await TestHTTP.client.get(url: "http://127.0.0.1:\(port)/"))?.status == 200 })
         let htmlExchange = ["SSMD_EXCHANGE_URL": "http://127.0.0.1:\(port)/trade-api/v2", "SSMD_HTTP_MAX_ATTEMPTS": "2"]
 
         let once = try h.start("series-fetcher", ["--once"], environment: htmlExchange)
@@ -112,8 +112,9 @@ import WireContract
 
     /// NATS not there at start: every daemon says so in one line, waits (not ready), and
     /// works once NATS appears; asked to stop while waiting, it exits 0.
-    @Test(.timeLimit(.minutes(3))) func natsRefusedAtStart() async throws {
-        let h = try await PipelineHarness(name: "bad-nats", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock)
+    @Test(.timeLimit(.minutes(9))) func natsRefusedAtStart() async throws {
+        let h = try await PipelineHarness(name: "bad-nats", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock,
+                                          privateNATS: true)
         defer { h.teardown() }
         await h.nats.stop()
         let daemons = [try h.start("db-writer"), try h.start("market-fetcher"), try h.start("series-fetcher", ["--interval", "1h"])]
@@ -131,7 +132,7 @@ import WireContract
         await #expect(stopped.stop(grace: .seconds(15)) == 0, "\(stopped.output.suffix(2000))")
         #expect(Self.lastLine(stopped).contains("stopped while waiting for NATS"), "\(Self.lastLine(stopped))")
 
-        try h.nats.start()
+        try await h.nats.start()
         for d in daemons.prefix(2) {
             let base = try #require(OpsEndpointTests.endpoint(of: d))
             #expect(await eventually(timeout: .seconds(30)) { await OpsEndpointTests.get(base + "/readyz").0 == 200 }, "\(d.name): \(d.output.suffix(2000))")
@@ -145,7 +146,7 @@ import WireContract
     /// A NATS server that refuses our credentials (user and password by setting or in the
     /// URL, a token in the URL): exit 2 at once, one line naming the settings and the
     /// server's reason, no password or token anywhere in the output.
-    @Test(.timeLimit(.minutes(2))) func natsRefusesTheCredentials() async throws {
+    @Test(.timeLimit(.minutes(8))) func natsRefusesTheCredentials() async throws {
         let nats = try await NATSTestServer(auth: .userPassword(user: "ssmd", password: "sekrit-nats"))
         defer { nats.teardown() }
         let dir = try TestDirectory("bad-nats-auth")
@@ -159,7 +160,7 @@ import WireContract
                                          environment: env.merging(["SSMD_EXCHANGE_URL": "http://127.0.0.1:1/trade-api/v2"]) { a, _ in a },
                                          logDirectory: dir.url)
                 #expect(await p.waitForExit(timeout: .seconds(20)), "\(program) kept running: \(p.output.suffix(2000))")
-                p.killHard()
+                await p.kill()
                 #expect(p.exitCode == 2, "\(program): \(p.output.suffix(2000))")
                 let last = Self.lastLine(p)
                 #expect(last.hasPrefix("\(program): invalid setting --nats-url/--nats-user/--nats-password"), "\(last)")
@@ -173,21 +174,22 @@ import WireContract
 
     /// A wrong database password: the writer exits 2 with one line naming the setting and
     /// PostgreSQL's reason, never the password; a database that is merely down is waited for.
-    @Test(.timeLimit(.minutes(3))) func wrongDatabasePassword() async throws {
-        let h = try await PipelineHarness(name: "bad-pg", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock)
+    @Test(.timeLimit(.minutes(9))) func wrongDatabasePassword() async throws {
+        let h = try await PipelineHarness(name: "bad-pg", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock,
+                                          privatePostgres: true)
         defer { h.teardown() }
         try await h.postgres.createRole(name: "ssmd_writer", password: "right horse battery")
         let pg = h.postgres
         let wrong = [
-            pg.connectionString(database: pg.database, user: "ssmd_writer", password: "hunter2 wrong"),
+            pg.connectionString(user: "ssmd_writer", password: "hunter2 wrong"),
             "postgresql://ssmd_writer:hunter2wrong@127.0.0.1:\(pg.port)/\(pg.database)",
-            pg.connectionString(database: pg.database, user: "nobody_here", password: "hunter2"),
-            pg.connectionString(database: "no_such_db", user: "postgres"),
+            pg.connectionString(user: "nobody_here", password: "hunter2"),
+            pg.server.connectionString(database: "no_such_db", user: "postgres"),
         ]
         for (i, url) in wrong.enumerated() {
             let w = try h.start("db-writer", i == 1 ? ["--no-migrate"] : [], environment: ["SSMD_DATABASE_URL": url])
             #expect(await w.waitForExit(timeout: .seconds(30)), "db-writer kept running with \(Redaction.conninfo(url)): \(w.output.suffix(2000))")
-            w.killHard()
+            await w.kill()
             #expect(w.exitCode == 2, "\(w.output.suffix(2000))")
             let last = Self.lastLine(w)
             #expect(last.hasPrefix("db-writer: invalid setting --database-url (SSMD_DATABASE_URL): PostgreSQL refused the connection:"), "\(last)")
@@ -196,12 +198,12 @@ import WireContract
         }
 
         // Down, not refusing: the writer waits, then works.
-        pg.stop()
+        await h.postgresServer.stop()
         let writer = try h.start("db-writer", ["--batch-max-age", "100ms"])
         #expect(await eventually(timeout: .seconds(20)) { Self.lines(writer, containing: "database migration failed; retrying").count >= 1 }, "\(writer.output.suffix(2000))")
         try await Task.sleep(for: .seconds(2))
         #expect(writer.isRunning)
-        try pg.start()
+        try await h.postgresServer.start()
         try h.start("market-fetcher")
         try await h.runToSuccess("series-fetcher", ["--once"])
         #expect(try await h.waitUntilDrained(timeout: .seconds(120)), "\(h.logs())")
@@ -212,7 +214,7 @@ import WireContract
 
     /// A tag no series carries: market-fetcher simply finds no work (ready, quiet, alive);
     /// series-fetcher completes its cycle with nothing to publish.
-    @Test(.timeLimit(.minutes(2))) func unknownTag() async throws {
+    @Test(.timeLimit(.minutes(8))) func unknownTag() async throws {
         let h = try await PipelineHarness(name: "bad-tag", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock)
         defer { h.teardown() }
         let fetcher = try h.start("market-fetcher", ["--tag", "No Such Tag & Co"])
@@ -248,7 +250,7 @@ import WireContract
         let p = try ChildProcess(name: program, executable: BuiltProducts.executable(program), arguments: arguments,
                                  environment: ["SSMD_NATS_URL": "nats://127.0.0.1:1"], logDirectory: dir.url)
         #expect(await p.waitForExit(timeout: .seconds(10)))
-        p.killHard()
+        await p.kill()
         #expect(p.exitCode == 2, "\(p.output)")
         let lines = p.output.split(separator: "\n")
         #expect(lines.count == 1 && lines[0].hasPrefix("\(program): ") && lines[0].contains(mentions), "\(p.output)")

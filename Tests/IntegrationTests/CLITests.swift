@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// The plan's command line against the simulator, NATS and PostgreSQL.
-@Suite(.serialized) struct CLITests {
+@Suite(.tags(.processes), .processSlot) struct CLITests {
     @Test func migrateSyncAndListWithTagFilters() async throws {
         let h = try await PipelineHarness(name: "cli", simulatorArguments: PipelineEndToEndTests.frozenClock)
         defer { h.teardown() }
@@ -42,7 +42,7 @@ import TestSupport
 }
 
 /// A schedule file whose schedules overlap: every series is synced by exactly one schedule.
-@Suite(.serialized) struct ScheduleFileRunTests {
+@Suite(.tags(.processes), .processSlot) struct ScheduleFileRunTests {
     @Test func overlappingSchedulesSyncEachSeriesOnce() async throws {
         let h = try await PipelineHarness(name: "schedules", simulatorArguments: PipelineEndToEndTests.frozenClock)
         defer { h.teardown() }

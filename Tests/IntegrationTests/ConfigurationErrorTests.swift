@@ -4,7 +4,7 @@ import TestSupport
 
 /// A bad setting stops a daemon at start with exit code 2 and one line naming the setting —
 /// by flag and by environment variable — and never echoes a secret.
-@Suite struct ConfigurationErrorTests {
+@Suite(.tags(.processes)) struct ConfigurationErrorTests {
     struct Case: CustomTestStringConvertible, Sendable {
         var program: String
         var arguments: [String]

@@ -7,7 +7,7 @@ import SSMDCore
 /// on by one schedule interval (5 simulated minutes) between cycles, so each cycle sees a
 /// known amount of exchange life — markets created, opened, closed, settled — and ssmd must
 /// track it from the change feed plus a reconciliation slice, with far fewer requests.
-@Suite(.serialized) struct IncrementalSyncTests {
+@Suite(.tags(.processes), .processSlot) struct IncrementalSyncTests {
     static let interval: Int64 = 300
 
     /// Market status by ticker in the simulator's truth, for tracked series.

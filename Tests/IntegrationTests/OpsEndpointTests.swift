@@ -4,7 +4,7 @@ import TestSupport
 import CurlHTTP
 
 /// Each daemon's /healthz, /readyz and /metrics, with NATS going away and coming back.
-@Suite(.serialized) struct OpsEndpointTests {
+@Suite(.tags(.processes), .processSlot) struct OpsEndpointTests {
     static func endpoint(of p: ChildProcess) -> String? {
         guard let line = p.output.split(separator: "\n").first(where: { $0.contains("metrics and health endpoints listening") }),
               let r = line.range(of: "url=http://") else { return nil }
@@ -12,12 +12,12 @@ import CurlHTTP
     }
 
     static func get(_ url: String) async -> (Int, String) {
-        guard let r = try? await CurlHTTPClient().get(url: url) else { return (0, "") }
+        guard let r = try? await TestHTTP.client.get(url: url) else { return (0, "") }
         return (r.status, String(decoding: r.body, as: UTF8.self))
     }
 
     @Test func readinessFollowsNATSAndMetricsCount() async throws {
-        let h = try await PipelineHarness(name: "ops", simulatorArguments: PipelineEndToEndTests.frozenClock)
+        let h = try await PipelineHarness(name: "ops", simulatorArguments: PipelineEndToEndTests.frozenClock, privateNATS: true)
         defer { h.teardown() }
         let fetcher = try h.start("market-fetcher")
         #expect(await eventually(timeout: .seconds(20)) { Self.endpoint(of: fetcher) != nil }, "\(fetcher.output.suffix(2000))")
@@ -35,7 +35,7 @@ import CurlHTTP
         await h.nats.stop()
         #expect(await eventually(timeout: .seconds(15)) { await Self.get(base + "/readyz").0 == 503 }, "readyz stayed ready without NATS")
         #expect(await Self.get(base + "/healthz").0 == 200, "alive even when not ready")
-        try h.nats.start()
+        try await h.nats.start()
         #expect(await eventually(timeout: .seconds(30)) { await Self.get(base + "/readyz").0 == 200 }, "readyz did not recover:\n\(fetcher.output.suffix(2000))")
         #expect(fetcher.isRunning)
         // And the daemon still works after the restart.
@@ -46,7 +46,7 @@ import CurlHTTP
 
 /// SIGTERM in the middle of a busy cycle: in-flight work is finished or handed back, the
 /// writer commits its batch, every daemon exits 0 in time, and nothing is lost.
-@Suite(.serialized) struct GracefulShutdownTests {
+@Suite(.tags(.processes), .processSlot) struct GracefulShutdownTests {
     @Test func sigtermDuringABusyCycleLosesNothing() async throws {
         let h = try await PipelineHarness(name: "sigterm", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock)
         defer { h.teardown() }

@@ -6,7 +6,7 @@ import SSMDCore
 
 /// The whole pipeline as separate processes — nats-server, PostgreSQL, kalshi-sim,
 /// series-fetcher, market-fetcher(s), db-writer — compared with the simulator's truth.
-@Suite(.serialized) struct PipelineEndToEndTests {
+@Suite(.tags(.processes), .processSlot) struct PipelineEndToEndTests {
     /// What the plan says one cycle must produce, computed from the simulator's truth
     /// independently of ssmd's own code.
     struct Expectation {
@@ -165,7 +165,7 @@ import SSMDCore
         let cycle = try await h.run("series-fetcher", ["--once", "--ack-wait", "3s"])
         #expect(cycle.status == 0, "series-fetcher: \(cycle.output.suffix(2000))")
         await #expect(eventually(timeout: .seconds(30)) { victim.output.components(separatedBy: "series synced").count > 3 })
-        victim.killHard()
+        await victim.kill()
         let before = try await h.backlog()
         #expect(before.work > 0, "the kill must land mid-cycle")
         try h.start("market-fetcher")

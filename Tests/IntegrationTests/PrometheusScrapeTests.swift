@@ -7,7 +7,7 @@ import SSMDCore
 /// A real Prometheus (Debian's 2.42) scrapes every daemon while the pipeline runs a cycle, and
 /// everything docs/metrics.md lists is there: from each program it names, with its type and
 /// labels, and every value parses. What is exposed and what is documented are the same set.
-@Suite(.serialized) struct PrometheusScrapeTests {
+@Suite(.serialized, .tags(.processes), .processSlotAlone) struct PrometheusScrapeTests {
     /// A daemon's ops endpoint, from its "listening" log line.
     static func opsAddress(_ p: ChildProcess) -> String? {
         guard let line = p.output.split(separator: "\n").first(where: { $0.contains("metrics and health endpoints listening") }),
@@ -35,7 +35,7 @@ import SSMDCore
         }
         targets.append(.init(job: "data-api", address: String(apiURL.dropFirst("http://".count))))
         let prometheus = try await PrometheusTestServer(targets: targets, directory: h.directory.url)
-        defer { prometheus.process.killHard() }
+        defer { prometheus.process.abandon() }
 
         // The cycle runs while Prometheus scrapes every second.
         #expect(try await h.waitUntilDrained(timeout: .seconds(120)), "did not drain:\n\(h.logs())")

@@ -5,7 +5,7 @@ import WireContract
 
 /// NATS and PostgreSQL go away and come back while the pipeline runs: no daemon is
 /// restarted, nothing is lost, and PostgreSQL ends equal to the simulator's truth.
-@Suite(.serialized) struct RecoveryTests {
+@Suite(.tags(.processes), .processSlot) struct RecoveryTests {
     /// The fetchers take their 24 h window from the wall clock while the test moves the
     /// simulated clock by up to 30 minutes: markets that close or settle this close to the
     /// boundary may be on either side.
@@ -39,8 +39,9 @@ import WireContract
         return try await js.streamInfo(name: Streams.deadLetters).messages
     }
 
-    @Test(.timeLimit(.minutes(8))) func natsAndPostgresRestartsAreSurvived() async throws {
-        let h = try await PipelineHarness(name: "recovery", scale: 0.02, simulatorArguments: PipelineEndToEndTests.frozenClock)
+    @Test(.timeLimit(.minutes(14))) func natsAndPostgresRestartsAreSurvived() async throws {
+        let h = try await PipelineHarness(name: "recovery", scale: 0.02, simulatorArguments: PipelineEndToEndTests.frozenClock,
+                                          privateNATS: true, privatePostgres: true)
         defer { h.teardown() }
         // A paced budget (≈ 120 requests/s for everyone: half of each 15 s interval) so each cycle takes a while and the
         // outages land while work is in flight; short AckWaits so anything whose ack was lost
@@ -67,7 +68,7 @@ import WireContract
         #expect(try await h.backlog().work > 0, "NATS must stop while work is in flight")
         await h.nats.stop()
         try await Task.sleep(for: .seconds(5))
-        try h.nats.start()
+        try await h.nats.start()
         let reconnected = await eventually(timeout: .seconds(30)) { daemons.allSatisfy { Self.count($0, "NATS reconnected") >= 1 } }
         #expect(reconnected, "not every daemon reconnected:\n\(h.logs())")
 
@@ -76,9 +77,9 @@ import WireContract
         #expect(await eventually(timeout: .seconds(60)) { zip(fetchers, synced).contains { Self.count($0, "series synced") > $1 } },
                 "no series synced after NATS came back:\n\(h.logs())")
         #expect(await eventually(timeout: .seconds(30)) { ((try? await h.backlog().work) ?? 0) > 0 })
-        h.postgres.stop()
+        await h.postgresServer.stop()
         try await Task.sleep(for: .seconds(5))
-        try h.postgres.start()
+        try await h.postgresServer.start()
 
         // More new truth: only cycles after both restarts can bring it in. (Prices that return
         // to a value published within the duplicate window take one window longer to land:
@@ -99,8 +100,9 @@ import WireContract
 
     /// /readyz of every daemon turns 503 when NATS stops and 200 when it returns; the
     /// writer's also follows PostgreSQL. /healthz stays 200 throughout.
-    @Test(.timeLimit(.minutes(4))) func readinessFollowsNATSAndPostgresForEveryDaemon() async throws {
-        let h = try await PipelineHarness(name: "readyz", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock)
+    @Test(.timeLimit(.minutes(10))) func readinessFollowsNATSAndPostgresForEveryDaemon() async throws {
+        let h = try await PipelineHarness(name: "readyz", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock,
+                                          privateNATS: true, privatePostgres: true)
         defer { h.teardown() }
         let daemons = [try h.start("db-writer"), try h.start("market-fetcher"), try h.start("series-fetcher", ["--interval", "1h"])]
         #expect(await eventually(timeout: .seconds(30)) { daemons.allSatisfy { OpsEndpointTests.endpoint(of: $0) != nil } }, "\(h.logs())")
@@ -122,17 +124,17 @@ import WireContract
         #expect(notReady, "readyz stayed ready without NATS: \(afterStop)")
         #expect(await OpsEndpointTests.get(bases[0] + "/readyz").1.contains("nats"), "the writer's readyz must say what is missing")
         for b in bases { #expect(await alive(b) == 200, "alive even when not ready") }
-        try h.nats.start()
+        try await h.nats.start()
         let recovered = await eventually(timeout: .seconds(30)) { await readiness().allSatisfy { $0 == 200 } }
         let afterStart = await readiness()
         #expect(recovered, "readyz did not recover: \(afterStart)\n\(h.logs())")
 
-        h.postgres.stop()
+        await h.postgresServer.stop()
         #expect(await eventually(timeout: .seconds(20)) { await ready(bases[0]) == 503 }, "the writer stayed ready without PostgreSQL")
         #expect(await OpsEndpointTests.get(bases[0] + "/readyz").1.contains("postgres"))
         #expect(await ready(bases[1]) == 200, "the fetchers do not need PostgreSQL")
         #expect(await ready(bases[2]) == 200, "the fetchers do not need PostgreSQL")
-        try h.postgres.start()
+        try await h.postgresServer.start()
         #expect(await eventually(timeout: .seconds(30)) { await ready(bases[0]) == 200 }, "the writer's readyz did not recover")
         for d in daemons { #expect(d.isRunning, "\(d.name):\n\(d.output.suffix(2000))") }
     }

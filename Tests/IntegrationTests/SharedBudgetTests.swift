@@ -9,14 +9,14 @@ import SSMDCore
 
 /// The shared budget with a real nats-server: separate connections (as separate replicas
 /// would have) contend for one KV key, and together never exceed the configured rate.
-@Suite(.serialized) struct SharedBudgetTests {
+@Suite struct SharedBudgetTests {
     /// Sorted send times (µs) of every request granted.
     static func contend(replicas: Int, requestsEach: Int, limits: BudgetLimits, pool: SharedRequestBudget.Pool? = nil,
-                        server: NATSTestServer) async throws -> [Int64] {
+                        nats: NATSAccount) async throws -> [Int64] {
         var connections: [NATSConnection] = []
         var budgets: [SharedRequestBudget] = []
         for i in 0..<replicas {
-            let c = try await NATSConnection.connect(options: NATSOptions(urls: [server.url], name: "replica-\(i)"), logger: Logger(label: "t"))
+            let c = try await NATSConnection.connect(options: NATSOptions(urls: [nats.url], name: "replica-\(i)"), logger: Logger(label: "t"))
             connections.append(c)
             let kv = try await c.jetStream().ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket))
             budgets.append(SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, pool: pool, logger: Logger(label: "t")))
@@ -51,11 +51,10 @@ import SSMDCore
     }
 
     @Test func fourReplicasTogetherKeepTheRate() async throws {
-        let server = try await NATSTestServer()
-        defer { server.teardown() }
+        let nats = try await NATSTestServer.sharedAccount()
         // 100 requests/s, burst 0.5 s → scheduled burst 0.25 s (25 requests).
         let limits = BudgetLimits(tokensPerSecond: 1000, burstSeconds: 0.5)
-        let times = try await Self.contend(replicas: 4, requestsEach: 60, limits: limits, server: server)
+        let times = try await Self.contend(replicas: 4, requestsEach: 60, limits: limits, nats: nats)
         #expect(times.count == 240)
         let elapsed = Double(times.last! - times.first!) / 1e6
         // (240 − 25) requests at 100/s ≈ 2.15 s; never faster than the rate allows.
@@ -65,28 +64,28 @@ import SSMDCore
     }
 
     @Test func aCappedPoolGetsOnlyItsShare() async throws {
-        let server = try await NATSTestServer()
-        defer { server.teardown() }
+        let nats = try await NATSTestServer.sharedAccount()
         let limits = BudgetLimits(tokensPerSecond: 1000, burstSeconds: 0.25)
         let times = try await Self.contend(replicas: 2, requestsEach: 40, limits: limits,
-                                           pool: .init(name: "S&P,EUR/USD,SCOTUS & courts", share: 0.25), server: server)
+                                           pool: .init(name: "S&P,EUR/USD,SCOTUS & courts", share: 0.25), nats: nats)
         let elapsed = Double(times.last! - times.first!) / 1e6
         // 80 requests at 25/s ≈ 3.2 s.
         #expect(elapsed >= 2.8, "capped pool ran at \(Double(times.count) / elapsed)/s")
     }
 
     @Test func aThrottleReportHoldsEveryReplica() async throws {
-        let server = try await NATSTestServer()
-        defer { server.teardown() }
+        let nats = try await NATSTestServer.sharedAccount()
         let limits = BudgetLimits(tokensPerSecond: 10_000, burstSeconds: 1)
-        let c = try await NATSConnection.connect(options: NATSOptions(urls: [server.url], name: "a"), logger: Logger(label: "t"))
+        let c = try await NATSConnection.connect(options: NATSOptions(urls: [nats.url], name: "a"), logger: Logger(label: "t"))
         defer { c.close() }
         let kv = try await c.jetStream().ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket))
         let a = SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, cooldown: .seconds(1), logger: Logger(label: "t"))
         let b = SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, cooldown: .seconds(1), logger: Logger(label: "t"))
         try await b.acquire(cost: 10)
-        await a.reportThrottled()
+        // The cooldown starts inside reportThrottled, before its write to the bucket returns:
+        // measure from before the call (a slow write must not eat into the expected wait).
         let start = ContinuousClock.now
+        await a.reportThrottled()
         try await b.acquire(cost: 10)
         #expect(ContinuousClock.now - start >= .milliseconds(900), "replica b ignored a's 429 cooldown")
     }

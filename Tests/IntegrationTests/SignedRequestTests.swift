@@ -5,7 +5,7 @@ import _CryptoExtras
 
 /// Fetchers configured with a Kalshi API key sign every request; the simulator, given the
 /// public key, verifies them (and refuses a key it does not know).
-@Suite(.serialized) struct SignedRequestTests {
+@Suite(.tags(.processes), .processSlot) struct SignedRequestTests {
     @Test func signedCycleIsAcceptedAndAWrongKeyRefused() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ssmd-keys-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -4,7 +4,7 @@ import TestSupport
 
 /// The harness's own process handling: every other test relies on it to see a daemon's
 /// exit. (Foundation's `Process` once lost a SIGKILLed writer for good in CI.)
-@Suite struct SpawnTests {
+@Suite(.tags(.processes)) struct SpawnTests {
     /// A child started while we hold an inheritable pipe end does not keep it open: the
     /// read end sees EOF as soon as we close our write end, while the child still runs.
     @Test func childrenDoNotInheritOurDescriptors() throws {
@@ -12,7 +12,7 @@ import TestSupport
         #expect(pipe(&fds) == 0)
         defer { close(fds[0]) }
         let child = try Spawn.start("sleep", ["30"])
-        defer { kill(child, SIGKILL); _ = Spawn.wait(child) }
+        defer { Spawn.killInBackground(child) }
         close(fds[1])
         var reader = pollfd(fd: fds[0], events: Int16(POLLIN), revents: 0)
         #expect(poll(&reader, 1, 2_000) == 1, "the read end did not reach EOF: the child holds the write end")

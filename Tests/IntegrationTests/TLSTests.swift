@@ -5,8 +5,8 @@ import TestSupport
 /// NATS over TLS and PostgreSQL's `sslmode`, with a certificate authority made for the test:
 /// the daemons trust only the CA they are given, and say so in one line when the server's
 /// certificate is not signed by it.
-@Suite(.serialized) struct TLSTests {
-    @Test(.timeLimit(.minutes(3))) func natsOverTLSWithTheGivenCA() async throws {
+@Suite(.tags(.processes), .processSlot) struct TLSTests {
+    @Test(.timeLimit(.minutes(9))) func natsOverTLSWithTheGivenCA() async throws {
         let h = try await PipelineHarness(name: "tls-nats", simulatorArguments: ["--clock-speed", "0"])
         defer { h.teardown() }
         let certs = try await TestCertificates(in: h.directory.url.appendingPathComponent("certs"))
@@ -18,7 +18,7 @@ import TestSupport
         #expect(ok.status == 0, "series-fetcher over TLS: \(ok.output.suffix(2000))")
         #expect(ok.output.contains("cycle complete"))
         // The server saw a TLS client (its connection list reports the TLS version).
-        let connz = try nats.monitor("/connz?state=closed")
+        let connz = try await nats.monitor("/connz?state=closed")
         #expect(connz.body.contains("tls_version"), "no TLS connection in /connz: \(connz.body.prefix(500))")
 
         // A CA that did not sign the server's certificate: refused, one clear line, no hang.
@@ -30,16 +30,16 @@ import TestSupport
                 "the refusal names TLS: \(wrong.output.suffix(1500))")
     }
 
-    @Test(.timeLimit(.minutes(3))) func postgresSSLModeIsHonoured() async throws {
-        let h = try await PipelineHarness(name: "tls-pg")
+    @Test(.timeLimit(.minutes(9))) func postgresSSLModeIsHonoured() async throws {
+        let h = try await PipelineHarness(name: "tls-pg", privatePostgres: true)
         defer { h.teardown() }
         let certs = try await TestCertificates(in: h.directory.url.appendingPathComponent("certs"))
-        try await h.postgres.enableSSL(certificate: certs.certificateFile, key: certs.keyFile)
+        try await h.postgresServer.enableSSL(certificate: certs.certificateFile, key: certs.keyFile)
         let verified = h.postgres.connectionString + " sslmode=verify-full sslrootcert=\(certs.caFile.path)"
 
         let ok = try await h.run("ssmd", ["migrate"], environment: ["SSMD_DATABASE_URL": verified])
         #expect(ok.status == 0, "ssmd migrate with sslmode=verify-full: \(ok.output.suffix(1500))")
-        let sslConnections = { (try? String(contentsOf: h.postgres.logFile, encoding: .utf8))?.components(separatedBy: "SSL enabled").count ?? 1 }
+        let sslConnections = { (try? String(contentsOf: h.postgresServer.logFile, encoding: .utf8))?.components(separatedBy: "SSL enabled").count ?? 1 }
         let afterMigrate = sslConnections()
         #expect(afterMigrate > 1, "PostgreSQL logged no SSL connection")
         // db-writer too: PostgreSQL authorizes new SSL connections from it, and it stays up.

@@ -4,7 +4,7 @@ import TestSupport
 
 /// The exchange lowers its budget while a fleet of fetchers is working: the 429s are
 /// detected, the whole fleet backs off through the shared budget, and no work is lost.
-@Suite(.serialized) struct ThrottlingTests {
+@Suite(.tags(.processes), .processSlotAlone) struct ThrottlingTests {
     @Test func loweringTheExchangeBudgetMidCycleLosesNothing() async throws {
         let h = try await PipelineHarness(name: "throttle", simulatorArguments: PipelineEndToEndTests.frozenClock + [
             "--rate-limit", "on", "--rate-tokens-per-s", "3000", "--unsigned-rate-tokens-per-s", "3000", "--rate-burst-s", "1"])
@@ -15,7 +15,11 @@ import TestSupport
         let a = try h.start("market-fetcher", ["--concurrency", "4"], environment: fleet)
         let b = try h.start("market-fetcher", ["--concurrency", "4"], environment: fleet)
         try await h.runToSuccess("series-fetcher", ["--once"], environment: fleet)
-        _ = await eventually(timeout: .seconds(30)) { (a.output + b.output).components(separatedBy: "series synced").count > 10 }
+        // Lowered as soon as work flows: a cycle here is a few hundred requests, and lowering
+        // late (a slow poll on a loaded machine) would leave fewer than the new burst.
+        _ = await eventually(timeout: .seconds(30), every: .milliseconds(20)) {
+            (a.output + b.output).components(separatedBy: "series synced").count > 2
+        }
         // The exchange now allows 30 requests/s.
         try await h.simulatorPost("/_sim/settings", json: #"{"rate_tokens_per_s": 300, "unsigned_rate_tokens_per_s": 300, "rate_burst_s": 1}"#)
         #expect(try await h.waitUntilDrained(timeout: .seconds(180)), "did not drain:\n\(h.logs())")
@@ -32,7 +36,7 @@ import TestSupport
 
 /// Three market-fetcher processes and a series-fetcher configured with the exchange's own
 /// budget never meet a 429: one shared budget, not three.
-@Suite(.serialized) struct SharedBudgetProcessTests {
+@Suite(.tags(.processes), .processSlotAlone) struct SharedBudgetProcessTests {
     @Test func threeProcessesAtTheExchangesBudgetAreNeverThrottled() async throws {
         let h = try await PipelineHarness(name: "budget-procs", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock + [
             "--rate-limit", "on", "--rate-tokens-per-s", "400", "--unsigned-rate-tokens-per-s", "400", "--rate-burst-s", "1"])

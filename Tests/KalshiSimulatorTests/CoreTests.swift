@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import PureTestSupport
 @testable import KalshiSimulator
 
 let ref: Int64 = 1_795_600_000
 
-@Suite struct UniverseTests {
+@Suite(.ownThread) struct UniverseTests {
     static let universe = Universe(seed: 42, scale: 0.02, referenceTs: ref)
 
     @Test func sameSeedSameUniverse() {
@@ -193,7 +194,7 @@ let ref: Int64 = 1_795_600_000
     }
 }
 
-@Test func everyMarketOpensBeforeItCloses() throws {
+@Test(.ownThread) func everyMarketOpensBeforeItCloses() throws {
     let u = Universe(seed: 42, scale: 0.05, referenceTs: 1_795_600_000)
     let bad = u.markets.map(\.timeline).filter { $0.openTs > ($0.closeEdit1?.to ?? $0.scheduledCloseTs) || $0.determinedTs < $0.finalCloseTs }
     #expect(bad.isEmpty, "\(bad.count) markets close before they open or are determined before they close")

@@ -4,11 +4,12 @@ import Glibc
 import Crypto
 import Foundation
 import Testing
+import PureTestSupport
 import _CryptoExtras
 @testable import KalshiSimulator
 
 /// The tail cache never serves a stale rendering.
-@Suite struct TailCacheTests {
+@Suite(.ownThread) struct TailCacheTests {
     static let ref = TestServer.fixedStart
 
     @Test func renderingIsConstantOverItsValidityInterval() {

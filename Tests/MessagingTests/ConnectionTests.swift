@@ -5,10 +5,10 @@ import Testing
 import NATSClient
 import SSMDCore
 
-@Suite("Connections")
+@Suite("Connections", .tags(.processes))
 struct ConnectionTests {
     @Test func reconnectsAfterServerRestart() async throws {
-        try await withNATS { f in
+        try await withPrivateNATS { f in
             try await f.js.ensureStream(StreamSpec(name: "DURABLE", subjects: ["d.>"]))
             _ = try await f.js.publish(OutgoingMessage(subject: "d.before", data: bytes("1")))
             #expect(f.connection.isConnected)
@@ -23,7 +23,7 @@ struct ConnectionTests {
                 _ = try await f.js.publish(OutgoingMessage(subject: "d.during", data: bytes("x")), timeout: .milliseconds(300))
             }
 
-            try f.server.start()
+            try await f.server.start()
             #expect(await waitUntil(timeout: .seconds(10)) { f.connection.isConnected }, "reconnected by itself")
             #expect(await waitUntil(timeout: .seconds(2)) { f.connection.reconnectCount >= 1 }, "reconnected callback ran")
             // JetStream may need a moment after the restart to accept writes again.
@@ -31,7 +31,7 @@ struct ConnectionTests {
             let deadline = ContinuousClock.now + .seconds(10)
             while ack == nil && ContinuousClock.now < deadline {
                 ack = try? await f.js.publish(OutgoingMessage(subject: "d.after", data: bytes("2")), timeout: .seconds(1))
-                if ack == nil { usleep(100_000) }
+                if ack == nil { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(ack?.stream == "DURABLE")
             // The store survived the restart (same store directory).
@@ -42,7 +42,7 @@ struct ConnectionTests {
     }
 
     @Test func publishAllDuringOutageNamesIndicesAndRetryIsDeduplicated() async throws {
-        try await withNATS { f in
+        try await withPrivateNATS { f in
             try await f.js.ensureStream(StreamSpec(name: "SECMASTER", subjects: ["ssmd.market.>"], duplicateWindow: .seconds(120)))
             let batch = (0..<20).map {
                 OutgoingMessage(subject: "ssmd.market.t.S.M\($0)", data: bytes("v\($0)"), msgId: "M\($0):v1")
@@ -57,14 +57,14 @@ struct ConnectionTests {
                 failed = indices
             }
             #expect(failed == Array(0..<20))
-            try f.server.start()
+            try await f.server.start()
             #expect(await waitUntil(timeout: .seconds(10)) { f.connection.isConnected })
             // Retry the failed ones until JetStream is back. Messages buffered during the
             // outage may have been stored after all: Nats-Msg-Id makes the retry safe.
             var acks: [PubAck] = []
             let deadline = ContinuousClock.now + .seconds(10)
             while acks.isEmpty && ContinuousClock.now < deadline {
-                if let a = try? await f.js.publishAll(failed.map { batch[$0] }, timeout: .seconds(2)) { acks = a } else { usleep(100_000) }
+                if let a = try? await f.js.publishAll(failed.map { batch[$0] }, timeout: .seconds(2)) { acks = a } else { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(acks.count == 20)
             #expect(try await f.js.streamInfo(name: "SECMASTER").messages == 20, "no duplicates stored")
@@ -104,7 +104,7 @@ struct ConnectionTests {
         let c = try await NATSConnection.connect(options: o, logger: testLogger)
         defer { c.close() }
         #expect(!c.isConnected)
-        try server.start()
+        try await server.start()
         #expect(await waitUntil(timeout: .seconds(10)) { c.isConnected })
         let js = try c.jetStream()
         try await js.ensureStream(StreamSpec(name: "S", subjects: ["s.>"]))
@@ -180,7 +180,7 @@ struct ConnectionTests {
         defer { c.close() }
         #expect(c.isConnected)
         // The connection name shows in /connz.
-        let connz = try server.monitor("/connz")
+        let connz = try await server.monitor("/connz")
         #expect(connz.status == 200)
         #expect(connz.body.contains("good-token"))
 

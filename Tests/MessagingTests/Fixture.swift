@@ -5,15 +5,22 @@ import TestSupport
 import NATSClient
 import SSMDCore
 
-/// A test's own nats-server plus a connection and JetStream context to it. Everything is
-/// torn down (server stopped by PID, temp dir removed) even when the body throws.
+/// A test's NATS — an account of its own on the shared server, or a private server the
+/// test may stop and start — plus a connection and JetStream context to it.
 struct NATSFixture: Sendable {
-    let server: NATSTestServer
+    /// The private server (`withPrivateNATS` only).
+    let privateServer: NATSTestServer?
+    let url: String
     let connection: NATSConnection
     let js: JetStream
 
+    var server: NATSTestServer {
+        guard let privateServer else { fatalError("withNATS shares a server: use withPrivateNATS to stop or start it") }
+        return privateServer
+    }
+
     func connect(name: String, configure: (inout NATSOptions) -> Void = { _ in }) async throws -> NATSConnection {
-        var o = NATSOptions(urls: [server.url], name: name)
+        var o = NATSOptions(urls: [url], name: name)
         o.retryOnFailedConnect = false
         o.reconnectWait = .milliseconds(100)
         configure(&o)
@@ -27,18 +34,28 @@ let testLogger: Logger = {
     return l
 }()
 
-/// Runs a test body with a fresh server, connection and JetStream context; all torn
-/// down afterwards.
+/// Runs a test body with a fresh JetStream account on the shared server (nothing another
+/// test made is visible in it), a connection and a JetStream context.
 func withNATS<T>(_ body: (NATSFixture) async throws -> T) async throws -> T {
+    try await withFixture(url: NATSTestServer.sharedAccount().url, server: nil, body)
+}
+
+/// Runs a test body with a private server (which it may stop, kill and restart), torn down
+/// afterwards.
+func withPrivateNATS<T>(_ body: (NATSFixture) async throws -> T) async throws -> T {
     let server = try await NATSTestServer()
     defer { server.teardown() }
-    var o = NATSOptions(urls: [server.url], name: "test")
+    return try await withFixture(url: server.url, server: server, body)
+}
+
+private func withFixture<T>(url: String, server: NATSTestServer?, _ body: (NATSFixture) async throws -> T) async throws -> T {
+    var o = NATSOptions(urls: [url], name: "test")
     o.retryOnFailedConnect = false
     o.reconnectWait = .milliseconds(100)
     let connection = try await NATSConnection.connect(options: o, logger: testLogger)
     defer { connection.close() }
     let js = try connection.jetStream()
-    return try await body(NATSFixture(server: server, connection: connection, js: js))
+    return try await body(NATSFixture(privateServer: server, url: url, connection: connection, js: js))
 }
 
 /// Runs `body` in `count` tasks at once; waits for all and rethrows the first error.

@@ -30,7 +30,7 @@ struct PullConsumerTests {
                         got[i].append(string(m.data))
                         try m.ack()
                     }
-                    usleep(2_000) // simulate work so both replicas get a share
+                    try await Task.sleep(for: .milliseconds(2)) // simulate work so both replicas get a share
                 }
             }
             #expect(deliveryCounts.all.allSatisfy { $0 == 1 })

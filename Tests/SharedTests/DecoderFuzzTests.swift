@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import PureTestSupport
 @testable import CurlHTTP
 @testable import DaemonKit
 @testable import KalshiAPI
@@ -13,7 +14,7 @@ import Testing
 /// responses (seeded from the recorded production answers), ssmd message payloads, schedule
 /// files and subject tokens. Each mutated input must either decode or fail with a typed
 /// error — never crash, never hang.
-@Suite struct DecoderFuzzTests {
+@Suite(.ownThread) struct DecoderFuzzTests {
     /// xorshift64*: reproducible without Foundation's random source.
     struct Rng {
         var state: UInt64

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+import PureTestSupport
 @testable import CurlHTTP
 @testable import KalshiAPI
 @testable import KalshiModels
 
 /// The element-by-element decoding of list responses must give exactly what decoding the
 /// whole body gives, or decline (and let the whole-body decode answer).
-@Suite struct ListPageDecodingTests {
+@Suite(.ownThread) struct ListPageDecodingTests {
     struct SeriesPage: ListPage, Equatable {
         var series: [Series]
         static let listKey = "series"

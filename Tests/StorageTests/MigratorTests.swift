@@ -125,8 +125,9 @@ import TestSupport
         #expect(try await conn.execute("SELECT to_regclass('half') IS NULL").scalar == "t")
         // The lock was released: another connection can migrate (once the file is fixed).
         try dir.write("002_bad.sql", "CREATE TABLE half (x int);")
-        let other = try await PostgresConnection.connect(try Self.db.get().connectionString(database: try #require(
-            conn.execute("SELECT current_database()").scalar)))
+        let database = try #require(try await conn.execute("SELECT current_database()").scalar)
+        let server = try await Self.db.get()
+        let other = try await PostgresConnection.connect(server.connectionString(database: database))
         defer { other.close() }
         #expect(try await Migrator(directory: dir.url).migrate(other).map(\.version) == [2])
     }

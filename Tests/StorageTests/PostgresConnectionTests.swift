@@ -233,11 +233,11 @@ import TestSupport
     /// A stopped server is a connection loss; after it is back, reset() recovers.
     @Test func stoppedServerIsConnectionLossAndResetRecovers() async throws {
         let server = try await PostgresTestServer()  // private: this test stops it
-        defer { server.shutdown() }
+        defer { server.teardown() }
         let conn = try await PostgresConnection.connect(server.connectionString)
         try await conn.execute("CREATE TABLE t (k int)")
         let pid = try #require(server.postmasterPID)
-        server.stop()
+        await server.stop()
         #expect(!server.isRunning)
         #expect(kill(pid, 0) != 0, "postmaster still alive after stop()")
         do {
@@ -253,7 +253,7 @@ import TestSupport
             try await PostgresConnection.connect(server.connectionString)
         } throws: { ($0 as? PostgresError)?.isConnectionLoss == true }
 
-        try server.start()
+        try await server.start()
         #expect(server.isRunning)
         try await conn.reset()
         #expect(await conn.isIdleAndHealthy)

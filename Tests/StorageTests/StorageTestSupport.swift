@@ -5,38 +5,27 @@ import SSMDCore
 import Secmaster
 import SecmasterSchema
 
-/// One private PostgreSQL cluster per suite, started on first use and stopped at process
-/// exit (PostgresTestServer's exit hook); each test gets its own database on it.
-actor SuiteDatabase {
-    private var server: Result<PostgresTestServer, any Error>?
-
+/// Databases for one suite, on the process's shared PostgreSQL cluster (started on first
+/// use, stopped at process exit): each test gets its own database.
+struct SuiteDatabase: Sendable {
     init() {}
 
     func get() async throws -> PostgresTestServer {
-        if let server { return try server.get() }
-        do {
-            let started = try await PostgresTestServer()
-            server = .success(started)
-            return started
-        } catch {
-            server = .failure(error)
-            throw error
-        }
+        try await PostgresTestServer.shared()
     }
 
-    /// A new, empty database on the suite's server and a connection to it.
+    /// A new, empty database on the shared cluster and a connection to it.
     func freshConnection() async throws -> (PostgresConnection, PostgresTestServer, String) {
-        let server = try await get()
-        let name = try await server.createDatabase()
-        return (try await PostgresConnection.connect(server.connectionString(database: name)), server, name)
+        let database = try await PostgresTestServer.sharedDatabase(migrated: false)
+        let connection = try await PostgresConnection.connect(database.connectionString)
+        return (connection, database.server, database.database)
     }
 
-    /// A new database with the secmaster schema applied; the store runs on the connection's
-    /// thread (`connection.secmaster { store in … }`).
+    /// A new database with the secmaster schema (a copy of the migrated template); the store
+    /// runs on the connection's thread (`connection.secmaster { store in … }`).
     func freshStore() async throws -> PostgresConnection {
-        let (connection, _, _) = try await freshConnection()
-        _ = try await Migrator.embedded().migrate(connection)
-        return connection
+        let database = try await PostgresTestServer.sharedDatabase(migrated: true)
+        return try await PostgresConnection.connect(database.connectionString)
     }
 }
 

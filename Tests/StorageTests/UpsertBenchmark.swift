@@ -13,7 +13,7 @@ struct UpsertBenchmark {
     @Test func copyVersusUpsert() async throws {
         let n = Int(ProcessInfo.processInfo.environment["SSMD_STORAGE_BENCH_ROWS"] ?? "") ?? 200_000
         let server = try await PostgresTestServer(database: "bench", durable: true)
-        defer { server.shutdown() }
+        defer { server.teardown() }
         let conn = try await PostgresConnection.connect(server.connectionString)
         defer { conn.close() }
         _ = try await Migrator.embedded().migrate(conn)

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A program the tests run as a real separate process (a daemon, the simulator), with its
 /// output in a log file that is printed when a test fails. Stopped by PID, never left behind.
@@ -6,55 +9,59 @@ public final class ChildProcess: @unchecked Sendable {
     public let name: String
     public let logURL: URL
     public let pid: Int32
-    private let lock = NSLock()
-    private var status: Int32?
-
     public init(name: String, executable: URL, arguments: [String], environment: [String: String] = [:], logDirectory: URL) throws {
         self.name = name
         self.logURL = logDirectory.appendingPathComponent("\(name).log")
-        var env = ProcessInfo.processInfo.environment
+        var env = Spawn.inheritedEnvironment()
         for (k, v) in environment { env[k] = v }
         pid = try Spawn.start(executable.path, arguments, environment: env, stdout: .file(logURL.path, append: false))
     }
 
-    /// Its exit status (code, or 128 + signal), nil while it runs.
-    public var exitCode: Int32? {
-        lock.lock(); defer { lock.unlock() }
-        if status == nil { status = Spawn.poll(pid) }
-        return status
-    }
+    /// Its exit status (code, or 128 + signal), nil while it runs. Never blocks.
+    public var exitCode: Int32? { Spawn.poll(pid) }
 
     public var isRunning: Bool { exitCode == nil }
 
     public func signal(_ sig: Int32) {
-        if isRunning { kill(pid, sig) }
+        if isRunning { Glibc.kill(pid, sig) }
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within `grace`. Returns the exit status.
     @discardableResult
     public func stop(grace: Duration = .seconds(10)) async -> Int32 {
         if let done = exitCode { return done }
-        kill(pid, SIGTERM)
-        if await waitForExit(timeout: grace), let done = exitCode { return done }
-        killHard()
-        return exitCode ?? -1
+        Glibc.kill(pid, SIGTERM)
+        return await Spawn.wait(pid, timeout: grace) ?? (128 + SIGKILL)
     }
 
-    /// SIGKILL, and reaps it.
-    public func killHard() {
-        lock.lock(); defer { lock.unlock() }
-        guard status == nil else { return }
-        kill(pid, SIGKILL)
-        status = Spawn.wait(pid)
+    /// SIGKILL; returns once it is reaped.
+    @discardableResult
+    public func kill() async -> Int32 {
+        if let done = exitCode { return done }
+        Glibc.kill(pid, SIGKILL)
+        return await Spawn.exit(of: pid)
     }
 
+    /// SIGKILL without waiting: the reaper collects it. For synchronous `defer`s.
+    public func abandon() { Spawn.killInBackground(pid) }
+
+    /// Suspends until it has exited or `timeout` passed; whether it exited.
     public func waitForExit(timeout: Duration) async -> Bool {
         await eventually(timeout: timeout, every: .milliseconds(20)) { !isRunning }
     }
 
     public var output: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
-    deinit { killHard() }
+    /// Its output for a failure message: the last `tail` characters, and — when it crashed —
+    /// the crash report's head (the reason and the crashing thread), which a tail would cut.
+    public func report(tail: Int = 4000) -> String {
+        let text = output
+        guard let crash = text.range(of: "Program crashed") else { return String(text.suffix(tail)) }
+        let head = text[crash.lowerBound...].prefix(3000)
+        return "…\n" + head + "\n…\n" + text.suffix(tail)
+    }
+
+    deinit { abandon() }
 }
 
 /// Where the package's built executables are.

@@ -43,7 +43,7 @@ public struct APIReply: Sendable {
 
 public enum APIClient {
     public static func get(_ url: String) async throws -> APIReply {
-        let r = try await CurlHTTPClient().get(url: url)
+        let r = try await TestHTTP.client.get(url: url)
         return APIReply(status: r.status, body: String(decoding: r.body, as: UTF8.self), contentType: r.contentType)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import CurlHTTP
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,13 +7,19 @@ import Glibc
 /// A real `nats-server -js` child process on loopback for tests: free ports, a private
 /// store directory, readiness via `/healthz?js-enabled-only=true`. Stop it by PID
 /// (`stop()` / `kill()`); `start()` again reuses the same ports and store directory, so
-/// tests can prove reconnect and persistence. `shutdown()` (also run by `deinit`) stops
-/// it and removes the temp directory.
+/// tests can prove reconnect and persistence. `shutdown()` stops it and removes the temp
+/// directory; `teardown()` (also run by `deinit`) does the same without waiting.
+///
+/// Most tests do not need a server of their own: ``NATSTestServer/sharedAccount()`` gives a
+/// JetStream account on one server shared by the whole test process. A test keeps a private
+/// server only when it stops, kills or restarts NATS, or needs its own auth or TLS.
 public final class NATSTestServer: @unchecked Sendable {
     public enum Auth: Sendable {
         case none
         case userPassword(user: String, password: String)
         case token(String)
+        /// `count` accounts, each with JetStream and one user (``NATSAccount``).
+        case accounts(count: Int)
     }
 
     public private(set) var port: Int
@@ -25,12 +32,15 @@ public final class NATSTestServer: @unchecked Sendable {
     public var url: String { "\(tls == nil ? "nats" : "tls")://127.0.0.1:\(port)" }
     public var storeDirectory: URL { directory.appendingPathComponent("store") }
     public var logFile: URL { directory.appendingPathComponent("nats-server.log") }
+    var configFile: URL { directory.appendingPathComponent("nats-server.conf") }
+    /// Per-server secret of the accounts' passwords (`.accounts` only).
+    private let accountSecret = String(UInt64.random(in: 1..<UInt64.max), radix: 36)
 
     private let lock = NSLock()
     private var pid: pid_t = 0
 
     /// Starts a server and waits until JetStream is healthy.
-    public init(auth: Auth = .none, tls: (certificate: String, key: String)? = nil, startupTimeout: Duration = .seconds(10)) async throws {
+    public init(auth: Auth = .none, tls: (certificate: String, key: String)? = nil, startupTimeout: Duration = .seconds(30)) async throws {
         self.auth = auth
         self.tls = tls
         self.port = try Self.freePort()
@@ -40,13 +50,15 @@ public final class NATSTestServer: @unchecked Sendable {
         let dir = FileManager.default.temporaryDirectory
             .appendingPathComponent("ssmd-nats-\(getpid())-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("store"), withIntermediateDirectories: true)
+        try "\(getpid())\n".write(to: dir.appendingPathComponent("owner.pid"), atomically: true, encoding: .utf8)
         self.directory = dir
+        Self.reapOrphansOnce()
         // A port picked as free can still be taken before the server binds it (another
         // test's server): pick new ports and try again.
         var attempt = 0
         while true {
             do {
-                try start(timeout: startupTimeout)
+                try await start(timeout: startupTimeout)
                 return
             } catch TestServerError.exited(let log) where log.contains("address already in use") && attempt < 5 {
                 attempt += 1
@@ -62,18 +74,15 @@ public final class NATSTestServer: @unchecked Sendable {
 
     deinit { teardown() }
 
-    /// Kills the server (SIGKILL, reaped at once) and removes its directory: a test's `defer`,
-    /// where waiting for a graceful stop has no point.
+    /// SIGKILL without waiting (the reaper thread collects the process) and removes the
+    /// directory: for synchronous `defer`s and `deinit`, which must not block.
     public func teardown() {
         let p: pid_t = lock.withLock {
             let p = pid
             pid = 0
             return p
         }
-        if p > 0 {
-            _ = Glibc.kill(p, SIGKILL)
-            _ = Spawn.wait(p)
-        }
+        if p > 0 { Spawn.killInBackground(p) }
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -88,26 +97,26 @@ public final class NATSTestServer: @unchecked Sendable {
     }
 
     /// Starts the server (again) on the same ports and store directory.
-    public func start(timeout: Duration = .seconds(10)) throws {
-        lock.lock()
-        if pid > 0 { lock.unlock(); return }
-        var args = ["-js", "-a", "127.0.0.1", "-p", "\(port)", "-m", "\(monitorPort)",
-                    "-sd", storeDirectory.path, "-n", "ssmd-test-\(port)"]
-        switch auth {
-        case .none: break
-        case .userPassword(let user, let password): args += ["--user", user, "--pass", password]
-        case .token(let token): args += ["--auth", token]
+    public func start(timeout: Duration = .seconds(30)) async throws {
+        let started: pid_t = try lock.withLock {
+            if pid > 0 { return 0 }
+            var args = ["-js", "-a", "127.0.0.1", "-p", "\(port)", "-m", "\(monitorPort)",
+                        "-sd", storeDirectory.path, "-n", "ssmd-test-\(port)"]
+            switch auth {
+            case .none: break
+            case .userPassword(let user, let password): args += ["--user", user, "--pass", password]
+            case .token(let token): args += ["--auth", token]
+            case .accounts(let count):
+                // Accounts exist only in a configuration file; flags still set what they set.
+                try accountsConfiguration(count: count).write(to: configFile, atomically: true, encoding: .utf8)
+                args = ["-c", configFile.path] + args
+            }
+            if let tls { args += ["--tls", "--tlscert", tls.certificate, "--tlskey", tls.key] }
+            pid = try Spawn.start(Self.serverBinary(), args, stdout: .file(logFile.path, append: true))
+            try? "\(pid)\n".write(to: directory.appendingPathComponent("server.pid"), atomically: true, encoding: .utf8)
+            return pid
         }
-        if let tls { args += ["--tls", "--tlscert", tls.certificate, "--tlskey", tls.key] }
-        let binary = Self.serverBinary()
-        do {
-            pid = try Spawn.start(binary, args, stdout: .file(logFile.path, append: true))
-        } catch {
-            lock.unlock()
-            throw error
-        }
-        lock.unlock()
-        try waitUntilHealthy(timeout: timeout)
+        if started > 0 { try await waitUntilHealthy(timeout: timeout) }
     }
 
     /// SIGTERM, wait for exit (SIGKILL after `grace`).
@@ -127,13 +136,30 @@ public final class NATSTestServer: @unchecked Sendable {
     }
 
     /// GET on the monitoring port (e.g. "/jsz", "/connz"): status code and body.
-    public func monitor(_ path: String) throws -> (status: Int, body: String) {
-        try Self.httpGet(port: monitorPort, path: path)
+    public func monitor(_ path: String) async throws -> (status: Int, body: String) {
+        try await Self.httpGet(port: monitorPort, path: path)
     }
 
     /// The server's log so far (for failure messages).
     public func log() -> String {
         (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+    }
+
+    // MARK: - Accounts
+
+    /// The `index`th account (0-based) of a server started with `.accounts(count:)`.
+    public func account(_ index: Int) -> NATSAccount {
+        NATSAccount(user: "t\(index)", password: "\(accountSecret)x\(index)", host: "127.0.0.1", port: port)
+    }
+
+    private func accountsConfiguration(count: Int) -> String {
+        var text = "# written by NATSTestServer: one JetStream account per test, so tests sharing this\n"
+        text += "# server share no subject, stream, consumer or KV bucket.\naccounts {\n"
+        for i in 0..<count {
+            let a = account(i)
+            text += "  T\(i): { jetstream: enabled, users: [ { user: \"\(a.user)\", password: \"\(a.password)\" } ] }\n"
+        }
+        return text + "}\n"
     }
 
     // MARK: - Internals
@@ -149,21 +175,24 @@ public final class NATSTestServer: @unchecked Sendable {
         _ = await Spawn.wait(p, timeout: grace)   // SIGKILLs and reaps it past `grace`
     }
 
-    private func waitUntilHealthy(timeout: Duration) throws {
+    private func waitUntilHealthy(timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let r = try? Self.httpGet(port: monitorPort, path: "/healthz?js-enabled-only=true"), r.status == 200 {
+        var last = false
+        while !last {
+            // One more look after the deadline: on a loaded machine this task may not have
+            // run for a while, and a server that has long been ready must not count as late.
+            last = ContinuousClock.now >= deadline
+            if let r = try? await Self.httpGet(port: monitorPort, path: "/healthz?js-enabled-only=true"), r.status == 200 {
                 return
             }
             // Died early (e.g. port taken)?
-            lock.lock()
-            if pid > 0, Spawn.poll(pid) != nil {
+            let exited: Bool = lock.withLock {
+                guard pid > 0, Spawn.poll(pid) != nil else { return false }
                 pid = 0
-                lock.unlock()
-                throw TestServerError.exited("nats-server exited during startup:\n\(log())")
+                return true
             }
-            lock.unlock()
-            usleep(20_000)
+            if exited { throw TestServerError.exited("nats-server exited during startup:\n\(log())") }
+            try await Task.sleep(for: .milliseconds(20))
         }
         throw TestServerError.timeout("nats-server on port \(port) not healthy within \(timeout):\n\(log())")
     }
@@ -229,39 +258,128 @@ public final class NATSTestServer: @unchecked Sendable {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
-    /// Minimal HTTP/1.0 GET to 127.0.0.1:port.
-    public static func httpGet(port: Int, path: String, timeout: Duration = .seconds(2)) throws -> (status: Int, body: String) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestServerError.socket("socket() failed") }
-        defer { close(fd) }
-        var tv = timeval(tv_sec: Int(timeout.components.seconds), tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = UInt16(port).bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let c = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard c == 0 else { throw TestServerError.socket("connect to monitor port \(port) failed") }
-        let req = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
-        let sent = req.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-        guard sent == req.count else { throw TestServerError.socket("send failed") }
-        var data = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 16_384)
-        while true {
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            data.append(contentsOf: buf[0..<n])
-        }
-        let text = String(decoding: data, as: UTF8.self)
-        guard let firstLine = text.split(separator: "\r\n", maxSplits: 1).first else {
-            throw TestServerError.socket("empty HTTP response")
-        }
-        let parts = firstLine.split(separator: " ")
-        let status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
-        let body = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
-        return (status, body)
+    /// GET http://127.0.0.1:port/path through the tests' HTTP client (its own threads).
+    public static func httpGet(port: Int, path: String) async throws -> (status: Int, body: String) {
+        let r = try await TestHTTP.client.get(url: "http://127.0.0.1:\(port)\(path)")
+        return (r.status, String(decoding: r.body, as: UTF8.self))
     }
+
+    // MARK: - Orphans
+
+    private static let orphansReaped = Once()
+
+    /// Kills nats-servers left in the temp directory by test processes that died without
+    /// cleaning up (their `owner.pid` is no longer alive), and removes their directories.
+    private static func reapOrphansOnce() {
+        orphansReaped.run {
+            let base = FileManager.default.temporaryDirectory
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: base.path)) ?? [] where entry.hasPrefix("ssmd-nats-") {
+                let dir = base.appendingPathComponent(entry)
+                func pid(_ file: String) -> pid_t? {
+                    (try? String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8))
+                        .flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                }
+                guard let owner = pid("owner.pid"), owner != getpid(), Glibc.kill(owner, 0) != 0, errno == ESRCH else { continue }
+                if let server = pid("server.pid"), server > 0,
+                   let cmdline = try? String(contentsOfFile: "/proc/\(server)/cmdline", encoding: .utf8),
+                   cmdline.contains(dir.path) {
+                    _ = Glibc.kill(server, SIGKILL)
+                }
+                try? FileManager.default.removeItem(at: dir)
+            }
+        }
+    }
+}
+
+/// One JetStream account on a shared test server: its own subjects, streams, consumers and
+/// KV buckets, invisible to every other account. `url` carries the credentials, so a daemon
+/// given `SSMD_NATS_URL=url` logs in to this account.
+public struct NATSAccount: Sendable {
+    public let user: String
+    public let password: String
+    public let host: String
+    public let port: Int
+    public var url: String { "nats://\(user):\(password)@\(host):\(port)" }
+}
+
+extension NATSTestServer {
+    /// Accounts per shared server. A test takes one and never gives it back (its streams
+    /// stay until the process ends), so a run with more NATS tests than this starts another.
+    static let accountsPerSharedServer = 200
+
+    /// A fresh JetStream account on the process's shared server, started on first use and
+    /// stopped at process exit.
+    public static func sharedAccount() async throws -> NATSAccount {
+        try await SharedNATS.pool.account()
+    }
+}
+
+private actor SharedNATS {
+    static let pool = SharedNATS()
+    /// The server being started or serving; a task, because the actor is re-entered while a
+    /// server starts and every caller in that window must get an account on that one.
+    private var server: Task<NATSTestServer, any Error>?
+    private var used = 0
+
+    func account() async throws -> NATSAccount {
+        if server == nil || used == NATSTestServer.accountsPerSharedServer {
+            used = 0
+            server = Task {
+                let started = try await NATSTestServer(auth: .accounts(count: NATSTestServer.accountsPerSharedServer))
+                // Kept until exit (a full server keeps serving the tests that hold its accounts).
+                ProcessExit.atExit { started.teardown() }
+                return started
+            }
+        }
+        let index = used
+        used += 1
+        return try await server!.value.account(index)
+    }
+}
+
+/// Cleanup run when the test process exits normally: shared servers live in statics, which
+/// are never deinitialized.
+public enum ProcessExit {
+    private nonisolated(unsafe) static var actions: [() -> Void] = []
+    private static let lock = NSLock()
+    private nonisolated(unsafe) static var registered = false
+
+    public static func atExit(_ action: @escaping () -> Void) {
+        lock.lock(); defer { lock.unlock() }
+        actions.append(action)
+        guard !registered else { return }
+        registered = true
+        atexit { ProcessExit.runAll() }
+    }
+
+    private static func runAll() {
+        lock.lock()
+        let all = actions.reversed()
+        actions.removeAll()
+        lock.unlock()
+        for action in all { action() }
+    }
+}
+
+/// Runs a closure once per process.
+final class Once: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    func run(_ body: () -> Void) {
+        lock.lock(); defer { lock.unlock() }
+        guard !done else { return }
+        done = true
+        body()
+    }
+}
+
+/// The tests' HTTP client: a handful of threads of its own, short timeouts.
+public enum TestHTTP {
+    public static let client: CurlHTTPClient = {
+        var o = HTTPClientOptions()
+        o.connectTimeout = .seconds(2)
+        o.totalTimeout = .seconds(30)
+        o.concurrency = 8
+        return CurlHTTPClient(options: o)
+    }()
 }

@@ -7,11 +7,21 @@ import WireContract
 
 /// The whole ssmd pipeline as real processes on loopback: nats-server with JetStream,
 /// PostgreSQL, kalshi-sim, and whichever daemons a test starts. Every process is stopped by
-/// PID in `shutdown()`; logs are kept in the test directory and shown on failure.
+/// PID in `shutdown()` (or killed without waiting by `teardown()`); logs are kept in the test
+/// directory and shown on failure.
+///
+/// NATS and PostgreSQL are shared by default: a JetStream account of its own on the
+/// process's nats-server, and an empty database of its own on the process's PostgreSQL
+/// cluster (the daemons migrate it, as in production). A test that stops, restarts or
+/// reconfigures a server asks for a private one (`privateNATS`, `privatePostgres`).
 public final class PipelineHarness: @unchecked Sendable {
     public let directory: TestDirectory
-    public let nats: NATSTestServer
-    public let postgres: PostgresTestServer
+    /// Where the daemons' NATS is: an account on the shared server, or a private server.
+    public let natsURL: String
+    private let privateNATSServer: NATSTestServer?
+    /// The test's database (on the shared cluster unless `privatePostgres`).
+    public let postgres: TestDatabase
+    private let privatePostgresServer: PostgresTestServer?
     public private(set) var simulator: ChildProcess!
     public private(set) var simulatorURL = ""
     public private(set) var daemons: [ChildProcess] = []
@@ -20,11 +30,52 @@ public final class PipelineHarness: @unchecked Sendable {
 
     /// `simulatorArguments` are added to `--port 0 --seed … --scale … --rate-limit off`
     /// (later flags win, so a test can turn the exchange's limiting back on).
-    public init(name: String, scale: Double = 0.02, seed: Int = 7, simulatorArguments: [String] = []) async throws {
+    public init(name: String, scale: Double = 0.02, seed: Int = 7, simulatorArguments: [String] = [],
+                privateNATS: Bool = false, privatePostgres: Bool = false) async throws {
         directory = try TestDirectory(name)
-        nats = try await NATSTestServer()
-        postgres = try await PostgresTestServer()
-        try await startSimulator(["--scale", "\(scale)", "--seed", "\(seed)", "--rate-limit", "off"] + simulatorArguments)
+        if privateNATS {
+            let server = try await NATSTestServer()
+            privateNATSServer = server
+            natsURL = server.url
+        } else {
+            privateNATSServer = nil
+            natsURL = try await NATSTestServer.sharedAccount().url
+        }
+        do {
+            if privatePostgres {
+                let server = try await PostgresTestServer()
+                privatePostgresServer = server
+                postgres = server.defaultDatabase
+            } else {
+                privatePostgresServer = nil
+                postgres = try await PostgresTestServer.sharedDatabase(migrated: false)
+            }
+        } catch {
+            privateNATSServer?.teardown()
+            throw error
+        }
+        do {
+            try await startSimulator(["--scale", "\(scale)", "--seed", "\(seed)", "--rate-limit", "off"] + simulatorArguments)
+        } catch {
+            teardown()
+            throw error
+        }
+    }
+
+    /// The private nats-server (`privateNATS: true`), which the test may stop and start.
+    public var nats: NATSTestServer {
+        guard let privateNATSServer else {
+            fatalError("this harness uses an account on the shared nats-server: ask for privateNATS: true to control the server")
+        }
+        return privateNATSServer
+    }
+
+    /// The private PostgreSQL cluster (`privatePostgres: true`), which the test may stop and start.
+    public var postgresServer: PostgresTestServer {
+        guard let privatePostgresServer else {
+            fatalError("this harness uses a database on the shared cluster: ask for privatePostgres: true to control the server")
+        }
+        return privatePostgresServer
     }
 
     public var exchangeURL: String { simulatorURL + "/trade-api/v2" }
@@ -44,7 +95,7 @@ public final class PipelineHarness: @unchecked Sendable {
     /// Environment every daemon gets: the test's NATS, PostgreSQL and simulator, no limit
     /// worth hitting, debug logs.
     public var environment: [String: String] {
-        ["SSMD_NATS_URL": nats.url, "SSMD_EXCHANGE_URL": exchangeURL, "SSMD_DATABASE_URL": postgres.connectionString,
+        ["SSMD_NATS_URL": natsURL, "SSMD_EXCHANGE_URL": exchangeURL, "SSMD_DATABASE_URL": postgres.connectionString,
          "SSMD_RATE_TOKENS_PER_S": "1000000", "SSMD_RATE_BURST_S": "1", "SSMD_LOG_LEVEL": "debug"]
     }
 
@@ -62,7 +113,7 @@ public final class PipelineHarness: @unchecked Sendable {
     public func run(_ program: String, _ arguments: [String] = [], environment extra: [String: String] = [:], timeout: Duration = .seconds(120)) async throws -> (status: Int32, output: String) {
         let p = try start(program, arguments, environment: extra)
         guard await p.waitForExit(timeout: timeout) else {
-            p.killHard()
+            await p.kill()
             throw HarnessError.failed("\(program) did not finish within \(timeout):\n\(p.output.suffix(3000))")
         }
         return (p.exitCode ?? -1, p.output)
@@ -85,7 +136,7 @@ public final class PipelineHarness: @unchecked Sendable {
     // MARK: Observing the pipeline
 
     public func jetStream() async throws -> (NATSConnection, JetStream) {
-        let c = try await NATSConnection.connect(options: NATSOptions(urls: [nats.url], name: "test-observer"), logger: Logger(label: "test"))
+        let c = try await NATSConnection.connect(options: NATSOptions(urls: [natsURL], name: "test-observer"), logger: Logger(label: "test"))
         return (c, try c.jetStream())
     }
 
@@ -123,7 +174,7 @@ public final class PipelineHarness: @unchecked Sendable {
     // MARK: The simulator's truth and the database
 
     public func simulatorJSONLines(_ path: String) async throws -> [[String: Any]] {
-        let r = try await CurlHTTPClient().get(url: simulatorURL + path)
+        let r = try await TestHTTP.client.get(url: simulatorURL + path)
         guard r.status == 200 else { throw HarnessError.failed("GET \(path) → \(r.status)") }
         return String(decoding: r.body, as: UTF8.self).split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
@@ -131,7 +182,7 @@ public final class PipelineHarness: @unchecked Sendable {
     }
 
     public func simulatorJSON(_ path: String) async throws -> [String: Any] {
-        let r = try await CurlHTTPClient().get(url: simulatorURL + path)
+        let r = try await TestHTTP.client.get(url: simulatorURL + path)
         guard r.status == 200, let o = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any] else {
             throw HarnessError.failed("GET \(path) → \(r.status)")
         }
@@ -163,25 +214,42 @@ public final class PipelineHarness: @unchecked Sendable {
     /// Everything the processes printed, for a failing test's report.
     public func logs() -> String {
         var out = "--- kalshi-sim\n" + (simulator?.output.suffix(3000) ?? "")
-        for d in daemons { out += "\n--- \(d.name)\n" + String(d.output.suffix(4000)) }
+        for d in lock.withLock({ daemons }) { out += "\n--- \(d.name)\n" + d.report() }
         return out
     }
 
-    /// Kills every process at once (SIGKILL) and removes the directories: a test's `defer`.
+    /// Kills every process at once (SIGKILL) without waiting — the reaper thread collects
+    /// them — and removes what the test made: a test's synchronous `defer`.
     public func teardown() {
-        for d in daemons.reversed() { d.killHard() }
-        simulator?.killHard()
-        nats.teardown()
-        postgres.shutdown()
+        for d in lock.withLock({ daemons }).reversed() { d.abandon() }
+        simulator?.abandon()
+        privateNATSServer?.teardown()
+        privatePostgresServer?.teardown()
+        if privatePostgresServer == nil { Self.dropInBackground(postgres) }
         directory.cleanup()
     }
 
+    /// Stops every process gracefully (SIGTERM, then SIGKILL past the grace) and waits.
     public func shutdown() async {
-        for d in daemons.reversed() { await d.stop(grace: .seconds(10)) }
+        for d in lock.withLock({ daemons }).reversed() { await d.stop(grace: .seconds(10)) }
         await simulator?.stop()
-        await nats.shutdown()
-        postgres.shutdown()
+        await privateNATSServer?.shutdown()
+        await privatePostgresServer?.shutdown()
+        if privatePostgresServer == nil { Self.dropInBackground(postgres) }
         directory.cleanup()
+    }
+
+    /// The test's database on the shared cluster is dropped once its killed clients are gone
+    /// (`WITH (FORCE)` ends any still there); a drop left undone goes with the cluster at exit.
+    public static func dropInBackground(_ database: TestDatabase) {
+        let admin = database.server.connectionString(database: "postgres")
+        let name = database.database
+        Task.detached {
+            try? await PostgresConnection.with(admin) { c in
+                let statement = try await c.execute("SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)", [.text(name)]).scalar ?? ""
+                try await c.executeScript(statement)
+            }
+        }
     }
 }
 

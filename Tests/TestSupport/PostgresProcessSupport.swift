@@ -27,7 +27,7 @@ enum PostgresProcessSupport {
     static func run(
         _ executable: String, _ arguments: [String], asUser user: String? = nil,
         in directory: URL? = nil, environment: [String: String]? = nil
-    ) throws -> Outcome {
+    ) async throws -> Outcome {
         var argv: [String] = []
         if let user { argv += [runuserPath, "-u", user, "--"] }
         if let directory { argv += ["/usr/bin/env", "-C", directory.path] }
@@ -40,7 +40,7 @@ enum PostgresProcessSupport {
 
         let pid = try Spawn.start(argv[0], Array(argv.dropFirst()), environment: environment ?? cleanEnvironment(),
                                   stdout: .file(outputPath, append: false))
-        let exitCode = Spawn.wait(pid)
+        let exitCode = await Spawn.exit(of: pid)
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         return Outcome(status: exitCode, output: output)
     }
@@ -49,8 +49,8 @@ enum PostgresProcessSupport {
     @discardableResult
     static func check(
         _ executable: String, _ arguments: [String], asUser user: String? = nil, in directory: URL? = nil
-    ) throws -> String {
-        let outcome = try run(executable, arguments, asUser: user, in: directory)
+    ) async throws -> String {
+        let outcome = try await run(executable, arguments, asUser: user, in: directory)
         guard outcome.status == 0 else {
             throw Failure(description: "\(executable) \(arguments.joined(separator: " ")) exited \(outcome.status): \(outcome.output)")
         }
@@ -60,7 +60,7 @@ enum PostgresProcessSupport {
     /// The environment for server tools: ours minus libpq/server variables that would
     /// redirect them (PGDATA, PGPORT, PGHOST …), with a C locale that always exists.
     static func cleanEnvironment() -> [String: String] {
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") }
+        var environment = Spawn.inheritedEnvironment()
         environment["LC_ALL"] = "C"
         environment["LANG"] = "C"
         return environment
@@ -120,8 +120,18 @@ enum PostgresProcessSupport {
         }
     }
 
-    /// Sleeps the calling thread.
-    static func sleep(seconds: Double) {
-        usleep(useconds_t(seconds * 1_000_000))
+    /// Runs a command to completion blocking the calling thread: only for process exit
+    /// (`atexit`), where nothing else is left to run and no `await` is possible.
+    static func runBlockingAtExit(_ executable: String, _ arguments: [String], asUser user: String?, in directory: URL) {
+        var argv: [String] = []
+        if let user { argv += [runuserPath, "-u", user, "--"] }
+        argv += ["/usr/bin/env", "-C", directory.path, executable] + arguments
+        guard let pid = try? Spawn.start(argv[0], Array(argv.dropFirst()), environment: cleanEnvironment()) else { return }
+        while Spawn.poll(pid) == nil { usleep(10_000) }
+    }
+
+    /// Suspends until `pid` is gone (it is not our child: the postmaster) or `timeout` passes.
+    static func waitUntilGone(_ pid: Int32, timeout: Duration) async -> Bool {
+        await eventually(timeout: timeout, every: .milliseconds(20)) { !isAlive(pid) }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresClient
+import Secmaster
 
 #if canImport(Glibc)
 import Glibc
@@ -7,7 +8,7 @@ import Glibc
 import Darwin
 #endif
 
-/// A private PostgreSQL cluster for one test or suite: its own temp data directory, a free
+/// A PostgreSQL cluster for tests: its own temp data directory, a free
 /// TCP port on 127.0.0.1, a private unix-socket directory, `trust` authentication for the
 /// superuser `postgres`, and password (SCRAM) authentication for any role made with
 /// ``createRole(name:password:)``.
@@ -16,6 +17,11 @@ import Darwin
 /// the data directory and log belong to `postgres`. Servers are stopped by ``shutdown()``,
 /// `deinit`, or — for a static/shared instance — at process exit; a cluster left behind by
 /// a crashed test process is reaped by the next one.
+///
+/// Most tests take a database on the process's shared cluster (``shared()``,
+/// ``sharedDatabase(migrated:)``): a `CREATE DATABASE … TEMPLATE` of a database migrated once,
+/// which costs a few tens of milliseconds instead of an `initdb` and a server start. A test
+/// keeps a private cluster only when it stops, restarts or reconfigures PostgreSQL.
 ///
 /// Binaries: `$SSMD_PG_BIN`, else `/usr/lib/postgresql/15/bin` (or the newest
 /// `/usr/lib/postgresql/*/bin`).
@@ -54,7 +60,7 @@ public final class PostgresTestServer: @unchecked Sendable {
     /// Creates, starts and prepares a cluster with a database named `database`.
     /// - Parameter durable: keep `fsync` and `synchronous_commit` on (benchmarks); off by
     ///   default for speed.
-    public init(database: String = "ssmd_test", durable: Bool = false) async throws {
+    public init(database: String = "ssmd_test", durable: Bool = false, maxConnections: Int = 40) async throws {
         guard PostgresTestServer.isValidIdentifier(database) else {
             throw PostgresProcessSupport.Failure(description: "invalid database name \(database)")
         }
@@ -89,7 +95,7 @@ public final class PostgresTestServer: @unchecked Sendable {
             }
             _ = chmod(socketDirectory.path, 0o700)
 
-            try PostgresProcessSupport.check(
+            try await PostgresProcessSupport.check(
                 binDirectory.appendingPathComponent("initdb").path,
                 ["-D", dataDirectory.path, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale",
                  "--no-sync", "--no-instructions"],
@@ -100,13 +106,14 @@ public final class PostgresTestServer: @unchecked Sendable {
             var lastError: Error?
             for _ in 0..<5 {
                 chosenPort = try PostgresProcessSupport.freeLoopbackPort()
-                try PostgresTestServer.writeConfig(dataDirectory, port: chosenPort, socketDirectory: socketDirectory, durable: durable)
+                try PostgresTestServer.writeConfig(dataDirectory, port: chosenPort, socketDirectory: socketDirectory, durable: durable,
+                                                   maxConnections: maxConnections)
                 if let runAs, let ids = PostgresProcessSupport.ids(of: runAs) {
                     PostgresProcessSupport.chownRecursively(dataDirectory, uid: ids.uid, gid: ids.gid)
                 }
                 do {
-                    try PostgresTestServer.pgCtlStart(binDirectory: binDirectory, dataDirectory: dataDirectory,
-                                                      logFile: logFile, runAs: runAs, root: root)
+                    try await PostgresTestServer.pgCtlStart(binDirectory: binDirectory, dataDirectory: dataDirectory,
+                                                            logFile: logFile, runAs: runAs, root: root)
                     lastError = nil
                     break
                 } catch {
@@ -117,7 +124,7 @@ public final class PostgresTestServer: @unchecked Sendable {
             if let lastError { throw lastError }
         } catch {
             // Nothing may outlive a failed init.
-            _ = try? PostgresProcessSupport.run(binDirectory.appendingPathComponent("pg_ctl").path,
+            _ = try? await PostgresProcessSupport.run(binDirectory.appendingPathComponent("pg_ctl").path,
                                                 ["stop", "-D", dataDirectory.path, "-m", "immediate", "-w"],
                                                 asUser: runAs, in: root)
             let log = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
@@ -131,13 +138,13 @@ public final class PostgresTestServer: @unchecked Sendable {
         do {
             try await createDatabase(database)
         } catch {
-            shutdown()
+            await shutdown()
             throw error
         }
     }
 
     deinit {
-        shutdown()
+        teardown()
     }
 
     // MARK: - Control
@@ -155,44 +162,79 @@ public final class PostgresTestServer: @unchecked Sendable {
         return pid
     }
 
-    /// Fast shutdown (clients are disconnected); waits until the postmaster has exited.
-    public func stop() {
-        lock.lock(); defer { lock.unlock() }
-        guard running else { return }
+    /// Fast shutdown (clients are disconnected); returns once the postmaster has exited.
+    public func stop() async {
+        guard lock.withLock({ running }) else { return }
         let pid = postmasterPID
-        let outcome = try? PostgresProcessSupport.run(binDirectory.appendingPathComponent("pg_ctl").path,
-                                                      ["stop", "-D", dataDirectory.path, "-m", "fast", "-w", "-t", "30"],
-                                                      asUser: runAs, in: rootDirectory)
+        let outcome = try? await PostgresProcessSupport.run(binDirectory.appendingPathComponent("pg_ctl").path,
+                                                            ["stop", "-D", dataDirectory.path, "-m", "fast", "-w", "-t", "30"],
+                                                            asUser: runAs, in: rootDirectory)
         if outcome?.status != 0, let pid, PostgresProcessSupport.isAlive(pid) {
             // pg_ctl failed: stop that PID ourselves (SIGQUIT = immediate shutdown, then SIGKILL).
             kill(pid, SIGQUIT)
-            for _ in 0..<100 where PostgresProcessSupport.isAlive(pid) { PostgresProcessSupport.sleep(seconds: 0.05) }
-            if PostgresProcessSupport.isAlive(pid) { kill(pid, SIGKILL) }
+            if !(await PostgresProcessSupport.waitUntilGone(pid, timeout: .seconds(5))) { kill(pid, SIGKILL) }
         }
-        if let pid {
-            for _ in 0..<200 where PostgresProcessSupport.isAlive(pid) { PostgresProcessSupport.sleep(seconds: 0.05) }
-        }
-        running = false
+        if let pid { _ = await PostgresProcessSupport.waitUntilGone(pid, timeout: .seconds(10)) }
+        lock.withLock { running = false }
     }
 
     /// Starts again on the same data directory and port (after ``stop()``).
-    public func start() throws {
-        lock.lock(); defer { lock.unlock() }
-        guard !running else { return }
-        guard !removed else { throw PostgresProcessSupport.Failure(description: "server was shut down and removed") }
-        try PostgresTestServer.pgCtlStart(binDirectory: binDirectory, dataDirectory: dataDirectory,
-                                          logFile: logFile, runAs: runAs, root: rootDirectory)
-        running = true
+    public func start() async throws {
+        let (isRunning, isRemoved) = lock.withLock { (running, removed) }
+        guard !isRunning else { return }
+        guard !isRemoved else { throw PostgresProcessSupport.Failure(description: "server was shut down and removed") }
+        try await PostgresTestServer.pgCtlStart(binDirectory: binDirectory, dataDirectory: dataDirectory,
+                                                logFile: logFile, runAs: runAs, root: rootDirectory)
+        lock.withLock { running = true }
     }
 
-    /// Stops the server and removes its directory. Idempotent; also run by `deinit` and at exit.
-    public func shutdown() {
-        stop()
-        lock.lock(); defer { lock.unlock() }
-        guard !removed else { return }
-        removed = true
+    /// Stops the server and removes its directory. Idempotent.
+    public func shutdown() async {
+        await stop()
+        removeDirectory()
+    }
+
+    /// Immediate shutdown without waiting: SIGQUIT to the postmaster, and a background thread
+    /// removes the directory once it has exited. For synchronous `defer`s and `deinit` (so
+    /// the thread must not capture `self`).
+    public func teardown() {
+        let wasRunning = lock.withLock {
+            let r = running
+            running = false
+            return r
+        }
+        let pid = wasRunning ? postmasterPID : nil
+        let first: Bool = lock.withLock {
+            guard !removed else { return false }
+            removed = true
+            return true
+        }
+        PostgresTestServer.unregister(ObjectIdentifier(self))
+        guard first else { return }
+        let root = rootDirectory
+        guard let pid, PostgresProcessSupport.isAlive(pid) else {
+            try? FileManager.default.removeItem(at: root)
+            return
+        }
+        kill(pid, SIGQUIT)
+        let thread = Thread {
+            for _ in 0..<200 where PostgresProcessSupport.isAlive(pid) { usleep(25_000) }
+            if PostgresProcessSupport.isAlive(pid) { kill(pid, SIGKILL) }
+            try? FileManager.default.removeItem(at: root)
+        }
+        thread.name = "ssmd-test-pg-teardown"
+        thread.start()
+    }
+
+    private func removeDirectory() {
+        let first: Bool = lock.withLock {
+            guard !removed else { return false }
+            removed = true
+            return true
+        }
+        guard first else { return }
         try? FileManager.default.removeItem(at: rootDirectory)
-        PostgresTestServer.unregister(self)
+        PostgresTestServer.unregister(ObjectIdentifier(self))
     }
 
     /// The server log so far (for diagnosing a failing test).
@@ -204,14 +246,16 @@ public final class PostgresTestServer: @unchecked Sendable {
 
     /// Creates another database (for test isolation on a shared server); returns its name.
     @discardableResult
-    public func createDatabase(_ name: String? = nil) async throws -> String {
+    public func createDatabase(_ name: String? = nil, template: String? = nil) async throws -> String {
         let name = name ?? "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
         guard PostgresTestServer.isValidIdentifier(name) else {
             throw PostgresProcessSupport.Failure(description: "invalid database name \(name)")
         }
         try await PostgresConnection.with(connectionString(database: "postgres")) { admin in
             // Identifiers cannot be parameters; the server quotes it with format(%I).
-            let statement = try await admin.execute("SELECT format('CREATE DATABASE %I', $1::text)", [.text(name)]).scalar ?? ""
+            let format = template == nil ? "SELECT format('CREATE DATABASE %I', $1::text)"
+                                         : "SELECT format('CREATE DATABASE %I TEMPLATE %I', $1::text, $2::text)"
+            let statement = try await admin.execute(format, [.text(name)] + (template.map { [.text($0)] } ?? [])).scalar ?? ""
             try await admin.executeScript(statement)
         }
         return name
@@ -219,8 +263,8 @@ public final class PostgresTestServer: @unchecked Sendable {
 
     /// Creates a login role that must authenticate with `password` (SCRAM over TCP), with
     /// full rights on the test database and its `public` schema.
-    public func createRole(name: String, password: String) async throws {
-        let database = self.database
+    public func createRole(name: String, password: String, database: String? = nil) async throws {
+        let database = database ?? self.database
         try await PostgresConnection.with(connectionString) { admin in
         let statements = try await admin.execute("""
             SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text),
@@ -268,12 +312,12 @@ public final class PostgresTestServer: @unchecked Sendable {
         try hba.write(to: data.appendingPathComponent("pg_hba.conf"), atomically: false, encoding: .utf8)
     }
 
-    private static func writeConfig(_ data: URL, port: Int, socketDirectory: URL, durable: Bool) throws {
+    private static func writeConfig(_ data: URL, port: Int, socketDirectory: URL, durable: Bool, maxConnections: Int) throws {
         var settings = [
             "listen_addresses = '127.0.0.1'",
             "port = \(port)",
             "unix_socket_directories = '\(socketDirectory.path)'",
-            "max_connections = 40",
+            "max_connections = \(maxConnections)",
             "shared_buffers = 64MB",
             "password_encryption = 'scram-sha-256'",
             "logging_collector = off",
@@ -287,8 +331,8 @@ public final class PostgresTestServer: @unchecked Sendable {
             .write(to: data.appendingPathComponent("postgresql.auto.conf"), atomically: false, encoding: .utf8)
     }
 
-    private static func pgCtlStart(binDirectory: URL, dataDirectory: URL, logFile: URL, runAs: String?, root: URL) throws {
-        let outcome = try PostgresProcessSupport.run(
+    private static func pgCtlStart(binDirectory: URL, dataDirectory: URL, logFile: URL, runAs: String?, root: URL) async throws {
+        let outcome = try await PostgresProcessSupport.run(
             binDirectory.appendingPathComponent("pg_ctl").path,
             ["start", "-D", dataDirectory.path, "-l", logFile.path, "-w", "-t", "60"],
             asUser: runAs, in: root)
@@ -328,9 +372,9 @@ public final class PostgresTestServer: @unchecked Sendable {
                                           server.dataDirectory.path, server.rootDirectory.path, server.runAs)
     }
 
-    private static func unregister(_ server: PostgresTestServer) {
+    private static func unregister(_ server: ObjectIdentifier) {
         registryLock.lock(); defer { registryLock.unlock() }
-        live[ObjectIdentifier(server)] = nil
+        live[server] = nil
     }
 
     private static func registerCleanupOnce() {
@@ -350,8 +394,8 @@ public final class PostgresTestServer: @unchecked Sendable {
         live.removeAll()
         registryLock.unlock()
         for server in servers {
-            _ = try? PostgresProcessSupport.run(server.pgCtl, ["stop", "-D", server.data, "-m", "fast", "-w", "-t", "30"],
-                                                asUser: server.runAs, in: URL(fileURLWithPath: server.root))
+            PostgresProcessSupport.runBlockingAtExit(server.pgCtl, ["stop", "-D", server.data, "-m", "immediate", "-w", "-t", "30"],
+                                                     asUser: server.runAs, in: URL(fileURLWithPath: server.root))
             try? FileManager.default.removeItem(atPath: server.root)
         }
     }
@@ -379,14 +423,90 @@ public final class PostgresTestServer: @unchecked Sendable {
                 let data = root.appendingPathComponent("data")
                 if let text = try? String(contentsOf: data.appendingPathComponent("postmaster.pid"), encoding: .utf8),
                    let first = text.split(separator: "\n").first, let postmaster = Int32(first),
-                   PostgresProcessSupport.isAlive(postmaster),
-                   let bin = try? findBinDirectory() {
-                    _ = try? PostgresProcessSupport.run(bin.appendingPathComponent("pg_ctl").path,
-                                                        ["stop", "-D", data.path, "-m", "immediate", "-w"],
-                                                        asUser: PostgresProcessSupport.isRoot ? "postgres" : nil, in: root)
+                   PostgresProcessSupport.isAlive(postmaster) {
+                    // SIGQUIT is PostgreSQL's immediate shutdown; not waited for.
+                    kill(postmaster, SIGQUIT)
                 }
                 try? FileManager.default.removeItem(at: root)
             }
         }
+    }
+}
+
+// MARK: - The shared cluster
+
+/// A database for one test: its own database on a cluster (usually the shared one).
+public struct TestDatabase: Sendable {
+    public let server: PostgresTestServer
+    /// The database's name.
+    public let database: String
+    public var port: Int { server.port }
+    /// `host=127.0.0.1 port=… dbname=<this database> user=postgres`.
+    public var connectionString: String { server.connectionString(database: database) }
+
+    public func connectionString(user: String, password: String? = nil) -> String {
+        server.connectionString(database: database, user: user, password: password)
+    }
+
+    /// A login role (cluster-wide: give it a name no other test uses) with full rights on
+    /// this database.
+    public func createRole(name: String, password: String) async throws {
+        try await server.createRole(name: name, password: password, database: database)
+    }
+}
+
+extension PostgresTestServer {
+    /// The database every migrated test database is copied from.
+    public static let templateDatabase = "ssmd_template"
+
+    /// The process's shared cluster, with ``templateDatabase`` migrated: started on first
+    /// use, stopped at process exit.
+    public static func shared() async throws -> PostgresTestServer {
+        try await SharedPostgres.cluster.server()
+    }
+
+    /// A new database on the shared cluster: a copy of the migrated template, or empty
+    /// (`migrated: false`) for tests of migrations themselves.
+    public static func sharedDatabase(migrated: Bool = true) async throws -> TestDatabase {
+        let server = try await shared()
+        let name = try await server.createDatabase(template: migrated ? templateDatabase : nil)
+        return TestDatabase(server: server, database: name)
+    }
+
+    /// This cluster's own database (the one named at `init`) as a ``TestDatabase``.
+    public var defaultDatabase: TestDatabase { TestDatabase(server: self, database: database) }
+}
+
+private actor SharedPostgres {
+    static let cluster = SharedPostgres()
+    /// A task, not a result: the actor is re-entered while the cluster starts, and every
+    /// caller in that window must wait for the same start, not begin another.
+    private var starting: Task<PostgresTestServer, any Error>?
+
+    func server() async throws -> PostgresTestServer {
+        if let starting { return try await starting.value }
+        let task = Task { try await Self.start() }
+        starting = task
+        return try await task.value
+    }
+
+    private static func start() async throws -> PostgresTestServer {
+        // Many tests at once, each with a daemon or two and a data-api pool.
+        let server = try await PostgresTestServer(database: "postgres_tests", maxConnections: 300)
+        try await server.createDatabase(PostgresTestServer.templateDatabase)
+        // The template is migrated once here; no session may stay connected to it, or
+        // `CREATE DATABASE … TEMPLATE` refuses to copy it.
+        try await PostgresConnection.with(server.connectionString(database: PostgresTestServer.templateDatabase)) { connection in
+            _ = try await Migrator.embedded().migrate(connection)
+        }
+        // `close()` does not wait for the session to end: wait for it here.
+        let template = PostgresTestServer.templateDatabase
+        let gone = try await PostgresConnection.with(server.connectionString(database: "postgres")) { admin in
+            try await eventually(timeout: .seconds(10), every: .milliseconds(20)) {
+                try await admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", [.text(template)]).scalar == "0"
+            }
+        }
+        guard gone else { throw PostgresProcessSupport.Failure(description: "a session stayed connected to \(template)") }
+        return server
     }
 }

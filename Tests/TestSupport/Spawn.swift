@@ -59,7 +59,7 @@ public enum Spawn {
         posix_spawnattr_setsigdefault(&attributes, &allSignals)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
-        let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+        let env = (environment ?? inheritedEnvironment()).map { "\($0.key)=\($0.value)" }
         let cArgs: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         let cEnv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
         defer {
@@ -71,40 +71,53 @@ public enum Spawn {
             ? posix_spawn(&pid, executable, &actions, &attributes, cArgs, cEnv)
             : posix_spawnp(&pid, executable, &actions, &attributes, cArgs, cEnv)
         guard rc == 0 else { throw Failure(description: "cannot start \(executable): \(String(cString: strerror(rc)))") }
+        Reaper.shared.adopt(pid)
         return pid
     }
 
     /// The exit status if `pid` has ended (and is now reaped), nil while it runs: its exit
-    /// code, or 128 + the signal that ended it, as a shell reports it.
-    public static func poll(_ pid: pid_t) -> Int32? {
-        var status: Int32 = 0
-        while true {
-            let r = waitpid(pid, &status, WNOHANG)
-            if r == pid { return decode(status) }
-            if r == 0 { return nil }
-            if errno == EINTR { continue }
-            return -1   // ECHILD: not ours, or already reaped
-        }
-    }
+    /// code, or 128 + the signal that ended it, as a shell reports it. Never blocks.
+    public static func poll(_ pid: pid_t) -> Int32? { Reaper.shared.poll(pid) }
 
-    /// Blocks until `pid` ends; its status as `poll` gives it.
-    public static func wait(_ pid: pid_t) -> Int32 {
-        var status: Int32 = 0
+    /// Suspends (never blocking a thread) until `pid` ends; its status as `poll` gives it.
+    public static func exit(of pid: pid_t) async -> Int32 {
+        var pause: Duration = .milliseconds(2)
         while true {
-            let r = waitpid(pid, &status, 0)
-            if r == pid { return decode(status) }
-            if r < 0 && errno == EINTR { continue }
-            return -1
+            if let status = poll(pid) { return status }
+            // Short pauses first (most children here end quickly once signalled), then 50 ms.
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(50))
         }
     }
 
     /// Waits up to `timeout` for `pid` to end; past it, SIGKILLs and reaps it and returns nil.
     public static func wait(_ pid: pid_t, timeout: Duration) async -> Int32? {
-        var status: Int32?
-        if await eventually(timeout: timeout, every: .milliseconds(20), { status = poll(pid); return status != nil }) { return status }
+        let deadline = ContinuousClock.now + timeout
+        var pause: Duration = .milliseconds(2)
+        while ContinuousClock.now < deadline {
+            if let status = poll(pid) { return status }
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(50))
+        }
+        if let status = poll(pid) { return status }
         kill(pid, SIGKILL)
-        _ = wait(pid)
+        _ = await exit(of: pid)
         return nil
+    }
+
+    /// SIGKILL now; the reaper thread collects the exit in the background. For `deinit`s
+    /// and synchronous `defer`s, which must neither block nor leave a zombie behind.
+    public static func killInBackground(_ pid: pid_t) {
+        guard pid > 0, poll(pid) == nil else { return }
+        kill(pid, SIGKILL)
+        Reaper.shared.reapInBackground(pid)
+    }
+
+    /// Our environment as children should see it: without libpq's `PG*` variables, which a
+    /// test running in parallel may have set for itself (PostgresConnectionTests) and which
+    /// would otherwise redirect another test's daemon.
+    public static func inheritedEnvironment() -> [String: String] {
+        ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("PG") }
     }
 
     static func decode(_ status: Int32) -> Int32 {
@@ -119,4 +132,71 @@ public enum Spawn {
         guard let symbol = dlsym(nil /* RTLD_DEFAULT */, "posix_spawn_file_actions_addclosefrom_np") else { return nil }
         return unsafeBitCast(symbol, to: AddCloseFrom.self)
     }()
+}
+
+/// The one place that calls `waitpid` on the tests' children, always with `WNOHANG`.
+///
+/// Exits are recorded, so a child can be asked about after it was reaped, and PIDs are
+/// reaped only while they are known to be ours (adopted at spawn, dropped once reaped): a
+/// PID the kernel hands to a newer child of ours is never collected by an older question.
+/// Children given up by synchronous code (`killInBackground`) are collected by a dedicated
+/// thread, so no cooperative-pool thread ever waits for a process.
+final class Reaper: @unchecked Sendable {
+    static let shared = Reaper()
+
+    private let condition = NSCondition()
+    private var running: Set<pid_t> = []
+    private var exited: [pid_t: Int32] = [:]
+    private var abandoned: Set<pid_t> = []
+    private var threadStarted = false
+
+    func adopt(_ pid: pid_t) {
+        condition.lock(); defer { condition.unlock() }
+        running.insert(pid)
+        exited[pid] = nil
+    }
+
+    func poll(_ pid: pid_t) -> Int32? {
+        condition.lock(); defer { condition.unlock() }
+        return pollLocked(pid)
+    }
+
+    private func pollLocked(_ pid: pid_t) -> Int32? {
+        if let status = exited[pid] { return status }
+        guard running.contains(pid) else { return -1 }   // not ours
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == 0 { return nil }
+            if r < 0 && errno == EINTR { continue }
+            let code = r == pid ? Spawn.decode(status) : -1   // ECHILD: reaped by someone else
+            running.remove(pid)
+            abandoned.remove(pid)
+            exited[pid] = code
+            return code
+        }
+    }
+
+    func reapInBackground(_ pid: pid_t) {
+        condition.lock()
+        if pollLocked(pid) == nil { abandoned.insert(pid) }
+        if !threadStarted {
+            threadStarted = true
+            let thread = Thread { [self] in collectAbandoned() }
+            thread.name = "ssmd-test-reaper"
+            thread.start()
+        }
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// The reaper thread: every 20 ms while some killed child has not been collected yet.
+    private func collectAbandoned() {
+        condition.lock()
+        while true {
+            while abandoned.isEmpty { condition.wait() }
+            for pid in abandoned { _ = pollLocked(pid) }
+            if !abandoned.isEmpty { _ = condition.wait(until: Date().addingTimeInterval(0.02)) }
+        }
+    }
 }

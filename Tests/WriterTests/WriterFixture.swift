@@ -1,4 +1,5 @@
 import Foundation
+import PureTestSupport
 import Logging
 import TestSupport
 import KalshiModels
@@ -8,36 +9,45 @@ import PostgresClient
 import SSMDCore
 import WireContract
 
-/// One test's world: a private nats-server and PostgreSQL, the secmaster topology, and
-/// real `db-writer` processes started (and killed) by the test. Everything is stopped by PID
-/// in `shutdown()`; writer logs are printed when `dump` is asked for.
+/// One test's world: a JetStream account on the shared nats-server, a database of its own
+/// (on the shared cluster, or on a private one the test may stop), the secmaster topology,
+/// and real `db-writer` processes started (and killed) by the test. Everything is stopped by
+/// PID in `shutdown()`; writer logs are printed when `dump` is asked for.
 final class WriterFixture: @unchecked Sendable {
     let directory: TestDirectory
-    let nats: NATSTestServer
-    let postgres: PostgresTestServer
+    let natsURL: String
+    let postgres: TestDatabase
+    private let privatePostgres: PostgresTestServer?
     let connection: NATSConnection
     let js: JetStream
     private(set) var writers: [ChildProcess] = []
     private let lock = NSLock()
 
-    init(_ name: String) async throws {
+    init(_ name: String, privatePostgres: Bool = false) async throws {
         directory = try TestDirectory(name)
-        nats = try await NATSTestServer()
-        do {
-            postgres = try await PostgresTestServer()
-        } catch {
-            await nats.shutdown()
-            throw error
+        natsURL = try await NATSTestServer.sharedAccount().url
+        if privatePostgres {
+            let server = try await PostgresTestServer()
+            self.privatePostgres = server
+            postgres = server.defaultDatabase
+        } else {
+            self.privatePostgres = nil
+            postgres = try await PostgresTestServer.sharedDatabase(migrated: false)
         }
         do {
-            connection = try await NATSConnection.connect(options: NATSOptions(urls: [nats.url], name: "writer-test"), logger: Logger(label: "test"))
+            connection = try await NATSConnection.connect(options: NATSOptions(urls: [natsURL], name: "writer-test"), logger: Logger(label: "test"))
             js = try connection.jetStream(timeout: .seconds(10))
             try await Topology().provision(js)
         } catch {
-            postgres.shutdown()
-            await nats.shutdown()
+            await self.privatePostgres?.shutdown()
             throw error
         }
+    }
+
+    /// The private cluster (`privatePostgres: true`), which the test may stop and start.
+    var postgresServer: PostgresTestServer {
+        guard let privatePostgres else { fatalError("this fixture uses the shared cluster: ask for privatePostgres: true") }
+        return privatePostgres
     }
 
     /// Starts a db-writer process (`--ack-wait` short so a killed writer's batch comes back
@@ -48,16 +58,16 @@ final class WriterFixture: @unchecked Sendable {
         let p = try ChildProcess(
             name: "db-writer-\(writers.count + 1)", executable: BuiltProducts.executable("db-writer"),
             arguments: ["--batch-max-age", "200ms", "--ack-wait", "3s", "--metrics-interval", "2s"] + arguments,
-            environment: ["SSMD_NATS_URL": nats.url, "SSMD_DATABASE_URL": postgres.connectionString, "SSMD_LOG_LEVEL": "debug"],
+            environment: ["SSMD_NATS_URL": natsURL, "SSMD_DATABASE_URL": postgres.connectionString, "SSMD_LOG_LEVEL": "debug"],
             logDirectory: directory.url)
         writers.append(p)
         return p
     }
 
-    func publish(_ messages: [OutgoingMessage]) async throws {
+    func publish(_ messages: [PayloadMessage]) async throws {
         var i = 0
         while i < messages.count {
-            let chunk = Array(messages[i..<min(i + 2000, messages.count)])
+            let chunk = messages[i..<min(i + 2000, messages.count)].map { OutgoingMessage(subject: $0.subject, data: $0.data) }
             _ = try await js.publishAll(chunk, timeout: .seconds(30))
             i += chunk.count
         }
@@ -93,23 +103,24 @@ final class WriterFixture: @unchecked Sendable {
 
     func logs() -> String {
         lock.lock(); defer { lock.unlock() }
-        return writers.map { "--- \($0.name)\n" + String($0.output.suffix(6000)) }.joined(separator: "\n")
+        return writers.map { "--- \($0.name)\n" + $0.report(tail: 6000) }.joined(separator: "\n")
     }
 
-    /// Kills every process at once (SIGKILL) and removes the directories: a test's `defer`.
+    /// Kills every process at once (SIGKILL) without waiting and removes what the test
+    /// made: a test's synchronous `defer`.
     func teardown() {
-        for w in lock.withLock({ writers }).reversed() { w.killHard() }
+        for w in lock.withLock({ writers }).reversed() { w.abandon() }
         connection.close()
-        nats.teardown()
-        postgres.shutdown()
+        privatePostgres?.teardown()
+        if privatePostgres == nil { PipelineHarness.dropInBackground(postgres) }
         directory.cleanup()
     }
 
     func shutdown() async {
         for w in lock.withLock({ writers }).reversed() { await w.stop(grace: .seconds(10)) }
         connection.close()
-        await nats.shutdown()
-        postgres.shutdown()
+        await privatePostgres?.shutdown()
+        if privatePostgres == nil { PipelineHarness.dropInBackground(postgres) }
         directory.cleanup()
     }
 }
@@ -120,39 +131,3 @@ struct MarketState: Equatable, CustomStringConvertible {
     var description: String { "\(status)@\(yesBid)" }
 }
 
-/// 2026-01-12T22:08:10.446961Z plus `seconds`.
-func time(_ seconds: Int) -> Timestamp {
-    Timestamp(microsecondsSinceEpoch: 1_768_255_690_446_961 + Int64(seconds) * 1_000_000)
-}
-
-/// Payloads written by hand (fast even in a debug build, and free to be wrong on purpose).
-enum Payload {
-    static func market(_ ticker: String, event: String, series: String = "KXTEST", tag: String = "Basketball",
-                       status: String = "active", yesBid: String = "0.5600", updated: Int = 0, fetched: Int = 0,
-                       title: String = "A market", floorStrike: String = "101.5",
-                       customStrike: String = #"{"team":"A"}"#) -> OutgoingMessage {
-        let json = """
-            {"schema":1,"kind":"market","fetched_at":"\(time(fetched).iso8601)","tag":"\(tag)","series_ticker":"\(series)",\
-            "market":{"ticker":"\(ticker)","event_ticker":"\(event)","status":"\(status)","market_type":"binary",\
-            "title":"\(title)","yes_sub_title":"Yes","no_sub_title":"No","result":"",\
-            "created_time":"\(time(-86_400).iso8601)","updated_time":"\(time(updated).iso8601)",\
-            "open_time":"\(time(-3_600).iso8601)","close_time":"\(time(86_400).iso8601)",\
-            "can_close_early":true,"strike_type":"greater","floor_strike":"\(floorStrike)","custom_strike":\(customStrike),\
-            "rules_primary":"If it happens, yes.","yes_bid_dollars":"\(yesBid)","yes_ask_dollars":"0.5800",\
-            "no_bid_dollars":"0.4200","no_ask_dollars":"0.4400","last_price_dollars":"0.5700",\
-            "volume_fp":"10.00","volume_24h_fp":"2.00","open_interest_fp":"7.00","new_field_from_the_future":[1,2]}}
-            """
-        return OutgoingMessage(subject: Subjects.market(tag: tag, series: series, market: ticker), data: Array(json.utf8))
-    }
-
-    static func series(_ ticker: String, category: String, fetched: Int, title: String? = nil) -> OutgoingMessage {
-        let m = SeriesMessage(fetchedAt: time(fetched), isGame: false,
-                              series: Series(ticker: ticker, title: title ?? "Series \(ticker)", category: category, tags: [category]))
-        return OutgoingMessage(subject: Subjects.series(ticker), data: try! MessageCodec.encode(m))
-    }
-
-    static func catalog(_ category: String, _ tickers: [String], fetched: Int) -> OutgoingMessage {
-        let m = CatalogMessage(fetchedAt: time(fetched), category: category, seriesTickers: tickers)
-        return OutgoingMessage(subject: Subjects.catalog(category: category), data: try! MessageCodec.encode(m))
-    }
-}

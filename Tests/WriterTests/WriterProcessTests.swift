@@ -1,4 +1,5 @@
 import Foundation
+import PureTestSupport
 import Testing
 import TestSupport
 import NATSClient
@@ -6,11 +7,11 @@ import WireContract
 
 /// The real db-writer binary against a real nats-server and PostgreSQL: crashes, a database
 /// restart, poison messages and category listings.
-@Suite(.serialized) struct WriterProcessTests {
+@Suite(.tags(.processes), .processSlot) struct WriterProcessTests {
     /// 100,000 markets (and 20,000 later updates of some of them) published in chunks while
     /// the writer is SIGKILLed at random moments and restarted; the table must end exactly
     /// equal to the newest state published for every ticker — nothing lost, nothing extra.
-    @Test(.timeLimit(.minutes(5))) func sigkillAtRandomMomentsLosesNothing() async throws {
+    @Test(.timeLimit(.minutes(11))) func sigkillAtRandomMomentsLosesNothing() async throws {
         let f = try await WriterFixture("writer-sigkill")
         defer { f.teardown() }
         let n = 100_000
@@ -18,10 +19,10 @@ import WireContract
         let perChunk = n / chunks
         var rng = SeededRandom(seed: 0x5EED_0001)
         var expected: [String: MarketState] = [:]
-        var plan: [[OutgoingMessage]] = []
+        var plan: [[PayloadMessage]] = []
         func ticker(_ i: Int) -> (market: String, event: String) { ("KXKILL-E\(i / 100)-M\(i)", "KXKILL-E\(i / 100)") }
         for c in 0..<chunks {
-            var chunk: [OutgoingMessage] = []
+            var chunk: [PayloadMessage] = []
             for i in c * perChunk..<(c + 1) * perChunk {
                 let t = ticker(i)
                 chunk.append(Payload.market(t.market, event: t.event, series: "KXKILL", updated: 0, fetched: c))
@@ -80,12 +81,12 @@ import WireContract
 
     /// PostgreSQL stops for 10 s while markets flow; the same writer process reconnects by
     /// itself and the table ends complete and exact.
-    @Test(.timeLimit(.minutes(3))) func survivesPostgresRestart() async throws {
-        let f = try await WriterFixture("writer-pg-restart")
+    @Test(.timeLimit(.minutes(9))) func survivesPostgresRestart() async throws {
+        let f = try await WriterFixture("writer-pg-restart", privatePostgres: true)
         defer { f.teardown() }
         let writer = try f.startWriter()
         var expected: [String: MarketState] = [:]
-        func batch(_ range: Range<Int>, status: String = "active", bid: String = "0.5600", updated: Int = 0) -> [OutgoingMessage] {
+        func batch(_ range: Range<Int>, status: String = "active", bid: String = "0.5600", updated: Int = 0) -> [PayloadMessage] {
             range.map { i in
                 expected["KXPG-E\(i / 50)-M\(i)"] = MarketState(status: status, yesBid: bid)
                 return Payload.market("KXPG-E\(i / 50)-M\(i)", event: "KXPG-E\(i / 50)", series: "KXPG", status: status,
@@ -97,7 +98,7 @@ import WireContract
                 "first load not written:\n\(f.logs())")
 
         // Keep publishing (new markets and changes) before, during and after the outage.
-        var plan: [[OutgoingMessage]] = []
+        var plan: [[PayloadMessage]] = []
         for k in 0..<14 {
             plan.append(batch(5_000 + k * 1_000..<6_000 + k * 1_000)
                         + batch(k * 300..<k * 300 + 300, status: "closed", bid: "0.9900", updated: 10 + k))
@@ -110,10 +111,10 @@ import WireContract
             }
         }
         try await Task.sleep(for: .milliseconds(1500))
-        f.postgres.stop()
+        await f.postgresServer.stop()
         let downAt = ContinuousClock.now
         try await Task.sleep(for: .seconds(10))
-        try f.postgres.start()
+        try await f.postgresServer.start()
         let downFor = ContinuousClock.now - downAt
         let published: Void? = try? await publishing.value
         #expect(published != nil)
@@ -137,7 +138,7 @@ import WireContract
     /// Poison messages mixed into a batch — undecodable, or rejected by PostgreSQL (NUL byte
     /// in text, a NUL escape in JSONB, a key too long for its index) — are dead-lettered with
     /// a reason and terminated; every good row commits.
-    @Test(.timeLimit(.minutes(2))) func poisonIsDeadLetteredAndTheRestCommits() async throws {
+    @Test(.timeLimit(.minutes(8))) func poisonIsDeadLetteredAndTheRestCommits() async throws {
         let f = try await WriterFixture("writer-poison")
         defer { f.teardown() }
         var messages = (0..<300).map { i in Payload.market("KXOK-E\(i / 10)-M\(i)", event: "KXOK-E\(i / 10)", series: "KXOK") }
@@ -147,15 +148,15 @@ import WireContract
         var rng = SeededRandom(seed: 54_000)
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         let longTicker = "KXBAD-E1-" + String((0..<3_000).map { _ in alphabet[Int(rng.next() % 36)] })
-        let poison: [(OutgoingMessage, expect: String)] = [
-            (OutgoingMessage(subject: Subjects.market(tag: "Basketball", series: "KXBAD", market: "KXBAD-JSON"),
+        let poison: [(PayloadMessage, expect: String)] = [
+            (PayloadMessage(subject: Subjects.market(tag: "Basketball", series: "KXBAD", market: "KXBAD-JSON"),
                              data: Array("{not json".utf8)), "not a JSON object"),
-            (OutgoingMessage(subject: Subjects.market(tag: "Basketball", series: "KXBAD", market: "KXBAD-SCHEMA"),
+            (PayloadMessage(subject: Subjects.market(tag: "Basketball", series: "KXBAD", market: "KXBAD-SCHEMA"),
                              data: Array(#"{"schema":2,"kind":"market"}"#.utf8)), "unsupported schema 2"),
-            (OutgoingMessage(subject: Subjects.market(tag: "Basketball", series: "KXBAD", market: "KXBAD-NOSTATUS"),
+            (PayloadMessage(subject: Subjects.market(tag: "Basketball", series: "KXBAD", market: "KXBAD-NOSTATUS"),
                              data: Array(#"{"schema":1,"kind":"market","fetched_at":"2026-01-12T22:08:10Z","tag":"t","series_ticker":"KXBAD","market":{"ticker":"KXBAD-NOSTATUS","event_ticker":"E"}}"#.utf8)),
              "status"),
-            (OutgoingMessage(subject: Subjects.event(series: "KXBAD", event: "KXBAD-KIND"),
+            (PayloadMessage(subject: Subjects.event(series: "KXBAD", event: "KXBAD-KIND"),
                              data: Array(#"{"schema":1,"kind":"market"}"#.utf8)), "kind market where event was expected"),
             (Payload.market("KXBAD-E1-NUL", event: "KXBAD-E1", series: "KXBAD", title: "nul \\u0000 byte"), "rejected by PostgreSQL"),
             (Payload.market("KXBAD-E1-HUGE", event: "KXBAD-E1", series: "KXBAD", floorStrike: hugeNumber), "not a decimal"),
@@ -204,7 +205,7 @@ import WireContract
     /// A category listing deactivates the category's series it does not name and
     /// reactivates those it names again; other categories are untouched; within one batch a
     /// series snapshot newer than the listing wins, an older one does not.
-    @Test(.timeLimit(.minutes(2))) func catalogDeactivatesAndReactivatesSeries() async throws {
+    @Test(.timeLimit(.minutes(8))) func catalogDeactivatesAndReactivatesSeries() async throws {
         let f = try await WriterFixture("writer-catalog")
         defer { f.teardown() }
         func active() async throws -> [String: Bool] {
@@ -258,18 +259,5 @@ final class LockedBox<T>: @unchecked Sendable {
     var value: T {
         get { lock.lock(); defer { lock.unlock() }; return stored }
         set { lock.lock(); stored = newValue; lock.unlock() }
-    }
-}
-
-/// SplitMix64: reproducible test randomness.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -92,6 +92,8 @@ final class NATSConnectionEvents: @unchecked Sendable {
     let reconnects = Atomic<Int>(0)
     /// Set when the application closes the connection (vs. cnats giving up).
     let closeRequested = Atomic<Bool>(false)
+    /// Set once the "closed" callback has logged (it runs on cnats' thread, after close).
+    let closedLogged = Atomic<Bool>(false)
     let secrets: Secrets
 
     init(logger: Logger, name: String, secrets: Secrets) {
@@ -164,6 +166,7 @@ private let onClosed: natsConnectionHandler = { nc, closure in
             "nats.connection": "\(ev.name)", "nats.error": "\(ev.scrub(NATSConnectionEvents.lastError(nc)))",
         ])
     }
+    ev.closedLogged.store(true, ordering: .releasing)
     box.release()
 }
 
@@ -429,6 +432,12 @@ public final class NATSConnection: @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(10))
         }
         close()
+        // The "closed" line comes from cnats' callback thread: wait for it, so that it never
+        // lands after what the caller prints next (a daemon's one-line last word).
+        let logged = ContinuousClock.now + .milliseconds(500)
+        while !events.closedLogged.load(ordering: .acquiring) && ContinuousClock.now < logged {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
     }
 
     /// Closes the connection (idempotent). Subscriptions and JetStream contexts made from

@@ -1,6 +1,6 @@
 import Foundation
+import PureTestSupport
 import Testing
-import NATSClient
 import SecmasterSchema
 import WireContract
 import WriterCore
@@ -82,7 +82,7 @@ import WriterCore
 /// The writer's one-pass market decoder against the reference `Decodable` path: whenever the
 /// fast path accepts a payload, its row must equal the reference's; it may decline (nil),
 /// never disagree.
-@Suite struct FastMarketDecoderTests {
+@Suite(.ownThread) struct FastMarketDecoderTests {
     static func reference(_ data: [UInt8]) -> MarketRow? {
         (try? MessageCodec.decode(MarketMessage.self, from: data, subject: "ssmd.market.t.s.m")).map(MarketRow.init)
     }
@@ -97,7 +97,7 @@ import WriterCore
     }
 
     @Test func acceptsTheCurrentShapeAndMatchesTheReference() {
-        let variants: [OutgoingMessage] = [
+        let variants: [PayloadMessage] = [
             Payload.market("KXA-1", event: "KXA"),
             Payload.market("KXA-T3.5", event: "KXA", status: "finalized", yesBid: "0.0100", updated: 77, fetched: 99,
                            title: #"Tab\there \"quoted\" \\ back\/slash \u00e9 \ud83d\ude80 nul\u0000"#),

@@ -1,7 +1,5 @@
 import Foundation
 import Testing
-@testable import DaemonKit
-@testable import KalshiAPI
 @testable import KalshiModels
 @testable import RateBudget
 @testable import SSMDCore
@@ -171,27 +169,7 @@ import Testing
     }
 }
 
-@Suite struct PaginationAndRetryTests {
-    @Test func stopsOnEmptyCursor() throws {
-        var p = CursorPaginator(endpoint: "/markets")
-        #expect(try p.next(after: "a") == "a")
-        #expect(try p.next(after: "") == nil)
-    }
-
-    @Test func refusesARepeatingCursor() throws {
-        var p = CursorPaginator(endpoint: "/markets")
-        _ = try p.next(after: "a")
-        _ = try p.next(after: "b")
-        #expect(throws: ExchangeError.self) { try p.next(after: "a") }
-    }
-
-    @Test func boundsThePageCount() throws {
-        var p = CursorPaginator(endpoint: "/markets", maxPages: 3)
-        _ = try p.next(after: "1")
-        _ = try p.next(after: "2")
-        #expect(throws: ExchangeError.self) { try p.next(after: "3") }
-    }
-
+@Suite struct RetryAndQueryTests {
     @Test func fullJitterStaysUnderTheCap() {
         let r = RetryPolicy(maxAttempts: 5, base: .milliseconds(100), cap: .seconds(1))
         #expect(r.delay(attempt: 0, unit: 0.999) <= .milliseconds(100))
@@ -302,7 +280,6 @@ import Testing
     @Test func absurdNumbersAreDecodingErrorsNotCrashes() {
         let json = #"{"ticker":"A","event_ticker":"E","status":"active","settlement_timer_seconds":9223372036854775808}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(Market.self, from: Data(json.utf8)) }
-        #expect(SettingsResolver.parseDuration("1e30s") == nil)
-        #expect(SettingsResolver.parseDuration("99999999999999999999") == nil)
+        // Absurd durations in settings: SharedTests' AbsurdSettingTests (DaemonKit is not pure).
     }
 }
