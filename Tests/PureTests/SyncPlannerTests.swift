@@ -132,3 +132,83 @@ import Testing
         }
     }
 }
+
+/// The due-time index: openings have no feed, so unopened markets are remembered by
+/// `open_time` and read again once it passes.
+@Suite struct DueIndexTests {
+    static func market(_ ticker: String, status: String, opens: Int64?) -> Market {
+        var m = Market(ticker: ticker, eventTicker: "S-E", status: status)
+        m.openTime = opens.map { .seconds($0) }
+        return m
+    }
+
+    @Test func unopenedMarketsAreDueOnceTheirOpenTimePassesEarliestFirst() {
+        var due = DueIndex()
+        due.observe(Self.market("B", status: "initialized", opens: 200))
+        due.observe(Self.market("A", status: "initialized", opens: 200))
+        due.observe(Self.market("C", status: "initialized", opens: 100))
+        due.observe(Self.market("D", status: "initialized", opens: 900))
+        due.observe(Self.market("E", status: "active", opens: 50))      // already open: not indexed
+        due.observe(Self.market("F", status: "initialized", opens: nil)) // no open time: nothing to wait for
+        #expect(due.count == 4)
+        #expect(due.due(now: .seconds(99)).isEmpty)
+        #expect(due.due(now: .seconds(200)) == ["C", "A", "B"])
+        // Read again: A opened and leaves; B is still initialized (the exchange lags) and stays due.
+        due.observe(Self.market("A", status: "active", opens: 200))
+        due.observe(Self.market("B", status: "initialized", opens: 200))
+        // A moved open_time (a metadata change) re-schedules.
+        due.observe(Self.market("C", status: "initialized", opens: 1000))
+        #expect(due.due(now: .seconds(200)) == ["B"])
+    }
+
+    @Test func closedMarketsAreDueEveryCycleUntilDetermined() {
+        var due = DueIndex()
+        var m = Self.market("X", status: "closed", opens: 10)
+        m.closeTime = .seconds(500)
+        due.observe(m)
+        #expect(due.due(now: .seconds(501)) == ["X"])
+        #expect(due.due(now: .seconds(900)) == ["X"], "still closed: read again next cycle")
+        m.status = "determined"
+        due.observe(m)
+        #expect(due.due(now: .seconds(900)).isEmpty)
+        #expect(due.count == 0)
+        // Waiting longer than the window is left to reconciliation.
+        m.status = "closed"
+        due.observe(m)
+        #expect(due.expire(now: .seconds(500 + DueIndex.determinationWindowSeconds)) == 0)
+        #expect(due.expire(now: .seconds(501 + DueIndex.determinationWindowSeconds)) == 1)
+    }
+
+    @Test func overdueEntriesAreGivenUpAfterSixHours() {
+        var due = DueIndex()
+        due.observe(Self.market("OLD", status: "initialized", opens: 1000))
+        due.observe(Self.market("NEW", status: "initialized", opens: 1000 + DueIndex.giveUpSeconds))
+        #expect(due.expire(now: .seconds(1000 + DueIndex.giveUpSeconds)) == 0)
+        #expect(due.expire(now: .seconds(1001 + DueIndex.giveUpSeconds)) == 1)
+        #expect(due.due(now: .seconds(1001 + DueIndex.giveUpSeconds)) == ["NEW"])
+    }
+
+    @Test func sweepIsDueWhenNeverSweptOrStale() {
+        var due = DueIndex()
+        #expect(due.needsSweep(now: .seconds(1000), every: 600))
+        due.sweptAt = .seconds(1000)
+        #expect(!due.needsSweep(now: .seconds(1599), every: 600))
+        #expect(due.needsSweep(now: .seconds(1600), every: 600))
+    }
+
+    @Test func persistedCopyKeepsTheEarliestAndForgetsTheSweepWhenCut() throws {
+        var due = DueIndex(sweptAt: .seconds(5))
+        for i in 0..<10 { due.observe(Self.market("M\(i)", status: "initialized", opens: Int64(100 - i))) }
+        #expect(due.persisted(limit: 10) == due)
+        #expect(due.persisted(limit: 11) == due)
+        var closed = Self.market("C", status: "closed", opens: 1)
+        closed.closeTime = .seconds(50)
+        due.observe(closed)
+        let cut = due.persisted(limit: 3)
+        #expect(Set(cut.opens.keys) == ["M9", "M8"], "determinations are kept first, then the earliest openings")
+        #expect(Set(cut.determinations.keys) == ["C"])
+        #expect(cut.sweptAt == nil, "a restart must sweep to find what was cut")
+        let round = try JSONCodec.decode(DueIndex.self, from: try JSONCodec.encode(due))
+        #expect(round == due)
+    }
+}

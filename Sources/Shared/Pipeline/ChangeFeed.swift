@@ -4,18 +4,28 @@ import SSMDCore
 import SyncCore
 
 /// The exchange-wide change feed: every market changed since a time, in a few paged requests
-/// for the whole exchange instead of requests per series.
+/// for the whole exchange instead of requests per series. Each query relies only on what
+/// `GET /markets` documents (docs/api-reference_market_get-markets.md):
 ///
-/// * `min_updated_ts` with `mve_filter=exclude`: markets whose status or metadata changed
-///   (`updated_time`), including new ones — which is how unopened markets are discovered.
+/// * `status=unopened|open&min_created_ts`: markets created since, which is how new markets
+///   are found (creation is not documented to move `updated_time`);
+/// * `min_updated_ts` with `mve_filter=exclude`: markets whose non-trading metadata changed
+///   (title, rules, strikes, a moved `open_time` or `close_time`);
 /// * `status=closed&min_close_ts` and `status=settled&min_settled_ts`: markets that closed
-///   or settled since, even if the exchange did not move their `updated_time` for it.
+///   or settled since;
+/// * the due-time index (`DueIndex`): markets known to be unopened whose `open_time` has
+///   passed, and closed markets awaiting determination, read again by ticker (`tickers=`,
+///   in batches), since no filter and no `updated_time` move reports an opening or a
+///   determination; and a periodic sweep that keeps the index complete.
 ///
-/// A market's `open` (initialized → active) has no filter of its own; it is seen through
-/// `updated_time`, and in any case by the series' next full reconciliation.
+/// What none of these can see — a pause and its reopening, a dispute — reaches the
+/// secmaster through the lifecycle WebSocket where there is an API key, and otherwise
+/// through the series' next full reconciliation.
 public struct ChangeFeed: Sendable {
     public let client: ExchangeClient
     public var pageLimit = 1000
+    /// Tickers per `GET /markets?tickers=` request (the URL stays a few kilobytes).
+    public var tickerBatch = 100
 
     public init(client: ExchangeClient) { self.client = client }
 
@@ -27,10 +37,17 @@ public struct ChangeFeed: Sendable {
         public var returned = 0
         /// Markets of series this cycle does not list (other categories or schedules).
         public var elsewhere = 0
+        /// Markets read again because they were due (an opening or a determination), and how
+        /// many of them had moved on.
+        public var dueRead = 0, dueChanged = 0
+        /// Unopened markets the sweep listed (0 when no sweep ran).
+        public var swept = 0
     }
 
-    /// Markets changed since `since`: updated, closed or settled.
-    public func fetch(since: Timestamp, listed: Set<String>) async throws -> Result {
+    /// Markets changed since `since`: created, updated, closed, settled, or due to open by
+    /// `now` according to `due` (which learns from everything the feed reads).
+    public func fetch(since: Timestamp, listed: Set<String>, due: inout DueIndex, now: Timestamp,
+                      sweepEverySeconds: Int64) async throws -> Result {
         let sinceS = since.secondsSinceEpoch
         var updated = MarketQuery()
         updated.minUpdatedTs = sinceS
@@ -38,7 +55,66 @@ public struct ChangeFeed: Sendable {
         var closed = MarketQuery(status: .closed)
         closed.minCloseTs = sinceS
         closed.mveFilter = "exclude"
-        return try await fetch([updated, closed, Self.settled(since: since)], listed: listed)
+        var queries = [updated, closed, Self.settled(since: since)]
+        for status in [MarketQueryStatus.unopened, .open] {
+            var created = MarketQuery(status: status)
+            created.minCreatedTs = sinceS
+            created.mveFilter = "exclude"
+            queries.append(created)
+        }
+        var result = Result()
+        var merge = FeedMerge()
+        try await read(queries, listed: listed, into: &result, merge: &merge) { due.observe($0) }
+        if due.needsSweep(now: now, every: sweepEverySeconds) {
+            // A market the index waited for that the sweep shows moved on (say, determined)
+            // changed since the last look: it goes out like any other change.
+            result.swept = try await sweep(listed: listed, into: &due, now: now) { m, series in merge.add(m, series: series) }
+        }
+        // Openings and determinations: markets due, read again by ticker.
+        due.expire(now: now)
+        var dueRead = 0, dueChanged = 0
+        for batch in due.due(now: now).chunked(into: tickerBatch) {
+            var query = MarketQuery()
+            query.tickers = batch
+            try await read([query], listed: listed, into: &result, merge: &merge) { m in
+                dueRead += 1
+                if m.lifecycle != .initialized && m.lifecycle != .closed { dueChanged += 1 }
+                due.observe(m)
+            }
+        }
+        result.dueRead = dueRead
+        result.dueChanged = dueChanged
+        result.changes = merge.changes
+        return result
+    }
+
+    /// Indexes every unopened market of `listed` series (`status=unopened`) and every market
+    /// closed within the determination window (`status=closed&min_close_ts`); returns how
+    /// many were listed. The first cycle and every `sweepEverySeconds` after run it.
+    /// - Parameter movedOn: markets the index waited for that are no longer waiting, with
+    ///   their series.
+    public func sweep(listed: Set<String>, into due: inout DueIndex, now: Timestamp,
+                      movedOn: (Market, String) -> Void = { _, _ in }) async throws -> Int {
+        var unopened = MarketQuery(status: .unopened)
+        unopened.mveFilter = "exclude"
+        var closed = MarketQuery(status: .closed)
+        closed.minCloseTs = now.secondsSinceEpoch - DueIndex.determinationWindowSeconds
+        closed.mveFilter = "exclude"
+        var swept = 0
+        for var query in [unopened, closed] {
+            query.limit = pageLimit
+            try await client.forEachMarketsPage(query) { page in
+                for m in page {
+                    guard let series = SeriesAttribution.series(ofEvent: m.eventTicker, listed: listed) else { continue }
+                    swept += 1
+                    let waited = due.isWaiting(m.ticker)
+                    due.observe(m)
+                    if waited && !due.isWaiting(m.ticker) { movedOn(m, series) }
+                }
+            }
+        }
+        due.sweptAt = now
+        return swept
     }
 
     /// Markets settled since `since` that closed before it — for series synced the first
@@ -62,6 +138,15 @@ public struct ChangeFeed: Sendable {
     private func fetch(_ queries: [MarketQuery], listed: Set<String>, keep: (Market) -> Bool = { _ in true }) async throws -> Result {
         var result = Result()
         var merge = FeedMerge()
+        try await read(queries, listed: listed, into: &result, merge: &merge, keep: keep) { _ in }
+        result.changes = merge.changes
+        return result
+    }
+
+    /// Reads each query's pages; markets of listed series that `keep` accepts go into `merge`
+    /// and to `seen`.
+    private func read(_ queries: [MarketQuery], listed: Set<String>, into result: inout Result, merge: inout FeedMerge,
+                      keep: (Market) -> Bool = { _ in true }, seen: (Market) -> Void) async throws {
         for var query in queries {
             query.limit = pageLimit
             try await client.forEachMarketsPage(query) { page in
@@ -72,11 +157,16 @@ public struct ChangeFeed: Sendable {
                         continue
                     }
                     merge.add(m, series: series)
+                    seen(m)
                 }
             }
         }
-        result.changes = merge.changes
-        return result
     }
 }
 
+extension Array {
+    /// Consecutive slices of at most `size` elements.
+    func chunked(into size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: Swift.max(1, size)).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
+}

@@ -18,6 +18,12 @@ public final class SeriesSyncer: Sendable {
     /// Tags whose work consumer this process has made sure of.
     private let knownConsumers = Mutex<Set<String>>([])
     private let metrics = CycleMetricsEmitter()
+    /// Each schedule's due-time index of unopened markets, kept between cycles (and in KV
+    /// `due.<schedule>` for a restart).
+    private let dueIndexes = Mutex<[String: DueIndex]>([:])
+    /// Entries of a due-time index saved for a restart at most (a KV value stays well under
+    /// NATS' 1 MB payload limit); a restart with more cut sweeps at once.
+    static let persistedDueLimit = 15_000
 
     public init(client: ExchangeClient, js: JetStream, topology: Topology, logger: Logger) {
         self.client = client
@@ -66,21 +72,42 @@ public final class SeriesSyncer: Sendable {
         let planner = SyncPlanner(policy: policy)
         let now = client.clock.now()
         var feed = SyncPlanner.Feed.none
-        var feedReturned = 0
+        var feedReturned = 0, dueRead = 0, dueChanged = 0
         let feedTally = RequestTally()
+        let dueKey = StateKeys.due(schedule: schedule)
+        var due = await loadDueIndex(schedule: schedule, key: dueKey, log: log)
+        let dueBefore = due
         if !forceFull, let since = planner.feedSince(state, now: now) {
             do {
                 let result = try await ExchangeClient.$tally.withValue(feedTally) {
-                    try await ChangeFeed(client: client).fetch(since: since, listed: listing.listedTickers)
+                    try await ChangeFeed(client: client).fetch(since: since, listed: listing.listedTickers, due: &due, now: now,
+                                                               sweepEverySeconds: policy.unopenedSweepSeconds)
                 }
                 feed = .changes(result.changes)
                 feedReturned = result.returned
+                dueRead = result.dueRead
+                dueChanged = result.dueChanged
+                if result.dueRead > 0 || result.swept > 0 {
+                    log.info("due-time index", metadata: ["read_again": "\(result.dueRead)", "changed": "\(result.dueChanged)",
+                                                          "swept": "\(result.swept)", "indexed": "\(due.count)"])
+                }
             } catch {
                 feed = .failed
                 log.error("change feed failed; this cycle syncs new series and its reconciliation slice only, the next asks again from the same point", metadata: [
                     "error": "\(error)", "since": "\(since)"])
             }
+        } else if due.needsSweep(now: now, every: policy.unopenedSweepSeconds) {
+            // Full syncs this cycle: the sweep still learns which markets are yet to open.
+            do {
+                _ = try await ExchangeClient.$tally.withValue(feedTally) {
+                    try await ChangeFeed(client: client).sweep(listed: listing.listedTickers, into: &due, now: now)
+                }
+            } catch {
+                log.warning("unopened markets could not be listed; the next cycle tries again", metadata: ["error": "\(error)"])
+            }
         }
+        dueIndexes.withLock { $0[schedule] = due }
+        if due != dueBefore { await saveDueIndex(due, key: dueKey, log: log) }
 
         // 3. Plan and hand out the work.
         let plan = planner.plan(tracked: listing.tracked.map(\.ticker), feed: feed, state: state, now: now, feedStarted: now)
@@ -121,7 +148,9 @@ public final class SeriesSyncer: Sendable {
                                  requests: tally.requests,
                                  fullItems: counts.full, deltaItems: counts.delta, incrementalItems: counts.incremental,
                                  feedRequests: feedTally.requests, feedMarkets: feedReturned, feedFailed: feed.isFailed,
-                                 seriesSeconds: (seriesDone - startedInstant).seconds)
+                                 seriesSeconds: (seriesDone - startedInstant).seconds,
+                                 routingTags: Set(plan.decisions.compactMap { bySeries[$0.series]?.routingTag }).sorted(),
+                                 dueRead: dueRead, dueChanged: dueChanged)
         await recordReport(report)
         return report
     }
@@ -213,6 +242,27 @@ public final class SeriesSyncer: Sendable {
             _ = try await js.keyValue(bucket: Topology.stateBucket).put(key, value: bytes)
         } catch {
             log.warning("could not save sync state; the next cycle repeats this one's work", metadata: ["key": "\(key)", "error": "\(error)"])
+        }
+    }
+
+    /// The schedule's due-time index: this process' copy, else the one saved for a restart,
+    /// else an empty one (the first feed sweeps).
+    func loadDueIndex(schedule: String, key: String, log: Logger) async -> DueIndex {
+        if let kept = dueIndexes.withLock({ $0[schedule] }) { return kept }
+        do {
+            guard let entry = try await js.keyValue(bucket: Topology.stateBucket).get(key) else { return DueIndex() }
+            return try JSONCodec.decode(DueIndex.self, from: entry.value)
+        } catch {
+            log.warning("due-time index unreadable; the feed sweeps unopened markets again", metadata: ["key": "\(key)", "error": "\(error)"])
+            return DueIndex()
+        }
+    }
+
+    func saveDueIndex(_ due: DueIndex, key: String, log: Logger) async {
+        do {
+            _ = try await js.keyValue(bucket: Topology.stateBucket).put(key, value: try JSONCodec.encode(due.persisted(limit: Self.persistedDueLimit)))
+        } catch {
+            log.warning("could not save the due-time index; a restart sweeps unopened markets again", metadata: ["key": "\(key)", "error": "\(error)"])
         }
     }
 

@@ -37,9 +37,14 @@ public struct SyncPolicy: Sendable, Equatable {
     /// "Recently" closed or settled: a series synced for the first time also gets its
     /// markets settled this long ago or later, even when their event closed before.
     public var lookbackSeconds: Int64
+    /// Every unopened market is listed again this often (`status=unopened`), so the due-time
+    /// index knows markets it has not seen created (`DueIndex`).
+    public var unopenedSweepSeconds: Int64
 
     public init(intervalSeconds: Int64 = 300, reconcileSeconds: Int64 = 6 * 3600, maxFeedAgeSeconds: Int64? = nil,
-                feedOverlapSeconds: Int64 = 60, deltaLimit: Int = 100, lookbackSeconds: Int64 = 86_400) {
+                feedOverlapSeconds: Int64 = 60, deltaLimit: Int = 100, lookbackSeconds: Int64 = 86_400,
+                unopenedSweepSeconds: Int64 = 600) {
+        self.unopenedSweepSeconds = max(1, unopenedSweepSeconds)
         self.intervalSeconds = max(1, intervalSeconds)
         self.reconcileSeconds = max(1, reconcileSeconds)
         self.maxFeedAgeSeconds = maxFeedAgeSeconds ?? self.reconcileSeconds

@@ -289,17 +289,26 @@ public struct CycleReport: Codable, Sendable, Equatable {
     public var feedFailed: Bool
     /// Seconds spent on series metadata (listing and publishing series).
     public var seriesSeconds: Double
+    /// The routing tags this cycle's work items went to (whose queues a caller that waits
+    /// for this cycle's work watches), sorted.
+    public var routingTags: [String]
+    /// Markets the due-time index read again (an opening or a determination due), and how
+    /// many of them had moved on.
+    public var dueRead: Int
+    public var dueChanged: Int
 
     public init(schedule: String, cycleId: String, startedAt: Timestamp, finishedAt: Timestamp, categories: Int,
                 categoriesFailed: Int, seriesListed: Int, seriesTracked: Int, workItems: Int, requests: Int,
                 fullItems: Int = 0, deltaItems: Int = 0, incrementalItems: Int = 0, feedRequests: Int = 0,
-                feedMarkets: Int = 0, feedFailed: Bool = false, seriesSeconds: Double = 0) {
+                feedMarkets: Int = 0, feedFailed: Bool = false, seriesSeconds: Double = 0, routingTags: [String] = [],
+                dueRead: Int = 0, dueChanged: Int = 0) {
         self.schedule = schedule; self.cycleId = cycleId; self.startedAt = startedAt; self.finishedAt = finishedAt
         self.categories = categories; self.categoriesFailed = categoriesFailed; self.seriesListed = seriesListed
         self.seriesTracked = seriesTracked; self.workItems = workItems; self.requests = requests
         self.fullItems = fullItems; self.deltaItems = deltaItems; self.incrementalItems = incrementalItems
         self.feedRequests = feedRequests; self.feedMarkets = feedMarkets; self.feedFailed = feedFailed
         self.seriesSeconds = seriesSeconds
+        self.routingTags = routingTags; self.dueRead = dueRead; self.dueChanged = dueChanged
     }
 
     enum CodingKeys: String, CodingKey {
@@ -308,7 +317,7 @@ public struct CycleReport: Codable, Sendable, Equatable {
         case workItems = "work_items", requests
         case fullItems = "full_items", deltaItems = "delta_items", incrementalItems = "incremental_items"
         case feedRequests = "feed_requests", feedMarkets = "feed_markets", feedFailed = "feed_failed"
-        case seriesSeconds = "series_seconds"
+        case seriesSeconds = "series_seconds", routingTags = "routing_tags", dueRead = "due_read", dueChanged = "due_changed"
     }
 
     public init(from decoder: Decoder) throws {
@@ -331,5 +340,8 @@ public struct CycleReport: Codable, Sendable, Equatable {
         feedMarkets = try c.decodeIfPresent(Int.self, forKey: .feedMarkets) ?? 0
         feedFailed = try c.decodeIfPresent(Bool.self, forKey: .feedFailed) ?? false
         seriesSeconds = try c.decodeIfPresent(Double.self, forKey: .seriesSeconds) ?? 0
+        routingTags = try c.decodeIfPresent([String].self, forKey: .routingTags) ?? []
+        dueRead = try c.decodeIfPresent(Int.self, forKey: .dueRead) ?? 0
+        dueChanged = try c.decodeIfPresent(Int.self, forKey: .dueChanged) ?? 0
     }
 }

@@ -62,6 +62,8 @@ public enum StateKeys {
     /// A schedule's last cycle report (`ssmd_state`).
     public static func cycle(schedule: String) -> String { "cycle." + encode(schedule) }
     public static let cyclePrefix = "cycle."
+    /// A schedule's due-time index of unopened markets (`ssmd_state`), for a restart.
+    public static func due(schedule: String) -> String { "due." + encode(schedule) }
 
     static func encode(_ name: String) -> String {
         SubjectToken.encode(name).replacingOccurrences(of: "%", with: "=")

@@ -1,0 +1,109 @@
+import KalshiModels
+import SSMDCore
+
+/// Markets whose next status change is due at a known time but that no documented feed
+/// reports, to be read again (`GET /markets?tickers=…`) once that time has passed.
+///
+/// * **Openings.** The exchange opens a market when its `open_time` passes, and documents no
+///   filter, no `updated_time` move and no WebSocket event for it
+///   (docs/getting_started_market_lifecycle.md; `min_updated_ts` "tracks non-trading changes
+///   only"). Unopened (`initialized`) markets are remembered by `open_time`.
+/// * **Determinations.** A closed market is determined (its result known) some minutes to
+///   hours after it closes; no filter reports that either (`status=closed&min_close_ts`
+///   saw it close; `status=settled&min_settled_ts` will see it settle). Closed markets are
+///   remembered from their `close_time` and read again every cycle until determined.
+///
+/// Entries come from whatever the feed reads — new markets (`min_created_ts`), metadata
+/// changes (which may move `open_time`), closes — and from a periodic sweep (every unopened
+/// market, and markets closed within the determination window), which also rebuilds the
+/// index after a restart. Pure: the change feed feeds it markets and asks what is due.
+public struct DueIndex: Codable, Sendable, Equatable {
+    /// Unopened market → the exchange time (unix seconds) its `open_time` passes.
+    public private(set) var opens: [String: Int64]
+    /// Closed, undetermined market → the exchange time (unix seconds) it closed.
+    public private(set) var determinations: [String: Int64]
+    /// When the last sweep began (exchange time); nil: never.
+    public var sweptAt: Timestamp?
+
+    /// A market still unopened this long after its `open_time` is given up on: it is left to
+    /// the series' next full reconciliation, so a market the exchange never opens is not read
+    /// again every cycle forever.
+    public static let giveUpSeconds: Int64 = 6 * 3600
+    /// A closed market is read again each cycle for this long after closing, waiting for its
+    /// determination; later ones are left to reconciliation (and the settled feed).
+    public static let determinationWindowSeconds: Int64 = 24 * 3600
+
+    public init(opens: [String: Int64] = [:], determinations: [String: Int64] = [:], sweptAt: Timestamp? = nil) {
+        self.opens = opens
+        self.determinations = determinations
+        self.sweptAt = sweptAt
+    }
+
+    public var count: Int { opens.count + determinations.count }
+
+    /// Whether the market is waiting for an opening or a determination.
+    public func isWaiting(_ ticker: String) -> Bool { opens[ticker] != nil || determinations[ticker] != nil }
+
+    /// Takes what a fresh description of a market says: an unopened market with an
+    /// `open_time` waits for its opening, a closed one for its determination; any other
+    /// status removes it.
+    public mutating func observe(_ m: Market) {
+        opens[m.ticker] = nil
+        determinations[m.ticker] = nil
+        switch m.lifecycle {
+        case .initialized?:
+            if let open = m.openTime { opens[m.ticker] = open.secondsSinceEpoch }
+        case .closed?:
+            determinations[m.ticker] = m.closeTime?.secondsSinceEpoch ?? 0
+        default:
+            break
+        }
+    }
+
+    /// Tickers due to be read again by `now`: openings whose time has passed, and every closed
+    /// market awaiting determination; earliest first (ties by ticker), so a cycle that can
+    /// read only some reads the longest-waiting.
+    public func due(now: Timestamp) -> [String] {
+        let nowS = now.secondsSinceEpoch
+        let entries = opens.filter { $0.value <= nowS }.map { ($0.value, $0.key) } + determinations.map { ($0.value, $0.key) }
+        return entries.sorted { $0 < $1 }.map(\.1)
+    }
+
+    /// Drops openings overdue by more than `giveUpSeconds` and determinations awaited longer
+    /// than `determinationWindowSeconds` (see there); returns how many.
+    @discardableResult
+    public mutating func expire(now: Timestamp) -> Int {
+        let before = count
+        let openLimit = now.secondsSinceEpoch - Self.giveUpSeconds
+        opens = opens.filter { $0.value >= openLimit }
+        let closeLimit = now.secondsSinceEpoch - Self.determinationWindowSeconds
+        determinations = determinations.filter { $0.value >= closeLimit }
+        return before - count
+    }
+
+    /// Whether a sweep (every unopened market, markets closed within the window) is due (never swept, or `every` passed).
+    public func needsSweep(now: Timestamp, every seconds: Int64) -> Bool {
+        guard let sweptAt else { return true }
+        return now.secondsSinceEpoch - sweptAt.secondsSinceEpoch >= seconds
+    }
+
+    /// The index to persist for a restart, bounded to `limit` entries. When some are cut,
+    /// the copy has no sweep time, so a restart sweeps at once and finds them again.
+    public func persisted(limit: Int) -> DueIndex {
+        guard count > limit else { return self }
+        // Determinations first (they are due now), latest closes first; then the earliest openings.
+        let d = determinations.sorted { ($0.value, $0.key) > ($1.value, $1.key) }.prefix(limit)
+        let o = opens.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.prefix(max(0, limit - d.count))
+        return DueIndex(opens: Dictionary(uniqueKeysWithValues: o.map { ($0.key, $0.value) }),
+                        determinations: Dictionary(uniqueKeysWithValues: d.map { ($0.key, $0.value) }), sweptAt: nil)
+    }
+
+    enum CodingKeys: String, CodingKey { case opens, determinations, sweptAt = "swept_at" }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        opens = try c.decodeIfPresent([String: Int64].self, forKey: .opens) ?? [:]
+        determinations = try c.decodeIfPresent([String: Int64].self, forKey: .determinations) ?? [:]
+        sweptAt = try c.decodeIfPresent(Timestamp.self, forKey: .sweptAt)
+    }
+}
