@@ -161,7 +161,7 @@ public final class MarketSyncer: Sendable {
         let body = try JSONCodec.encode(event)
         return OutgoingMessage(
             subject: Subjects.event(series: item.seriesTicker, event: event.ticker),
-            data: try MessageCodec.encode(EventMessage(fetchedAt: fetchedAt, event: event)),
+            data: try MessageCodec.encode(EventMessage(fetchedAt: fetchedAt, category: item.category, event: event)),
             // The cycle is in the id so a value that returns (A → B → A) within the duplicate
             // window still lands; resends of one sync are still deduplicated.
             msgId: "event:\(event.ticker):\(item.cycleId):\(FNV1a.hash64(bytes: body).hex)")
@@ -171,7 +171,7 @@ public final class MarketSyncer: Sendable {
         let body = try JSONCodec.encode(m)
         return OutgoingMessage(
             subject: Subjects.market(tag: item.routingTag, series: item.seriesTicker, market: m.ticker),
-            data: try MessageCodec.encode(MarketMessage(fetchedAt: fetchedAt, tag: item.routingTag, seriesTicker: item.seriesTicker, market: m)),
+            data: try MessageCodec.encode(MarketMessage(fetchedAt: fetchedAt, tag: item.routingTag, category: item.category, seriesTicker: item.seriesTicker, market: m)),
             // Same sync, same content → same id (a retried publish is deduplicated); the cycle
             // is in the id so a value that returns (A → B → A) within the duplicate window
             // still lands.

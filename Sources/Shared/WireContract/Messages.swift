@@ -142,11 +142,15 @@ public struct EventMessage: SSMDMessage, Equatable {
     public var schema = MessageSchema.version
     public var kind = MessageKind.event
     public var fetchedAt: Timestamp
+    /// The category of the event's series (connectors select by category without a lookup).
+    public var category: String?
     public var event: Event
 
-    public init(fetchedAt: Timestamp, event: Event) { self.fetchedAt = fetchedAt; self.event = event }
+    public init(fetchedAt: Timestamp, category: String? = nil, event: Event) {
+        self.fetchedAt = fetchedAt; self.category = category; self.event = event
+    }
 
-    enum CodingKeys: String, CodingKey { case schema, kind, fetchedAt = "fetched_at", event }
+    enum CodingKeys: String, CodingKey { case schema, kind, fetchedAt = "fetched_at", category, event }
 }
 
 /// A market as the exchange last described it, on `ssmd.market.<tag>.<series>.<market>`.
@@ -156,14 +160,16 @@ public struct MarketMessage: SSMDMessage, Equatable {
     public var kind = MessageKind.market
     public var fetchedAt: Timestamp
     public var tag: String
+    /// The category of the market's series (connectors select by category without a lookup).
+    public var category: String?
     public var seriesTicker: String
     public var market: Market
 
-    public init(fetchedAt: Timestamp, tag: String, seriesTicker: String, market: Market) {
-        self.fetchedAt = fetchedAt; self.tag = tag; self.seriesTicker = seriesTicker; self.market = market
+    public init(fetchedAt: Timestamp, tag: String, category: String? = nil, seriesTicker: String, market: Market) {
+        self.fetchedAt = fetchedAt; self.tag = tag; self.category = category; self.seriesTicker = seriesTicker; self.market = market
     }
 
-    enum CodingKeys: String, CodingKey { case schema, kind, fetchedAt = "fetched_at", tag, seriesTicker = "series_ticker", market }
+    enum CodingKeys: String, CodingKey { case schema, kind, fetchedAt = "fetched_at", tag, category, seriesTicker = "series_ticker", market }
 }
 
 /// What a complete sync of one series found, on `ssmd.snapshot.<series>`, published after
