@@ -121,19 +121,20 @@ struct SecmasterSync: AsyncParsableCommand {
         let report = try await SeriesSyncer(client: client, js: js, topology: topology, logger: logger).runCycle(schedule: "cli", selection: sel, forceFull: selection.full)
         let seriesDone = ContinuousClock.now
 
-        // The tags this cycle routed to: their consumers are the ones to empty.
-        let consumers = try await js.consumerNames(stream: Streams.work).filter { $0.hasPrefix("work-") }
-        let pool = MarketWorkPool(js: js, topology: topology, tags: [], concurrency: workers,
+        // The tags this cycle routed to: only their queues are worked and waited for (other
+        // schedules' work belongs to their own replicas).
+        let consumers = report.routingTags.map { Streams.workConsumer(tag: $0) }
+        let pool = MarketWorkPool(js: js, topology: topology, tags: report.routingTags, concurrency: workers,
                                   syncer: MarketSyncer(client: client, js: js, logger: logger), logger: logger)
         let deadline = ContinuousClock.now + limit
-        try await pool.run(finished: {
+        if !consumers.isEmpty { try await pool.run(finished: {
             if ContinuousClock.now > deadline { return true }
             for name in consumers {
                 guard let i = try? await js.consumerInfo(stream: Streams.work, name: name) else { return false }
                 if i.numPending != 0 || i.numAckPending != 0 { return false }
             }
             return true
-        })
+        }) }
         let marketsDone = ContinuousClock.now
         // Written means committed by db-writer.
         var written = false

@@ -20,6 +20,11 @@ import TestSupport
         #expect(!basketballGames.isEmpty)
         #expect(seriesSync.output.contains("tracked: \(basketballGames.count),"), "\(seriesSync.output)")
 
+        // Another tag's work waits in its own queue (no replica serves it here): the command
+        // below works and waits for Basketball's queue only, never syncing Economics.
+        let economics = try await h.run("ssmd", ["series", "sync", "--category", "Economics"])
+        #expect(economics.status == 0 && !economics.output.contains("tracked: 0,"), "\(economics.output)")
+
         // The full plan command: series, then markets of those series, written by db-writer.
         let secmaster = try await h.run("ssmd", ["secmaster", "sync", "--by-series", "--tag", "Basketball", "--games-only"])
         #expect(secmaster.status == 0, "\(secmaster.output)\n\(h.logs())")

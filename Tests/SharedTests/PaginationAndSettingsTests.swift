@@ -33,3 +33,31 @@ import Testing
         #expect(SettingsResolver.parseDuration("99999999999999999999") == nil)
     }
 }
+
+/// Settings as operators give them: repeated or comma-separated flags, the conventional
+/// environment names, and a budget that matches whether requests are signed.
+@Suite struct SettingConventionTests {
+    @Test func aTagFlagWithCommasIsSeveralTags() {
+        let r = SettingsResolver(environment: [:])
+        #expect(r.list("tag", ["Basketball,Hockey"]) == ["Basketball", "Hockey"])
+        #expect(r.list("tag", ["Basketball", " Hockey , Soccer"]) == ["Basketball", "Hockey", "Soccer"])
+        #expect(SettingsResolver(environment: ["SSMD_TAG": "A, B,,C"]).list("tag", []) == ["A", "B", "C"])
+        #expect(SettingsResolver(environment: ["SSMD_TAG": "A"]).list("tag", ["X"]) == ["X"], "the flag wins")
+    }
+
+    @Test func conventionalNamesAreReadAfterSSMDOnes() throws {
+        let conventional = SettingsResolver(environment: ["DATABASE_URL": "postgres://u@h/db", "NATS_URL": "nats://n:4222"])
+        #expect(try DatabaseOptions.parse([]).resolve(conventional) == "postgres://u@h/db")
+        #expect(try CommonOptions.parse([]).resolve(connectionName: "t", conventional).nats.urls == ["nats://n:4222"])
+        let both = SettingsResolver(environment: ["DATABASE_URL": "postgres://u@h/a", "SSMD_DATABASE_URL": "postgres://u@h/b"])
+        #expect(try DatabaseOptions.parse([]).resolve(both) == "postgres://u@h/b", "SSMD_* wins")
+    }
+
+    @Test func withoutAKeyTheBudgetIsTheUnsignedTier() throws {
+        let unsigned = try ExchangeOptions.parse([]).resolve(SettingsResolver(environment: [:]))
+        #expect(unsigned.signer == nil)
+        #expect(unsigned.tokensPerSecond == 60)
+        let chosen = try ExchangeOptions.parse([]).resolve(SettingsResolver(environment: ["SSMD_RATE_TIER": "basic"]))
+        #expect(chosen.tokensPerSecond == 200, "an explicit tier is kept")
+    }
+}

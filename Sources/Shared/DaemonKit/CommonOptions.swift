@@ -8,7 +8,7 @@ import SSMDCore
 
 /// Flags every daemon shares. Each also reads `SSMD_<FLAG>` from the environment; the flag wins.
 public struct CommonOptions: ParsableArguments {
-    @Option(name: .customLong("nats-url"), help: "NATS server URL(s), comma-separated (SSMD_NATS_URL). Default nats://127.0.0.1:4222")
+    @Option(name: .customLong("nats-url"), help: "NATS server URL(s), comma-separated (SSMD_NATS_URL, else NATS_URL). Default nats://127.0.0.1:4222")
     public var natsURL: String?
     @Option(name: .customLong("nats-user"), help: "NATS user (SSMD_NATS_USER)")
     public var natsUser: String?
@@ -67,7 +67,7 @@ public struct CommonOptions: ParsableArguments {
 public struct ExchangeOptions: ParsableArguments {
     @Option(name: .customLong("exchange-url"), help: "Trade API v2 base URL (SSMD_EXCHANGE_URL). Default https://api.elections.kalshi.com/trade-api/v2")
     public var exchangeURL: String?
-    @Option(name: .customLong("rate-tier"), help: "Budget preset: \(BudgetLimits.Tier.allCases.map(\.rawValue).joined(separator: ", ")) (SSMD_RATE_TIER). Default basic")
+    @Option(name: .customLong("rate-tier"), help: "Budget preset: \(BudgetLimits.Tier.allCases.map(\.rawValue).joined(separator: ", ")) (SSMD_RATE_TIER). Default basic with an API key, unsigned without")
     public var rateTier: String?
     @Option(name: .customLong("rate-tokens-per-s"), help: "Read budget refill in tokens/s, overriding the tier (SSMD_RATE_TOKENS_PER_S)")
     public var rateTokensPerSecond: String?
@@ -106,10 +106,6 @@ public struct ExchangeOptions: ParsableArguments {
         config.costPerRequest = try r.int("rate-cost", rateCost, default: 10, range: 1...1000)
         config.http.totalTimeout = try r.duration("http-timeout", httpTimeout, default: .seconds(30), min: .milliseconds(100), max: .seconds(600))
         config.retry.maxAttempts = try r.int("http-max-attempts", maxAttempts, default: 6, range: 1...100)
-        let tier = BudgetLimits(tier: try r.choice("rate-tier", rateTier, default: BudgetLimits.Tier.basic))
-        let limits = BudgetLimits(
-            tokensPerSecond: try r.double("rate-tokens-per-s", rateTokensPerSecond, default: tier.tokensPerSecond, range: 0.1...1_000_000),
-            burstSeconds: try r.double("rate-burst-s", rateBurstSeconds, default: tier.burstSeconds, range: 0...3600))
         var signer: KalshiKeySigner?
         let keyID = r.string("api-key-id", apiKeyID), keyPath = r.string("api-private-key", apiPrivateKey)
         switch (keyID, keyPath) {
@@ -121,6 +117,12 @@ public struct ExchangeOptions: ParsableArguments {
         case (nil, _): throw ConfigurationError(setting: "--api-key-id (SSMD_API_KEY_ID)", problem: "is required with --api-private-key")
         case (_, nil): throw ConfigurationError(setting: "--api-private-key (SSMD_API_PRIVATE_KEY)", problem: "is required with --api-key-id")
         }
+        // Unsigned requests are throttled far below the Basic tier: without a key, the
+        // unsigned preset is the honest default.
+        let tier = BudgetLimits(tier: try r.choice("rate-tier", rateTier, default: signer == nil ? BudgetLimits.Tier.unsigned : .basic))
+        let limits = BudgetLimits(
+            tokensPerSecond: try r.double("rate-tokens-per-s", rateTokensPerSecond, default: tier.tokensPerSecond, range: 0.1...1_000_000),
+            burstSeconds: try r.double("rate-burst-s", rateBurstSeconds, default: tier.burstSeconds, range: 0...3600))
         return Resolved(client: config, limits: limits, scope: try r.choice("rate-scope", rateScope, default: Scope.shared), signer: signer)
     }
 }
@@ -128,7 +130,7 @@ public struct ExchangeOptions: ParsableArguments {
 /// PostgreSQL connection: a libpq connection string or URI; empty means libpq's own `PG*`
 /// environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE …).
 public struct DatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("database-url"), help: "libpq connection string or postgres:// URI (SSMD_DATABASE_URL). Default: the PG* environment variables")
+    @Option(name: .customLong("database-url"), help: "libpq connection string or postgres:// URI (SSMD_DATABASE_URL, else DATABASE_URL). Default: the PG* environment variables")
     public var databaseURL: String?
 
     public init() {}

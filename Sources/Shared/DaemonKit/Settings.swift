@@ -17,9 +17,13 @@ public struct SettingsResolver: Sendable {
 
     static func label(_ flag: String) -> String { "--\(flag) (\(envName(flag)))" }
 
+    /// Conventional environment names read after `SSMD_*` ones: what other tools set.
+    public static let conventionalNames: [String: String] = ["database-url": "DATABASE_URL", "nats-url": "NATS_URL"]
+
     public func string(_ flag: String, _ value: String?, default d: String? = nil) -> String? {
         if let value { return value }
         if let e = environment[Self.envName(flag)], !e.isEmpty { return e }
+        if let name = Self.conventionalNames[flag], let e = environment[name], !e.isEmpty { return e }
         return d
     }
 
@@ -30,10 +34,11 @@ public struct SettingsResolver: Sendable {
         return v
     }
 
+    /// A repeatable flag's values, each of which may itself be comma-separated (`--tag A,B`
+    /// is `--tag A --tag B`), else the environment variable's comma-separated values.
     public func list(_ flag: String, _ values: [String]) -> [String] {
-        if !values.isEmpty { return values }
-        guard let e = environment[Self.envName(flag)], !e.isEmpty else { return [] }
-        return e.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let raw = values.isEmpty ? [environment[Self.envName(flag)] ?? ""] : values
+        return raw.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     public func int(_ flag: String, _ value: String?, default d: Int, range: ClosedRange<Int>) throws -> Int {
