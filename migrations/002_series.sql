@@ -1,4 +1,7 @@
--- 002: series — the plan's table (tickers widened from VARCHAR(64) to TEXT).
+-- 002: series — the plan's table with tickers widened from VARCHAR(64) to TEXT. As first
+-- written, `tags`, `is_game`, `active`, `created_at` and `updated_at` are nullable and the
+-- GIN index on `tags` covers every row; 004_series_plan_constraints.sql makes them NOT NULL
+-- and the GIN index partial (active series), as the plan has them.
 
 CREATE TABLE series (
     ticker      TEXT PRIMARY KEY,

@@ -47,6 +47,28 @@ import TestSupport
         #expect(indexes.rows.map { $0[0] } == ["idx_series_category", "idx_series_category_game", "idx_series_tags", "series_pkey"])
     }
 
+    /// 004 brings `series` to the plan's constraints, and a database migrated with 002's
+    /// first header (the same SQL) is still accepted.
+    @Test func seriesHasThePlansConstraintsAndTheOld002IsAccepted() async throws {
+        let (conn, _, _) = try await Self.db.freshConnection()
+        defer { conn.close() }
+        let migrator = try Migrator.embedded()
+        _ = try await migrator.migrate(conn)
+        let nullable = try await conn.execute("""
+            SELECT column_name FROM information_schema.columns
+            WHERE table_name = 'series' AND is_nullable = 'YES' ORDER BY 1
+            """)
+        #expect(nullable.rows.isEmpty, "nullable series columns: \(nullable.rows)")
+        let gin = try await conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_series_tags'").scalar ?? ""
+        #expect(gin.contains("gin") && gin.contains("WHERE (active = true)"), "\(gin)")
+        await #expect(throws: PostgresError.self) {
+            try await conn.execute("INSERT INTO series (ticker, title, category, tags) VALUES ('X', 't', 'c', NULL)")
+        }
+        // The checksum 002 had before its header was corrected.
+        try await conn.execute("UPDATE schema_migrations SET checksum = '2a11185f84c55576e0172f81f246c58e971ccf8ec9abe11213259fe59ce0a423' WHERE version = 2")
+        #expect(try await migrator.migrate(conn).isEmpty)
+    }
+
     @Test func appliesInNumericOrder() async throws {
         let (conn, _, _) = try await Self.db.freshConnection()
         defer { conn.close() }
