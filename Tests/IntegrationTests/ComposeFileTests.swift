@@ -20,6 +20,12 @@ import TestSupport
         #expect(config.contains("replicas: 2"))
         #expect(config.contains("condition: service_healthy"))
         #expect(config.contains("ssmd_ro"), "data-api connects with the read-only role")
+        // Docker waits longer than a daemon's own graceful drain (--shutdown-timeout, 20 s)
+        // before it kills; the obsolete top-level version key is gone.
+        let graced = config.components(separatedBy: "stop_grace_period: 30s").count - 1
+        #expect(graced >= 5, "stop_grace_period on \(graced) services")
+        let raw = try String(contentsOf: BuiltProducts.packageRoot.appendingPathComponent("compose.yaml"), encoding: .utf8)
+        #expect(!raw.split(separator: "\n").contains { $0.hasPrefix("version:") })
     }
 
     /// The override scripts/compose-test runs the real stack with (docker-compose 1.29 rules:
