@@ -148,9 +148,11 @@ import _CryptoExtras
     @Test func validSignaturesDrawOnTheSignedBudget() async throws {
         var settings = SimSettings()
         settings.rateLimit = true
-        settings.rateTokensPerSecond = 200       // signed: 400 tokens = 40 requests
-        settings.unsignedRateTokensPerSecond = 5 // unsigned: 10 tokens = 1 request
-        settings.rateBurstSeconds = 2
+        // Unsigned: a 10-token bucket = 1 request, refilled only after 10 s, so the second
+        // unsigned request is refused even on a slow machine; signed: 2000 tokens.
+        settings.rateTokensPerSecond = 200
+        settings.unsignedRateTokensPerSecond = 1
+        settings.rateBurstSeconds = 10
         let s = try await server(settings: settings)
         let path = "/trade-api/v2/series/nothing-here"
         for _ in 0..<5 {
