@@ -5,6 +5,7 @@ import ServiceLifecycle
 import DaemonKit
 import NATSClient
 import Pipeline
+import PostgresClient
 import SSMDCore
 import WireContract
 import WriterCore
@@ -35,6 +36,10 @@ struct DBWriterCommand: ParsableCommand {
     var metricsInterval: String?
     @Flag(name: .customLong("no-migrate"), help: "Do not apply migrations at start (SSMD_NO_MIGRATE)")
     var noMigrate = false
+    @Option(name: .customLong("retention"), help: "Markets and events gone from the exchange longer than this are deleted, with their last values in SSMD_SECMASTER, or off (SSMD_RETENTION). Default 30d")
+    var retention: String?
+    @Option(name: .customLong("retention-every"), help: "How often the retention runs (SSMD_RETENTION_EVERY). Default 1h")
+    var retentionEvery: String?
 }
 
 struct WriterSettings: Sendable {
@@ -45,6 +50,9 @@ struct WriterSettings: Sendable {
     var statementTimeout: Duration
     var metricsInterval: Duration
     var migrate: Bool
+    /// Rows gone longer than this are pruned (nil: never), every `retentionEvery`.
+    var retention: Duration?
+    var retentionEvery: Duration
 }
 
 struct DBWriterService: Service {
@@ -105,12 +113,38 @@ struct DBWriterService: Service {
 
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await reportMetrics(metrics, js: js) }
+            if let retention = settings.retention { group.addTask { await enforceRetention(retention, js: js) } }
             await batchLoop(sub: sub, writer: writer)
             group.cancelAll()
         }
         await db.close()
         await refreshLag(metrics, js: js)
         logger.info("stopped", metadata: metrics.snapshot.logMetadata)
+    }
+
+    /// Deletes rows gone longer than `retention`, and their last values, every
+    /// `retentionEvery` (the first run a minute after start), on a connection of its own in
+    /// small batches that never wait for the writer's rows. A failure is logged and retried
+    /// at the next run.
+    private func enforceRetention(_ retention: Duration, js: JetStream) async {
+        var wait = Duration.seconds(60)
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: wait)
+            wait = settings.retentionEvery
+            guard !Task.isCancelled && !Task.isShuttingDownGracefully else { return }
+            let cutoff = Timestamp.now().adding(seconds: -Int64(retention.seconds))
+            do {
+                let done = try await PostgresConnection.with(conninfo) { connection in
+                    try await Pruner(connection: connection, js: js, logger: logger).prune(goneBefore: cutoff)
+                }
+                if done.markets + done.events > 0 {
+                    logger.info("retention: pruned rows gone from the exchange", metadata: [
+                        "markets": "\(done.markets)", "events": "\(done.events)", "subjects_purged": "\(done.subjectsPurged)", "gone_before": "\(cutoff)"])
+                }
+            } catch {
+                logger.warning("retention run failed; the next run tries again", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Pull → decode → commit, with at most one batch committing while the next one is
@@ -188,14 +222,18 @@ enum DBWriterMain {
                 ackWait: try r.duration("ack-wait", cmd.ackWait, default: Topology().writerAckWait, min: .seconds(1), max: .seconds(3600)),
                 statementTimeout: try r.duration("statement-timeout", cmd.statementTimeout, default: .seconds(120), min: .seconds(1), max: .seconds(86_400)),
                 metricsInterval: try r.duration("metrics-interval", cmd.metricsInterval, default: .seconds(10), min: .milliseconds(100), max: .seconds(86_400)),
-                migrate: !(try r.bool("no-migrate", cmd.noMigrate ? true : nil, default: false)))
+                migrate: !(try r.bool("no-migrate", cmd.noMigrate ? true : nil, default: false)),
+                retention: r.string("retention", cmd.retention)?.lowercased() == "off" ? nil
+                    : try r.duration("retention", cmd.retention, default: .seconds(30 * 86_400), min: .seconds(3600), max: .seconds(3650 * 86_400)),
+                retentionEvery: try r.duration("retention-every", cmd.retentionEvery, default: .seconds(3600), min: .seconds(1), max: .seconds(86_400)))
             StructuredLogHandler.bootstrap(level: common.logLevel, format: common.logFormat)
             let logger = Logger(label: "db-writer")
             logger.info("starting", metadata: [
                 "nats": "\(common.nats.urls.map(Redaction.url))", "database": "\(Redaction.conninfo(conninfo.isEmpty ? "(PG* environment)" : conninfo))",
                 "batch_max_rows": "\(settings.maxRows)", "batch_max_bytes": "\(settings.maxBytes)",
                 "batch_max_age_ms": "\(settings.maxAge.milliseconds)", "ack_wait_s": "\(settings.ackWait.seconds)",
-                "statement_timeout_s": "\(settings.statementTimeout.seconds)", "migrate": "\(settings.migrate)"])
+                "statement_timeout_s": "\(settings.statementTimeout.seconds)", "migrate": "\(settings.migrate)",
+                "retention": "\(settings.retention.map { "\(Int($0.seconds / 86_400))d" } ?? "off")"])
             let registry = DaemonMetrics.bootstrap(program: "db-writer"), probe = ReadinessProbe()
             let service = DBWriterService(settings: settings, topology: Topology(), nats: common.nats, conninfo: conninfo,
                                           probe: probe, logger: logger)

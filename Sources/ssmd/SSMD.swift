@@ -20,7 +20,7 @@ struct SSMD: AsyncParsableCommand {
         commandName: "ssmd",
         abstract: "Kalshi security master: sync series and markets, list series, migrate the database, watch updates, serve MCP tools.",
         version: BuildInfo.versionLine(program: "ssmd"),
-        subcommands: [SeriesCommand.self, SecmasterCommand.self, MigrateCommand.self, WatchCommand.self, MCPCommand.self, DeadLetterCommand.self])
+        subcommands: [SeriesCommand.self, SecmasterCommand.self, MigrateCommand.self, WatchCommand.self, MCPCommand.self, DeadLetterCommand.self, PruneCommand.self])
 }
 
 struct SeriesCommand: AsyncParsableCommand {

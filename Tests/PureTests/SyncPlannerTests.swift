@@ -212,3 +212,17 @@ import Testing
         #expect(round == due)
     }
 }
+
+@Suite struct RouteMemoryTests {
+    @Test func aSeriesThatChangedTagIsReportedWithTheTagItLeft() throws {
+        let before = RouteMemory(routes: ["A": "Basketball", "B": "Hockey", "C": "Fed"])
+        #expect(before.byTag == ["Basketball": ["A"], "Hockey": ["B"], "Fed": ["C"]])
+        let now = ["A": "Basketball", "B": "Soccer", "D": "Fed"]
+        #expect(before.moved(to: now).map(\.series) == ["B"])
+        #expect(before.moved(to: now).map(\.from) == ["Hockey"])
+        let after = before.updated(with: now)
+        #expect(after.routes == ["A": "Basketball", "B": "Soccer", "C": "Fed", "D": "Fed"], "C kept: missing from one cycle is not a move")
+        #expect(after.moved(to: now).isEmpty)
+        #expect(try JSONCodec.decode(RouteMemory.self, from: try JSONCodec.encode(after)) == after)
+    }
+}

@@ -61,3 +61,11 @@ import Testing
         #expect(chosen.tokensPerSecond == 200, "an explicit tier is kept")
     }
 }
+
+@Suite struct DurationUnitTests {
+    @Test func daysAreADurationUnit() {
+        #expect(SettingsResolver.parseDuration("30d") == .seconds(30 * 86_400))
+        #expect(SettingsResolver.parseDuration("1.5d") == .seconds(129_600))
+        #expect(SettingsResolver.parseDuration("d") == nil)
+    }
+}

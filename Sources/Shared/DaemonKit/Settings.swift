@@ -73,11 +73,11 @@ public struct SettingsResolver: Sendable {
         }
     }
 
-    /// Durations like `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds.
+    /// Durations like `500ms`, `30s`, `5m`, `1h`, `30d`, or a bare number of seconds.
     public func duration(_ flag: String, _ value: String?, default d: Duration, min: Duration = .zero, max: Duration = .seconds(86_400 * 7)) throws -> Duration {
         guard let s = string(flag, value) else { return d }
         guard let v = Self.parseDuration(s) else {
-            throw ConfigurationError(setting: Self.label(flag), problem: "\(Self.quote(s)) is not a duration (e.g. 500ms, 30s, 5m, 1h)")
+            throw ConfigurationError(setting: Self.label(flag), problem: "\(Self.quote(s)) is not a duration (e.g. 500ms, 30s, 5m, 1h, 30d)")
         }
         guard v >= min, v <= max else {
             throw ConfigurationError(setting: Self.label(flag), problem: "\(s) is outside \(min)…\(max)")
@@ -111,7 +111,7 @@ public struct SettingsResolver: Sendable {
 
     public static func parseDuration(_ raw: String) -> Duration? {
         let s = raw.trimmingCharacters(in: .whitespaces).lowercased()
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
         for (suffix, factor) in units where s.hasSuffix(suffix) {
             let number = s.dropLast(suffix.count)
             guard let v = Double(number), v.isFinite, v >= 0, v * factor < 9.0e12 else { return nil }

@@ -140,6 +140,7 @@ public final class SeriesSyncer: Sendable {
         try await publisher.flush()
         // Saved only once the work is handed out: a cycle that fails before asks again.
         await savePlanState(plan.state, key: stateKey, log: log)
+        await purgeMovedRoutes(schedule: schedule, tracked: listing.tracked, log: log)
 
         let counts = plan.counts
         let report = CycleReport(schedule: schedule, cycleId: cycleId, startedAt: started, finishedAt: .now(),
@@ -263,6 +264,27 @@ public final class SeriesSyncer: Sendable {
             _ = try await js.keyValue(bucket: Topology.stateBucket).put(key, value: try JSONCodec.encode(due.persisted(limit: Self.persistedDueLimit)))
         } catch {
             log.warning("could not save the due-time index; a restart sweeps unopened markets again", metadata: ["key": "\(key)", "error": "\(error)"])
+        }
+    }
+
+    /// Purges the market subjects a re-tagged series left under its old routing tag, so no
+    /// stale last value stays there, and remembers this cycle's routes. Best effort: a
+    /// failure is logged and the purge is tried again next cycle (the memory is not updated).
+    func purgeMovedRoutes(schedule: String, tracked: [TrackedSeriesRef], log: Logger) async {
+        let key = StateKeys.routes(schedule: schedule)
+        let now = Dictionary(tracked.map { ($0.ticker, $0.routingTag) }, uniquingKeysWith: { a, _ in a })
+        do {
+            let kv = try await js.keyValue(bucket: Topology.stateBucket)
+            let before = try await kv.get(key).flatMap { try? JSONCodec.decode(RouteMemory.self, from: $0.value) } ?? RouteMemory()
+            for move in before.moved(to: now) {
+                try await js.purgeStream(name: Streams.secmaster, subject: Subjects.marketFilter(tag: move.from, series: move.series))
+                log.info("series re-tagged: purged its market subjects under the old tag", metadata: [
+                    "series": "\(move.series)", "from": "\(move.from)", "to": "\(now[move.series] ?? "")"])
+            }
+            let after = before.updated(with: now)
+            if after != before { _ = try await kv.put(key, value: try JSONCodec.encode(after)) }
+        } catch {
+            log.warning("could not check or purge re-tagged series' old subjects; the next cycle tries again", metadata: ["error": "\(error)"])
         }
     }
 

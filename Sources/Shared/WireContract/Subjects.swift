@@ -22,6 +22,15 @@ public enum Subjects {
     public static func market(tag: String, series: String, market: String) -> String {
         "ssmd.market.\(SubjectToken.encode(tag)).\(SubjectToken.encode(series)).\(SubjectToken.encode(market))"
     }
+    /// Every routing tag's subject of one market (`ssmd.market.*.<series>.<market>`): what a
+    /// market left behind on any tag it was ever routed by.
+    public static func marketFilter(series: String, market: String) -> String {
+        "ssmd.market.*.\(SubjectToken.encode(series)).\(SubjectToken.encode(market))"
+    }
+    /// Every market subject of one series under one tag (`ssmd.market.<tag>.<series>.>`).
+    public static func marketFilter(tag: String, series: String) -> String {
+        "ssmd.market.\(SubjectToken.encode(tag)).\(SubjectToken.encode(series)).>"
+    }
     /// A complete series sync's list of what exists: `ssmd.snapshot.<series>`. The writer
     /// marks what is missing from it as gone.
     public static func snapshot(series: String) -> String { "ssmd.snapshot.\(SubjectToken.encode(series))" }
@@ -62,6 +71,8 @@ public enum StateKeys {
     /// A schedule's last cycle report (`ssmd_state`).
     public static func cycle(schedule: String) -> String { "cycle." + encode(schedule) }
     public static let cyclePrefix = "cycle."
+    /// The routing tag of each series a schedule tracks (`ssmd_state`).
+    public static func routes(schedule: String) -> String { "routes." + encode(schedule) }
     /// A schedule's due-time index of unopened markets (`ssmd_state`), for a restart.
     public static func due(schedule: String) -> String { "due." + encode(schedule) }
 
