@@ -101,7 +101,7 @@ enum MarketFetcherMain {
                 throw ConfigurationError(setting: "--exclude-tag (SSMD_EXCLUDE_TAG)", problem: "applies only to a replica without --tag (SSMD_TAG)")
             }
             let concurrency = try r.int("concurrency", cmd.concurrency, default: 4, range: 1...256)
-            var topology = Topology()
+            var topology = Topology(streamReplicas: common.streamReplicas)
             topology.workAckWait = try r.duration("ack-wait", cmd.ackWait, default: .seconds(30), min: .seconds(1), max: .seconds(3600))
             let lookback = try r.duration("lookback", cmd.lookback, default: .seconds(86_400), min: .seconds(60))
             let share = try r.double("pool-share", cmd.poolShare, default: 1, range: 0.01...1)

@@ -150,7 +150,7 @@ enum SeriesFetcherMain {
             let reconcile = try r.duration("reconcile-every", cmd.reconcileEvery, default: .seconds(6 * 3600), min: .seconds(1))
             let deltaLimit = try r.int("delta-limit", cmd.deltaLimit, default: 100, range: 1...500)
             let lookback = try r.duration("lookback", cmd.lookback, default: .seconds(86_400), min: .seconds(60))
-            var topology = Topology()
+            var topology = Topology(streamReplicas: common.streamReplicas)
             topology.workAckWait = try r.duration("ack-wait", cmd.ackWait, default: .seconds(30), min: .seconds(1), max: .seconds(3600))
             StructuredLogHandler.bootstrap(level: common.logLevel, format: common.logFormat)
             let logger = Logger(label: "series-fetcher")

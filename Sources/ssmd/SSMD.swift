@@ -206,7 +206,7 @@ func withCLIConnection<T: Sendable>(_ c: CommonOptions.Resolved, logger: Logger,
     options.retryOnFailedConnect = false
     return try await withNATS(options, logger: logger) { connection in
         let js = try connection.jetStream()
-        try await Topology().provision(js)
+        try await Topology(streamReplicas: c.streamReplicas).provision(js)
         return try await body(js)
     }
 }

@@ -206,7 +206,7 @@ public final class NATSTestServer: @unchecked Sendable {
         }
     }
 
-    static func serverBinary() -> String {
+    public static func serverBinary() -> String {
         for dir in ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/usr/local/sbin"] {
             let p = dir + "/nats-server"
             if FileManager.default.isExecutableFile(atPath: p) { return p }

@@ -14,7 +14,8 @@ extension ExchangeOptions.Resolved {
         case .shared:
             // Called right after provisioning, at start: NATS may blink in between (a server
             // restart), so it is waited for like every other start-up step.
-            let spec = KeyValueSpec(bucket: Topology.budgetBucket, description: "ssmd shared exchange rate budget (GCRA state)")
+            // Provisioning made it with the configured replicas; this binds (never lowers them).
+            let spec = KeyValueSpec(bucket: Topology.budgetBucket, description: Topology.budgetBucketDescription)
             var bucket: KeyValueBucket?
             try await retryUntilReady(logger: logger, what: "shared budget bucket") {
                 bucket = try await js.ensureKeyValue(spec)

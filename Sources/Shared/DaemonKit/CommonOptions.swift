@@ -24,6 +24,8 @@ public struct CommonOptions: ParsableArguments {
     public var logLevel: String?
     @Option(name: .customLong("log-format"), help: "logfmt or json (SSMD_LOG_FORMAT). Default logfmt")
     public var logFormat: String?
+    @Option(name: .customLong("stream-replicas"), help: "Copies of every JetStream stream and KV bucket ssmd creates, 1-5 (SSMD_STREAM_REPLICAS); raised on existing ones, never lowered. Default 1")
+    public var streamReplicas: String?
     @Option(name: .customLong("shutdown-timeout"), help: "Longest graceful shutdown before in-flight work is abandoned to redelivery (SSMD_SHUTDOWN_TIMEOUT). Default 20s")
     public var shutdownTimeout: String?
 
@@ -34,6 +36,7 @@ public struct CommonOptions: ParsableArguments {
         public var logLevel: Logger.Level
         public var logFormat: LogFormat
         public var shutdownTimeout: Duration
+        public var streamReplicas: Int
     }
 
     public func resolve(connectionName: String, _ r: SettingsResolver = SettingsResolver()) throws -> Resolved {
@@ -59,7 +62,8 @@ public struct CommonOptions: ParsableArguments {
         return Resolved(nats: nats,
                         logLevel: try r.logLevel(logLevel),
                         logFormat: try r.choice("log-format", logFormat, default: LogFormat.logfmt),
-                        shutdownTimeout: try r.duration("shutdown-timeout", shutdownTimeout, default: .seconds(20), max: .seconds(3600)))
+                        shutdownTimeout: try r.duration("shutdown-timeout", shutdownTimeout, default: .seconds(20), max: .seconds(3600)),
+                        streamReplicas: try r.int("stream-replicas", streamReplicas, default: 1, range: 1...5))
     }
 }
 

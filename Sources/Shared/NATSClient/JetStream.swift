@@ -52,6 +52,14 @@ public final class JetStream: @unchecked Sendable {
         var lastError: Error?
         for _ in 0..<5 {
             if let current = try currentStreamConfig(spec.name) {
+                // Replicas are raised when asked, never lowered: an operator who set more
+                // keeps them (a start with the default of 1 must not undo a cluster's R3).
+                var spec = spec
+                if current.replicas > Int64(spec.replicas) {
+                    logger.notice("JetStream stream has more replicas than configured; kept", metadata: [
+                        "nats.stream": "\(spec.name)", "nats.replicas": "\(current.replicas)", "configured": "\(spec.replicas)"])
+                    spec.replicas = Int(current.replicas)
+                }
                 let diffs = current.differences(to: spec)
                 if diffs.isEmpty { return }
                 if current.retention != spec.retention || current.storage != spec.storage {

@@ -146,9 +146,13 @@ public struct KeyValueSpec: Sendable, Equatable {
     public var ttl: Duration?
     public var storage: StreamSpec.Storage
     public var description: String?
+    /// Copies of the bucket in a clustered JetStream; raised on an existing bucket when
+    /// asked, never lowered.
+    public var replicas: Int = 1
 
     public init(bucket: String, history: Int = 1, ttl: Duration? = nil, storage: StreamSpec.Storage = .file,
-                description: String? = nil) {
+                description: String? = nil, replicas: Int = 1) {
+        self.replicas = max(1, replicas)
         self.bucket = bucket
         self.history = history
         self.ttl = ttl

@@ -10,7 +10,7 @@ extension JetStream {
         cfg.History = UInt8(clamping: max(1, min(64, spec.history)))
         cfg.TTL = spec.ttl?.natsNanoseconds ?? 0
         cfg.StorageType = spec.storage.c
-        cfg.Replicas = 1
+        cfg.Replicas = Int32(spec.replicas)
         var kv: OpaquePointer?
         let s: natsStatus = spec.bucket.withCString { b in
             withOptionalCString(spec.description) { d in
@@ -33,10 +33,12 @@ extension JetStream {
         guard gs == NATS_OK, let si, let c = si.pointee.Config else { throw createError }
         let wantHistory = Int64(max(1, min(64, spec.history)))
         let wantAge = spec.ttl?.natsNanoseconds ?? 0
-        if c.pointee.MaxMsgsPerSubject != wantHistory || c.pointee.MaxAge != wantAge {
-            logger.notice("updating key-value bucket", metadata: ["nats.bucket": "\(spec.bucket)"])
+        let wantReplicas = max(c.pointee.Replicas, Int64(spec.replicas))
+        if c.pointee.MaxMsgsPerSubject != wantHistory || c.pointee.MaxAge != wantAge || c.pointee.Replicas != wantReplicas {
+            logger.notice("updating key-value bucket", metadata: ["nats.bucket": "\(spec.bucket)", "nats.replicas": "\(wantReplicas)"])
             c.pointee.MaxMsgsPerSubject = wantHistory
             c.pointee.MaxAge = wantAge
+            c.pointee.Replicas = wantReplicas
             if spec.ttl != nil { c.pointee.Duplicates = min(wantAge, Duration.seconds(120).natsNanoseconds) }
             var usi: UnsafeMutablePointer<jsStreamInfo>?
             var ujerr = jsErrCode(rawValue: 0)

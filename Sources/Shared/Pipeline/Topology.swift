@@ -13,11 +13,15 @@ public struct Topology: Sendable {
     public var duplicateWindow: Duration = .seconds(120)
     public var deadLetterMaxAge: Duration = .seconds(14 * 86_400)
     public var lifecycleMaxAge: Duration = .seconds(86_400)
+    /// Copies of every stream and KV bucket in a clustered JetStream (`--stream-replicas`).
+    /// Raised on existing ones when asked, never lowered (see `JetStream.ensureStream`).
+    public var streamReplicas = 1
 
-    public init() {}
+    public init(streamReplicas: Int = 1) { self.streamReplicas = max(1, streamReplicas) }
 
     public static let stateBucket = "ssmd_state"
     public static let budgetBucket = "ssmd_budget"
+    public static let budgetBucketDescription = "ssmd shared exchange rate budget (GCRA state)"
 
     public var streams: [StreamSpec] {
         var work = StreamSpec(name: Streams.work, subjects: [Subjects.allWork])
@@ -32,7 +36,7 @@ public struct Topology: Sendable {
         lifecycle.maxAge = lifecycleMaxAge
         // Two listeners may run side by side: each message lands once.
         lifecycle.duplicateWindow = duplicateWindow
-        return [work, secmaster, dlq, lifecycle]
+        return [work, secmaster, dlq, lifecycle].map { var spec = $0; spec.replicas = streamReplicas; return spec }
     }
 
     public func workConsumer(tag: String) -> ConsumerSpec {
@@ -56,6 +60,8 @@ public struct Topology: Sendable {
 
     public func provision(_ js: JetStream) async throws {
         for s in streams { try await js.ensureStream(s) }
-        _ = try await js.ensureKeyValue(KeyValueSpec(bucket: Topology.stateBucket))
+        _ = try await js.ensureKeyValue(KeyValueSpec(bucket: Topology.stateBucket, replicas: streamReplicas))
+        _ = try await js.ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket, description: Topology.budgetBucketDescription,
+                                                     replicas: streamReplicas))
     }
 }

@@ -1,0 +1,127 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Three (or more) real `nats-server -js` processes clustered on 127.0.0.1 — routes between
+/// them, JetStream replicated through Raft — for tests of what happens when a node dies.
+/// Each node can be killed and started again on its ports and store.
+public final class NATSClusterTestServer: @unchecked Sendable {
+    public struct Node: Sendable {
+        public let name: String
+        public let clientPort: Int
+        public let clusterPort: Int
+        public let monitorPort: Int
+        public let store: URL
+        public var url: String { "nats://127.0.0.1:\(clientPort)" }
+    }
+
+    public let nodes: [Node]
+    public let directory: URL
+    private let lock = NSLock()
+    private var pids: [Int: pid_t] = [:]
+
+    /// Every node's client URL, comma-separated, as ssmd's `--nats-url` takes them.
+    public var urls: String { nodes.map(\.url).joined(separator: ",") }
+
+    public init(size: Int = 3, timeout: Duration = .seconds(60)) async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ssmd-cluster-\(getpid())-\(UUID().uuidString.prefix(8))")
+        var used = Set<Int>()
+        func port() throws -> Int {
+            var p = try NATSTestServer.freePort()
+            while used.contains(p) { p = try NATSTestServer.freePort() }
+            used.insert(p)
+            return p
+        }
+        var nodes: [Node] = []
+        for i in 1...size {
+            let store = dir.appendingPathComponent("n\(i)")
+            try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true)
+            nodes.append(Node(name: "n\(i)", clientPort: try port(), clusterPort: try port(), monitorPort: try port(), store: store))
+        }
+        self.nodes = nodes
+        self.directory = dir
+        for i in nodes.indices { try start(i) }
+        try await waitUntilReady(timeout: timeout)
+    }
+
+    deinit { teardown() }
+
+    /// Starts node `i` (again) on its ports and store.
+    public func start(_ i: Int) throws {
+        let node = nodes[i]
+        let routes = nodes.filter { $0.name != node.name }.map { "nats://127.0.0.1:\($0.clusterPort)" }.joined(separator: ",")
+        let args = ["-js", "-a", "127.0.0.1", "-p", "\(node.clientPort)", "-m", "\(node.monitorPort)", "-sd", node.store.path,
+                    "-n", node.name, "--cluster_name", "ssmd-test", "--cluster", "nats://127.0.0.1:\(node.clusterPort)",
+                    "--routes", routes]
+        let pid = try Spawn.start(NATSTestServer.serverBinary(), args,
+                                  stdout: .file(directory.appendingPathComponent("\(node.name).log").path, append: true))
+        lock.withLock { pids[i] = pid }
+    }
+
+    /// SIGKILL node `i` and wait for it to exit.
+    public func kill(_ i: Int) async {
+        guard let pid = lock.withLock({ pids.removeValue(forKey: i) }) else { return }
+        Glibc.kill(pid, SIGKILL)
+        _ = await Spawn.exit(of: pid)
+    }
+
+    public func isRunning(_ i: Int) -> Bool { lock.withLock { pids[i] != nil } }
+
+    /// Every running node answers healthz with JetStream, and a meta leader is elected.
+    public func waitUntilReady(timeout: Duration) async throws {
+        let ready = await eventually(timeout: timeout, every: .milliseconds(250)) {
+            for i in self.nodes.indices where self.isRunning(i) {
+                guard let r = try? await NATSTestServer.httpGet(port: self.nodes[i].monitorPort, path: "/healthz"), r.status == 200 else { return false }
+            }
+            return (try? await self.metaLeader()) != nil
+        }
+        guard ready else { throw NATSTestServer.TestServerError.exited(log()) }
+    }
+
+    /// The index of the node that leads the JetStream meta group, nil while none does.
+    public func metaLeader() async throws -> Int? {
+        for i in nodes.indices where isRunning(i) {
+            let r = try await NATSTestServer.httpGet(port: nodes[i].monitorPort, path: "/jsz")
+            guard let o = try JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any],
+                  let meta = o["meta_cluster"] as? [String: Any], let leader = meta["leader"] as? String, !leader.isEmpty else { continue }
+            return nodes.firstIndex { $0.name == leader }
+        }
+        return nil
+    }
+
+    /// The index of the node that leads a stream's Raft group, nil while none does.
+    public func streamLeader(_ stream: String) async throws -> Int? {
+        for i in nodes.indices where isRunning(i) {
+            let r = try await NATSTestServer.httpGet(port: nodes[i].monitorPort, path: "/jsz?streams=true")
+            guard let o = try JSONSerialization.jsonObject(with: Data(r.body.utf8)) as? [String: Any],
+                  let accounts = o["account_details"] as? [[String: Any]] else { continue }
+            for a in accounts {
+                for s in (a["stream_detail"] as? [[String: Any]]) ?? [] where s["name"] as? String == stream {
+                    if let cluster = s["cluster"] as? [String: Any], let leader = cluster["leader"] as? String, !leader.isEmpty {
+                        return nodes.firstIndex { $0.name == leader }
+                    }
+                }
+            }
+        }
+        return nil
+    }
+
+    public func log() -> String {
+        nodes.map { n in
+            let text = (try? String(contentsOf: directory.appendingPathComponent("\(n.name).log"), encoding: .utf8)) ?? ""
+            return "--- \(n.name)\n" + String(text.suffix(2000))
+        }.joined(separator: "\n")
+    }
+
+    /// SIGKILL every node without waiting and remove the stores.
+    public func teardown() {
+        let all = lock.withLock { () -> [pid_t] in
+            let p = Array(pids.values)
+            pids = [:]
+            return p
+        }
+        for p in all { Spawn.killInBackground(p) }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
