@@ -32,12 +32,15 @@ import SSMDCore
         (try await h.simulatorJSON("/_sim/stats")["total"] as? Int) ?? 0
     }
 
-    @Test func severalCyclesAtAcceleratedTimeMissNoTransitionWithUnderOneRequestPerSeries() async throws {
+    /// With the default delta limit the changes travel inside the work items; with a limit of
+    /// 1 most series get `incremental` items, whose changed markets the replica reads by ticker.
+    @Test(arguments: [100, 1])
+    func severalCyclesAtAcceleratedTimeMissNoTransitionWithUnderOneRequestPerSeries(deltaLimit: Int) async throws {
         let h = try await PipelineHarness(name: "incremental", scale: 0.05, simulatorArguments: ["--clock-speed", "0"])
         defer { h.teardown() }
         try h.start("db-writer", ["--batch-max-age", "100ms"])
         try h.start("market-fetcher", ["--concurrency", "8"])
-        let cycleArguments = ["--once", "--interval", "\(Self.interval)s", "--reconcile-every", "3600s"]
+        let cycleArguments = ["--once", "--interval", "\(Self.interval)s", "--reconcile-every", "3600s", "--delta-limit", "\(deltaLimit)"]
 
         // Start a few intervals before the next game market opens, so the cycles see it
         // created or opening (the plan's promise: games within one interval).

@@ -88,8 +88,8 @@ import Testing
         #expect(b.item(.full, for: series).markets == nil)
         let delta = b.item(.delta(settled), for: series)
         #expect(delta.mode == .delta && delta.markets == settled)
-        let inc = b.item(.incremental(since: now), for: series)
-        #expect(inc.mode == .incremental && inc.since == now)
+        let inc = b.item(.incremental(since: now, tickers: ["KXA-1", "KXA-2"]), for: series)
+        #expect(inc.mode == .incremental && inc.since == now && inc.tickers == ["KXA-1", "KXA-2"])
     }
 
     // MARK: Vocabulary

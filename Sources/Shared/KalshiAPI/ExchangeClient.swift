@@ -156,6 +156,19 @@ public final class ExchangeClient: Sendable {
         } while cursor != nil
     }
 
+    /// Tickers per `GET /markets?tickers=…` request: the URL stays a few kilobytes.
+    public static let tickersPerRequest = 100
+
+    /// The markets with these tickers, read `tickersPerRequest` at a time (`tickers=`), page
+    /// by page. A ticker the exchange does not know is simply absent.
+    public func forEachMarketsPage(tickers: [String], _ onPage: ([Market]) async throws -> Void) async throws {
+        for start in stride(from: 0, to: tickers.count, by: Self.tickersPerRequest) {
+            var query = MarketQuery()
+            query.tickers = Array(tickers[start..<Swift.min(start + Self.tickersPerRequest, tickers.count)])
+            try await forEachMarketsPage(query, onPage)
+        }
+    }
+
     public func forEachEventsPage(_ query: EventQuery, _ onPage: ([Event]) async throws -> Void) async throws {
         var paginator = CursorPaginator(endpoint: "/events", maxPages: config.maxPages)
         var cursor: String? = nil

@@ -24,8 +24,6 @@ import SyncCore
 public struct ChangeFeed: Sendable {
     public let client: ExchangeClient
     public var pageLimit = 1000
-    /// Tickers per `GET /markets?tickers=` request (the URL stays a few kilobytes).
-    public var tickerBatch = 100
 
     public init(client: ExchangeClient) { self.client = client }
 
@@ -73,13 +71,13 @@ public struct ChangeFeed: Sendable {
         // Openings and determinations: markets due, read again by ticker.
         due.expire(now: now)
         var dueRead = 0, dueChanged = 0
-        for batch in due.due(now: now).chunked(into: tickerBatch) {
-            var query = MarketQuery()
-            query.tickers = batch
-            try await read([query], listed: listed, into: &result, merge: &merge) { m in
+        try await client.forEachMarketsPage(tickers: due.due(now: now)) { page in
+            result.returned += page.count
+            for m in page {
                 dueRead += 1
                 if m.lifecycle != .initialized && m.lifecycle != .closed { dueChanged += 1 }
                 due.observe(m)
+                if let series = SeriesAttribution.series(ofEvent: m.eventTicker, listed: listed) { merge.add(m, series: series) }
             }
         }
         result.dueRead = dueRead
@@ -161,12 +159,5 @@ public struct ChangeFeed: Sendable {
                 }
             }
         }
-    }
-}
-
-extension Array {
-    /// Consecutive slices of at most `size` elements.
-    func chunked(into size: Int) -> [[Element]] {
-        stride(from: 0, to: count, by: Swift.max(1, size)).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }

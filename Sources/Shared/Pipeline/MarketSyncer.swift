@@ -51,13 +51,20 @@ public final class MarketSyncer: Sendable {
             case .delta:
                 return try await publishChanges(item.markets ?? [], fetchedAt: item.issuedAt, item: item, tally: tally, heartbeat: heartbeat)
             case .incremental:
-                var query = MarketQuery(seriesTicker: item.seriesTicker)
-                query.minUpdatedTs = (item.since ?? item.issuedAt).secondsSinceEpoch
-                query.mveFilter = "exclude"
                 var markets: [Market] = []
-                try await client.forEachMarketsPage(query) { page in
+                let collect: ([Market]) async throws -> Void = { page in
                     markets += page
                     await heartbeat()
+                }
+                if let tickers = item.tickers {
+                    // The changed markets themselves: a status change does not move
+                    // updated_time, so min_updated_ts would not find them.
+                    try await client.forEachMarketsPage(tickers: tickers, collect)
+                } else {
+                    var query = MarketQuery(seriesTicker: item.seriesTicker)
+                    query.minUpdatedTs = (item.since ?? item.issuedAt).secondsSinceEpoch
+                    query.mveFilter = "exclude"
+                    try await client.forEachMarketsPage(query, collect)
                 }
                 return try await publishChanges(markets, fetchedAt: .now(), item: item, tally: tally, heartbeat: heartbeat)
             }

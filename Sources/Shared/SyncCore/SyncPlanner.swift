@@ -64,7 +64,8 @@ public struct SyncPolicy: Sendable, Equatable {
 public enum SyncDecision: Sendable, Equatable {
     case full
     case delta([Market])
-    case incremental(since: Timestamp)
+    /// Too many changes to carry: their tickers, read again by the replica.
+    case incremental(since: Timestamp, tickers: [String])
 }
 
 /// Decides, from the change feed and what was synced before, which series need work and of
@@ -146,7 +147,7 @@ public struct SyncPlanner: Sendable {
             }
             if let prev = state.lastFull[s] { lastFull[s] = prev }
             guard let changed = changes[s], !changed.isEmpty else { continue }
-            decisions.append(Plan.Entry(series: s, decision: changed.count <= policy.deltaLimit ? .delta(changed) : .incremental(since: since)))
+            decisions.append(Plan.Entry(series: s, decision: changed.count <= policy.deltaLimit ? .delta(changed) : .incremental(since: since, tickers: changed.map(\.ticker))))
         }
         let feedSince: Timestamp? = if case .failed = feed { state.feedSince } else { feedStarted }
         // Series no longer tracked drop out of the state, which keeps it small.

@@ -60,9 +60,10 @@ public struct WorkItemBuilder: Sendable {
         case .delta(let markets):
             item.mode = .delta
             item.markets = markets
-        case .incremental(let since):
+        case .incremental(let since, let tickers):
             item.mode = .incremental
             item.since = since
+            item.tickers = tickers
         }
         return item
     }

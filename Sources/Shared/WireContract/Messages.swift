@@ -51,6 +51,10 @@ public struct WorkItem: SSMDMessage, Equatable {
     public var mode: SyncMode
     /// `incremental`: the exchange time changes are wanted from.
     public var since: Timestamp?
+    /// `incremental`: the markets the change feed reported changed, too many to carry; the
+    /// replica reads them by ticker. Absent (older items): it asks for `min_updated_ts=since`,
+    /// which the exchange documents as metadata changes only.
+    public var tickers: [String]?
     /// `delta`: the changed markets, as the change feed returned them. `full`: markets
     /// settled within the lookback whose events the full sync does not cover.
     public var markets: [Market]?
@@ -74,7 +78,7 @@ public struct WorkItem: SSMDMessage, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case schema, kind, seriesTicker = "series_ticker", category, tags, routingTag = "routing_tag"
-        case isGame = "is_game", schedule, cycleId = "cycle_id", issuedAt = "issued_at", exchangeTime = "exchange_time", mode, since, markets, settledSince = "settled_since"
+        case isGame = "is_game", schedule, cycleId = "cycle_id", issuedAt = "issued_at", exchangeTime = "exchange_time", mode, since, tickers, markets, settledSince = "settled_since"
     }
 
     public init(from decoder: Decoder) throws {
@@ -92,6 +96,7 @@ public struct WorkItem: SSMDMessage, Equatable {
         exchangeTime = try c.decodeIfPresent(Timestamp.self, forKey: .exchangeTime)
         mode = try c.decodeIfPresent(SyncMode.self, forKey: .mode) ?? .full
         since = try c.decodeIfPresent(Timestamp.self, forKey: .since)
+        tickers = try c.decodeIfPresent([String].self, forKey: .tickers)
         markets = try c.decodeIfPresent([Market].self, forKey: .markets)
         settledSince = try c.decodeIfPresent(Timestamp.self, forKey: .settledSince)
         if mode == .incremental, since == nil {
