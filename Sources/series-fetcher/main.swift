@@ -43,11 +43,14 @@ struct SeriesFetcherCommand: ParsableCommand {
     var full = false
     @Flag(name: .customLong("once"), help: "Run one cycle and exit: 0 if every category synced, 1 otherwise")
     var once = false
+    @Option(name: .customLong("lifecycle-refresh"), help: "on: re-read markets named by lifecycle messages (SSMD_LIFECYCLE, from lifecycle-listener) within seconds; off: REST feeds only (SSMD_LIFECYCLE_REFRESH). Default on")
+    var lifecycleRefresh: String?
 }
 
 struct SeriesFetcherService: Service {
     let schedules: [Schedule]
     let once: Bool
+    let lifecycleRefresh: Bool
     let fullFirst: Bool
     let reconcileSeconds: Int64
     let deltaLimit: Int
@@ -68,12 +71,20 @@ struct SeriesFetcherService: Service {
     func run(js: JetStream) async throws {
         let client = try await exchange.makeClient(js: js, pool: nil, logger: logger)
         let syncer = SeriesSyncer(client: client, js: js, topology: topology, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (i, schedule) in schedules.enumerated() {
-                let earlier = schedules[..<i].map(\.selection)
-                group.addTask { try await loop(schedule, claimedByEarlier: earlier, syncer: syncer) }
+        try await withThrowingTaskGroup(of: Void.self) { services in
+            if lifecycleRefresh && !once {
+                let refresher = LifecycleRefresher(client: client, js: js, topology: topology, syncer: syncer, logger: logger)
+                services.addTask { try await refresher.run() }
             }
-            try await group.waitForAll()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (i, schedule) in schedules.enumerated() {
+                    let earlier = schedules[..<i].map(\.selection)
+                    group.addTask { try await loop(schedule, claimedByEarlier: earlier, syncer: syncer) }
+                }
+                try await group.waitForAll()
+            }
+            // The schedules have stopped (shutdown, or --once): so does the refresher.
+            services.cancelAll()
         }
     }
 
@@ -115,6 +126,8 @@ struct SeriesFetcherService: Service {
         }
     }
 }
+
+enum Switch: String, CaseIterable { case on, off }
 
 struct CycleIncomplete: Error, CustomStringConvertible {
     var failed: Int
@@ -160,7 +173,8 @@ enum SeriesFetcherMain {
                 "once": "\(cmd.once)", "full": "\(cmd.full)", "reconcile_every_s": "\(reconcile.seconds)", "delta_limit": "\(deltaLimit)",
                 "rate_tokens_per_s": "\(exchange.tokensPerSecond)"])
             let metrics = DaemonMetrics.bootstrap(program: "series-fetcher"), probe = ReadinessProbe()
-            let service = SeriesFetcherService(schedules: schedules, once: cmd.once, fullFirst: cmd.full,
+            let lifecycleRefresh = try r.choice("lifecycle-refresh", cmd.lifecycleRefresh, default: Switch.on) == .on
+            let service = SeriesFetcherService(schedules: schedules, once: cmd.once, lifecycleRefresh: lifecycleRefresh, fullFirst: cmd.full,
                                                reconcileSeconds: Int64(reconcile.seconds), deltaLimit: deltaLimit,
                                                lookbackSeconds: Int64(lookback.seconds), topology: topology,
                                                nats: common.nats, exchange: exchange, probe: probe, logger: logger)

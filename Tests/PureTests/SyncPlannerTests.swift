@@ -3,6 +3,7 @@ import Testing
 @testable import KalshiModels
 @testable import SSMDCore
 @testable import SyncCore
+import WireContract
 
 @Suite struct SyncPlannerTests {
     static func market(_ ticker: String, event: String) -> Market {
@@ -38,7 +39,7 @@ import Testing
         #expect(d["S01"] == .full && d["S02"] == .full)
         #expect(d["S24"] == .full, "a new series is synced in full")
         #expect(d["S20"] == .delta([Self.market("S20-A", event: "S20-1")]))
-        #expect(d["S21"] == .incremental(since: now.adding(seconds: -360)))
+        #expect(d["S21"] == .incremental(since: now.adding(seconds: -360), tickers: ["S21-1", "S21-2", "S21-3"]))
         #expect(d.count == 5, "unchanged series get no work: \(d.keys.sorted())")
         #expect(plan.state.lastFull["S01"] == now.secondsSinceEpoch)
         #expect(plan.state.lastFull["S03"] == state.lastFull["S03"])
@@ -224,5 +225,28 @@ import Testing
         #expect(after.routes == ["A": "Basketball", "B": "Soccer", "C": "Fed", "D": "Fed"], "C kept: missing from one cycle is not a move")
         #expect(after.moved(to: now).isEmpty)
         #expect(try JSONCodec.decode(RouteMemory.self, from: try JSONCodec.encode(after)) == after)
+    }
+}
+
+@Suite struct LifecycleBatchTests {
+    @Test func marketsOnceInArrivalOrderAndTheEarliestGap() {
+        var batch = LifecycleBatch()
+        #expect(batch.isEmpty)
+        func notice(_ market: String?, event: String? = nil, type: String = "deactivated") -> LifecycleNotice {
+            LifecycleNotice(receivedAt: .seconds(1), type: market == nil ? "event_lifecycle" : "market_lifecycle_v2",
+                            eventType: market == nil ? nil : type, marketTicker: market, eventTicker: event, message: .object([:]))
+        }
+        batch.add(notice("B"))
+        batch.add(notice("A", type: "determined"))
+        batch.add(notice("B", type: "activated"))
+        batch.add(notice(nil, event: "E"))
+        batch.add(LifecycleGap(from: .seconds(500), to: .seconds(600), reason: "reconnect"))
+        batch.add(LifecycleGap(from: .seconds(300), to: .seconds(400), reason: "reconnect"))
+        batch.add(LifecycleGap(from: nil, to: .seconds(10), reason: "start"))
+        #expect(batch.marketTickers == ["B", "A"])
+        #expect(batch.eventTickers == ["E"])
+        #expect(batch.missedSince == .seconds(300))
+        #expect(batch.openGaps == 1)
+        #expect(!batch.isEmpty)
     }
 }

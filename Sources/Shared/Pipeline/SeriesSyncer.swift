@@ -24,6 +24,12 @@ public final class SeriesSyncer: Sendable {
     /// Entries of a due-time index saved for a restart at most (a KV value stays well under
     /// NATS' 1 MB payload limit); a restart with more cut sweeps at once.
     static let persistedDueLimit = 15_000
+    /// Each schedule's tracked series as its last cycle listed them: the lifecycle refresher
+    /// routes the markets it re-reads by them.
+    private let trackedBySchedule = Mutex<[String: [String: TrackedSeriesRef]]>([:])
+    /// Per schedule, the earliest time the lifecycle listener may have missed messages from
+    /// (a gap), until a cycle's change feed has covered it.
+    private let missedSince = Mutex<[String: Timestamp]>([:])
 
     public init(client: ExchangeClient, js: JetStream, topology: Topology, logger: Logger) {
         self.client = client
@@ -67,8 +73,15 @@ public final class SeriesSyncer: Sendable {
         let seriesDone = ContinuousClock.now
 
         // 2. The change feed since the last cycle, in the exchange's clock.
+        trackedBySchedule.withLock { $0[schedule] = Dictionary(listing.tracked.map { ($0.ticker, $0) }, uniquingKeysWith: { a, _ in a }) }
         let stateKey = StateKeys.plan(schedule: schedule)
-        let state = try await loadPlanState(key: stateKey, log: log)
+        var state = try await loadPlanState(key: stateKey, log: log)
+        // The lifecycle listener missed messages from `missed`: the feed asks from there.
+        let missed = missedSince.withLock { $0[schedule] }
+        if let missed, let since = state.feedSince, missed < since {
+            log.info("lifecycle gap: the change feed asks again from its start", metadata: ["from": "\(missed)", "instead_of": "\(since)"])
+            state.feedSince = missed
+        }
         let planner = SyncPlanner(policy: policy)
         let now = client.clock.now()
         var feed = SyncPlanner.Feed.none
@@ -140,6 +153,7 @@ public final class SeriesSyncer: Sendable {
         try await publisher.flush()
         // Saved only once the work is handed out: a cycle that fails before asks again.
         await savePlanState(plan.state, key: stateKey, log: log)
+        if let missed, !feed.isFailed { missedSince.withLock { if $0[schedule] == missed { $0[schedule] = nil } } }
         await purgeMovedRoutes(schedule: schedule, tracked: listing.tracked, log: log)
 
         let counts = plan.counts
@@ -222,6 +236,27 @@ public final class SeriesSyncer: Sendable {
             log.debug("category listed", metadata: ["category": "\(category)", "listed": "\(series.count)", "tracked": "\(picked.count)"])
         }
         return listing
+    }
+
+    /// Every tracked series with its schedule (the first schedule's, when two track it), as
+    /// the schedules' last cycles listed them; empty before the first cycle.
+    public func trackedSeries() -> [String: (schedule: String, series: TrackedSeriesRef)] {
+        trackedBySchedule.withLock { all in
+            var out: [String: (String, TrackedSeriesRef)] = [:]
+            for (schedule, refs) in all.sorted(by: { $0.key < $1.key }) {
+                for (ticker, ref) in refs where out[ticker] == nil { out[ticker] = (schedule, ref) }
+            }
+            return out
+        }
+    }
+
+    /// The lifecycle listener may have missed messages since `since`: each schedule's next
+    /// change feed starts there at the latest.
+    public func noteLifecycleGap(since: Timestamp) {
+        let schedules = trackedBySchedule.withLock { Array($0.keys) }
+        missedSince.withLock { m in
+            for s in schedules { m[s] = m[s].map { Swift.min($0, since) } ?? since }
+        }
     }
 
     /// The schedule's sync state. A missing key is a first cycle; an unreadable value is

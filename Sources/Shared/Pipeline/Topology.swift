@@ -49,6 +49,17 @@ public struct Topology: Sendable {
         return c
     }
 
+    /// The series-fetcher's targeted refreshes from lifecycle messages. Redelivered until
+    /// acted on (a batch waits while the exchange cannot be read); the stream keeps a day.
+    public var freshnessConsumer: ConsumerSpec {
+        var c = ConsumerSpec(durableName: Streams.freshnessConsumer)
+        c.filterSubject = Subjects.allLifecycle
+        c.ackWait = .seconds(60)
+        c.maxAckPending = 10_000
+        c.description = "series-fetcher: targeted refreshes from lifecycle messages"
+        return c
+    }
+
     public var writerConsumer: ConsumerSpec {
         var c = ConsumerSpec(durableName: Streams.writerConsumer)
         c.ackWait = writerAckWait

@@ -95,6 +95,8 @@ public enum Streams {
     /// The exchange's lifecycle messages (a day of them), for the series-fetcher's targeted
     /// refreshes and for connectors.
     public static let lifecycle = "SSMD_LIFECYCLE"
+    /// Durable consumer over `lifecycle` of the series-fetcher's targeted refreshes.
+    public static let freshnessConsumer = "freshness"
     /// Durable consumer of the writer over `secmaster`.
     public static let writerConsumer = "db-writer"
 

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+import TestSupport
+import NATSClient
+import Pipeline
+import SSMDCore
+import WireContract
+
+/// series-fetcher acts on lifecycle messages within seconds: a transition the exchange
+/// announces on its WebSocket (here the simulator's own message for it, republished as the
+/// lifecycle-listener does) reaches PostgreSQL long before the next cycle (an hour away).
+@Suite(.tags(.processes), .processSlot) struct LifecycleRefreshTests {
+    @Test func aLifecycleMessageRefreshesItsMarketWithinSeconds() async throws {
+        let h = try await PipelineHarness(name: "lifecycle-refresh", simulatorArguments: PipelineEndToEndTests.frozenClock)
+        defer { h.teardown() }
+        try h.start("db-writer", ["--batch-max-age", "100ms"])
+        try h.start("market-fetcher")
+        let fetcher = try h.start("series-fetcher", ["--interval", "3600s"])
+        #expect(await eventually(timeout: .seconds(120)) { fetcher.output.contains("cycle complete") }, "\(h.logs())")
+        #expect(try await h.waitUntilDrained(timeout: .seconds(120)), "\(h.logs())")
+
+        // The next transitions with a WebSocket message, of markets the first cycle wrote.
+        let now = try #require((try await h.simulatorJSON("/_sim/clock")["now_unix"] as? Int).map(Int64.init))
+        let known = Set(try await h.query("SELECT ticker FROM markets").rows.compactMap { $0[0] })
+        let upcoming = try await h.simulatorJSONLines("/_sim/truth/transitions?entity=market&from=\(now + 1)&to=\(now + 3 * 86_400)")
+            .filter { ($0["ws_event_type"] as? String) != nil && known.contains($0["ticker"] as? String ?? "") }
+        let first = try #require(upcoming.first, "no transition with a lifecycle message ahead")
+        let at = try #require(first["at"] as? Int)
+        let moved = upcoming.filter { ($0["at"] as? Int) == at }
+        _ = try await h.simulatorPost("/_sim/clock", json: #"{"advance_seconds": \#(Int64(at) - now + 1)}"#)
+
+        // Republished as the listener does it.
+        let (connection, js) = try await h.jetStream()
+        defer { connection.close() }
+        var notices: [OutgoingMessage] = []
+        for line in try await h.simulatorJSONLines("/_sim/truth/ws_messages?from=\(at)&to=\(at + 1)") {
+            let message = try #require(line["message"] as? [String: Any]), msg = try #require(message["msg"] as? [String: Any])
+            let value = try JSONCodec.decode(JSONValue.self, from: Array(try JSONSerialization.data(withJSONObject: msg)))
+            let notice = LifecycleNotice(receivedAt: .now(), type: message["type"] as? String ?? "", eventType: msg["event_type"] as? String,
+                                         marketTicker: msg["market_ticker"] as? String, eventTicker: msg["event_ticker"] as? String,
+                                         message: value)
+            notices.append(OutgoingMessage(subject: notice.subject, data: try MessageCodec.encode(notice), msgId: notice.messageID))
+        }
+        #expect(!notices.isEmpty)
+        // And a gap: the next cycle's feed will ask again from its start.
+        let gap = LifecycleGap(from: .seconds(now - 600), to: .now(), reason: "test")
+        notices.append(OutgoingMessage(subject: Subjects.lifecycleGap, data: try MessageCodec.encode(gap)))
+        let published = ContinuousClock.now
+        _ = try await js.publishAll(notices)
+
+        var truth: [String: String] = [:]
+        for m in try await h.simulatorJSONLines("/_sim/truth/markets") { truth[m["ticker"] as! String] = m["status"] as? String }
+        let tickers = moved.compactMap { $0["ticker"] as? String }
+        let refreshed = await eventually(timeout: .seconds(20), every: .milliseconds(200)) {
+            guard let rows = try? await h.query("SELECT ticker, status FROM markets WHERE ticker = ANY($1)", [.array(tickers)]) else { return false }
+            return rows.rowCount == tickers.count && (0..<rows.rowCount).allSatisfy { truth[rows[$0, "ticker"]!] == rows[$0, "status"] }
+        }
+        let seconds = (ContinuousClock.now - published).seconds
+        print("lifecycle refresh: \(tickers.count) markets (\(moved.compactMap { $0["kind"] as? String }.sorted())) in PostgreSQL \(String(format: "%.1f", seconds)) s after the messages")
+        #expect(refreshed, "not refreshed within 20 s: \(tickers)\n\(h.logs())")
+        #expect(await eventually(timeout: .seconds(10)) { fetcher.output.contains("lifecycle gap") }, "the gap was not noted")
+    }
+}
