@@ -86,6 +86,17 @@ import WireContract
         #expect(reason.contains("subscribe"))
     }
 
+    @Test func aHandshakeThatNeverCompletesIsGivenUp() {
+        var m = ListenerMachine()
+        _ = m.handle(.start, now: at(0), random: 0)
+        #expect(m.handle(.tick, now: at(14), random: 0).isEmpty)
+        guard case .reconnect(_, let reason)? = m.handle(.tick, now: at(15), random: 0).first else { Issue.record("no reconnect"); return }
+        #expect(reason.contains("handshake"))
+        #expect(m.state == .backingOff(until: at(15)))
+        // A late `connected` of the abandoned attempt changes nothing.
+        #expect(m.handle(.connected, now: at(15), random: 0).isEmpty)
+    }
+
     @Test func subscribeRefusedReconnects() {
         var m = ListenerMachine()
         _ = m.handle(.start, now: at(0), random: 0)

@@ -19,13 +19,16 @@ public struct ListenerMachine: Sendable {
         public var stableAfter: Duration = .seconds(60)
         /// How long a subscribe may go unanswered before the connection is given up.
         public var subscribeTimeout: Duration = .seconds(10)
+        /// How long connecting (TCP, TLS, the upgrade) may take before the attempt is given
+        /// up: a server that accepts the connection and never answers must not hold us.
+        public var connectTimeout: Duration = .seconds(15)
 
         public init() {}
     }
 
     public enum State: Sendable, Equatable {
         case idle
-        case connecting
+        case connecting(since: Timestamp)
         case subscribing(commandID: Int, since: Timestamp)
         case streaming(sid: Int, since: Timestamp)
         case backingOff(until: Timestamp)
@@ -91,7 +94,7 @@ public struct ListenerMachine: Sendable {
         switch event {
         case .start:
             guard state == .idle else { return [] }
-            state = .connecting
+            state = .connecting(since: now)
             return [.connect]
 
         case .stop:
@@ -103,7 +106,7 @@ public struct ListenerMachine: Sendable {
             return [.fail("the exchange refused the API key at the WebSocket handshake (HTTP \(status))\(detail.isEmpty ? "" : ": " + detail)")]
 
         case .connected:
-            guard state == .connecting else { return [] }
+            guard case .connecting = state else { return [] }
             let id = nextCommandID
             nextCommandID += 1
             state = .subscribing(commandID: id, since: now)
@@ -119,8 +122,10 @@ public struct ListenerMachine: Sendable {
             switch state {
             case .subscribing(_, let since) where now.microsecondsSinceEpoch - since.microsecondsSinceEpoch >= settings.subscribeTimeout.microseconds:
                 return interrupted(reason: "no answer to subscribe within \(settings.subscribeTimeout.seconds)s", now: now, random: random)
+            case .connecting(let since) where now.microsecondsSinceEpoch - since.microsecondsSinceEpoch >= settings.connectTimeout.microseconds:
+                return interrupted(reason: "no answer to the handshake within \(settings.connectTimeout.seconds)s", now: now, random: random)
             case .backingOff(let until) where now >= until:
-                state = .connecting
+                state = .connecting(since: now)
                 return [.connect]
             default:
                 return []
