@@ -182,6 +182,21 @@ import WireContract
         #expect(Array(items[2...]) == (4...6).map { .notice(notice($0)) })
     }
 
+    /// A notice being published is not dropped (it may well be stored): the next oldest is.
+    @Test func inFlightNoticesAreNotDropped() {
+        var box = NoticeOutbox(limit: 2)
+        box.append(.notice(notice(1)))
+        let (batch, through) = box.peek(max: 10)!
+        #expect(batch == [.notice(notice(1))])
+        for i in 2...4 { box.append(.notice(notice(i))) }   // over the bound twice: drops 2 and 3, not 1
+        #expect(box.dropped == 2)
+        box.acknowledge(through: through)
+        let rest = box.peek(max: 10)!.items
+        guard case .gap(let g)? = rest.first else { Issue.record("\(rest)"); return }
+        #expect(g.from == notice(2).receivedAt && g.to == notice(3).receivedAt)
+        #expect(Array(rest.dropFirst()) == [.notice(notice(4))])
+    }
+
     /// A gap already handed to the publisher is not changed; further drops get a new one.
     @Test func handedOutGapIsNotExtended() {
         var box = NoticeOutbox(limit: 2)

@@ -4,8 +4,9 @@ import WireContract
 /// What the listener has received and NATS has not yet acknowledged, in order: notices and
 /// gaps. Bounded: past `limit` notices the oldest is dropped and a gap covering what was
 /// dropped takes its place (gaps are never dropped), so a long NATS outage costs a REST
-/// catch-up, not memory. Items carry increasing sequence numbers: the publisher `peek`s a
-/// batch, publishes it, and `acknowledge`s through its last number, while receipt goes on.
+/// catch-up, not memory (at most `limit` notices plus the one batch being published). Items
+/// carry increasing sequence numbers: the publisher `peek`s a batch, publishes it, and
+/// `acknowledge`s through its last number (or calls `retryLater`), while receipt goes on.
 public struct NoticeOutbox: Sendable {
     public enum Item: Sendable, Equatable {
         case notice(LifecycleNotice)
@@ -45,7 +46,13 @@ public struct NoticeOutbox: Sendable {
     }
 
     private mutating func dropOldestNotice() {
-        guard let i = (head..<items.count).first(where: { if case .notice = items[$0].item { return true } else { return false } }),
+        // The oldest notice not in the publisher's hands: one being published is either
+        // stored (then it was not lost) or handed back by `retryLater`. What is in flight is
+        // at most one batch, so memory stays bounded.
+        guard let i = (head..<items.count).first(where: {
+                  guard items[$0].seq > peekedThrough, case .notice = items[$0].item else { return false }
+                  return true
+              }),
               case .notice(let lost) = items[i].item else { return }
         notices -= 1
         dropped += 1
