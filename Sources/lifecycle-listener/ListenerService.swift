@@ -79,13 +79,28 @@ final class ListenerService: Service, Sendable {
                 try await listener.run()
             }
             group.addTask {
-                try await withNATS(self.nats, logger: self.logger) { connection in
-                    self.probe.watch(nats: connection)
+                let connection = try await NATSConnection.connect(options: self.nats, logger: self.logger)
+                self.probe.watch(nats: connection)
+                do {
                     let js = try await provisionPipeline(connection, topology: Topology(), logger: self.logger)
                     await self.publish(js)
+                } catch {
+                    await Self.finish(connection)
+                    throw error
                 }
+                await Self.finish(connection)
             }
             try await group.waitForAll()
+        }
+    }
+
+    /// Drains a live connection; closes one that is away (a drain would wait for a server
+    /// that is not there, longer than a stopping service may take).
+    static func finish(_ connection: NATSConnection) async {
+        if connection.isConnected {
+            try? await connection.drain(timeout: .seconds(5))
+        } else {
+            connection.close()
         }
     }
 
@@ -131,9 +146,12 @@ final class ListenerService: Service, Sendable {
 
     /// Publishes the outbox as it fills, until the listener has stopped and everything is
     /// acknowledged. A failed publish keeps its items (re-sent later; message ids make a
-    /// repeat harmless); cancellation (the shutdown timeout) ends it with what is left logged.
+    /// repeat harmless). Stopping while NATS is away waits for it up to the shutdown timeout;
+    /// the cancellation that follows ends it at once, with what is left logged.
     private func publish(_ js: JetStream) async {
-        let publisher = ReliablePublisher(js: js, logger: logger)
+        var publisher = ReliablePublisher(js: js, logger: logger)
+        // A few attempts, then this loop's own retry, which watches for shutdown.
+        publisher.maxAttempts = 3
         var failures = 0
         var wakes = self.wakes.makeAsyncIterator()
         while true {
@@ -145,7 +163,7 @@ final class ListenerService: Service, Sendable {
                     continue
                 }
                 do {
-                    try await publisher.publishAll(messages)
+                    try await Self.unlessCancelled { [publisher] in try await publisher.publishAll(messages) }
                     failures = 0
                     let now = Timestamp.now()
                     let count = outbox.withLock { box in
@@ -167,7 +185,7 @@ final class ListenerService: Service, Sendable {
                 } catch {
                     outbox.withLock { $0.retryLater() }
                     if Task.isCancelled {
-                        logger.error("stopping with notices not published", metadata: ["pending": "\(outbox.withLock { $0.count })"])
+                        logger.error("stopping with notices not published (the next start publishes a gap from nothing)", metadata: ["pending": "\(outbox.withLock { $0.count })"])
                         return
                     }
                     failures += 1
@@ -175,7 +193,7 @@ final class ListenerService: Service, Sendable {
                     logger.warning("NATS did not take the notices; holding them and retrying", metadata: [
                         "pending": "\(held)", "dropped_total": "\(dropped)", "error": "\(error)"])
                     do { try await Task.sleep(for: .milliseconds(min(5000, 250 * failures))) } catch {
-                        logger.error("stopping with notices not published", metadata: ["pending": "\(outbox.withLock { $0.count })"])
+                        logger.error("stopping with notices not published (the next start publishes a gap from nothing)", metadata: ["pending": "\(outbox.withLock { $0.count })"])
                         return
                     }
                 }
@@ -210,5 +228,51 @@ struct ConnectionWatchdog: Service {
                 throw NATSError.connection("the connection to NATS was closed for good and will not come back: \(c.lastErrorText)")
             }
         }
+    }
+}
+
+extension ListenerService {
+    /// Runs `body` in a task of its own and waits for it unless the waiting task is cancelled
+    /// first: a publish blocked on acknowledgments that cannot come (NATS away) must not hold
+    /// a shutdown past the service group's cancellation limit. The abandoned publish ends by
+    /// its own timeout.
+    static func unlessCancelled<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let task = Task { try await body() }
+        let waiter = OnceContinuation<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                waiter.set(continuation)
+                if Task.isCancelled { waiter.resume(with: .failure(CancellationError())) }
+                Task { waiter.resume(with: await task.result) }
+            }
+        } onCancel: {
+            waiter.resume(with: .failure(CancellationError()))
+            task.cancel()
+        }
+    }
+}
+
+/// A continuation resumed once, by whichever comes first.
+final class OnceContinuation<T: Sendable>: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, early: Result<T, any Error>?, done: Bool)>((nil, nil, false))
+
+    func set(_ continuation: CheckedContinuation<T, any Error>) {
+        let early = state.withLock { s -> Result<T, any Error>? in
+            if let e = s.early { s.done = true; s.early = nil; return e }
+            s.continuation = continuation
+            return nil
+        }
+        if let early { continuation.resume(with: early) }
+    }
+
+    func resume(with result: Result<T, any Error>) {
+        let c = state.withLock { s -> CheckedContinuation<T, any Error>? in
+            guard !s.done else { return nil }
+            if let c = s.continuation { s.done = true; s.continuation = nil; return c }
+            // Not waiting yet (cancelled before the continuation existed): keep the first result.
+            if s.early == nil { s.early = result }
+            return nil
+        }
+        c?.resume(with: result)
     }
 }

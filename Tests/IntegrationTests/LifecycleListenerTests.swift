@@ -232,7 +232,7 @@ import _CryptoExtras
         defer { keys.cleanup() }
         let h = try await Self.harness("lifecycle-nats", keys: keys, privateNATS: true)
         defer { h.teardown() }
-        let listener = try Self.startListener(h, keys: keys)
+        let listener = try Self.startListener(h, keys: keys, extra: ["SSMD_SHUTDOWN_TIMEOUT": "3s"])
         #expect(await eventually(timeout: .seconds(60)) { (try? await Self.stored(h).gaps.count) ?? 0 >= 1 }, "\(listener.report())")
 
         let t = try await Self.simNow(h)
@@ -248,6 +248,17 @@ import _CryptoExtras
         Self.expectSame(stored.notices, expected, "over the outage")
         #expect(stored.gaps.count == 1, "nothing was dropped, so no gap but the start-up one: \(stored.gaps)")
         #expect(listener.isRunning)
-        _ = await listener.stop()
+
+        // SIGTERM while NATS is away again with notices waiting: it waits out the shutdown
+        // timeout (3 s) for NATS, then stops cleanly, saying what it could not publish.
+        await h.nats.stop()
+        try await Self.advance(h, seconds: try await Self.advanceCovering(h, count: 5))
+        try await Task.sleep(for: .seconds(1))
+        let stopping = ContinuousClock.now
+        listener.signal(SIGTERM)
+        #expect(await listener.waitForExit(timeout: .seconds(15)), "did not stop")
+        #expect(ContinuousClock.now - stopping < .seconds(10))
+        #expect(listener.exitCode == 0, "\(listener.report())")
+        #expect(listener.output.contains("stopping with notices not published"), "\(listener.report())")
     }
 }
