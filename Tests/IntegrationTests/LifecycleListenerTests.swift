@@ -226,6 +226,33 @@ import _CryptoExtras
         _ = await listener.stop()
     }
 
+    /// Two replicas (the availability setup): both subscribe and publish everything; the
+    /// stream keeps each message once, by its message id.
+    @Test(.timeLimit(.minutes(3))) func twoReplicasStoreEachMessageOnce() async throws {
+        let keys = try Keys()
+        defer { keys.cleanup() }
+        let h = try await Self.harness("lifecycle-pair", keys: keys)
+        defer { h.teardown() }
+        let a = try Self.startListener(h, keys: keys), b = try Self.startListener(h, keys: keys)
+        let both = await eventually(timeout: .seconds(60)) {
+            let connections = (try? await h.simulatorJSON("/_sim/ws"))?["connections"] as? Int
+            let gaps = (try? await Self.stored(h).gaps.count) ?? 0
+            return connections == 2 && gaps >= 2
+        }
+        #expect(both, "\(a.report())\n\(b.report())")
+        let t = try await Self.simNow(h)
+        let step = try await Self.advanceCovering(h, count: 20)
+        try await Self.advance(h, seconds: step)
+        let expected = try await Self.truth(h, after: t, through: t + step)
+        #expect(await eventually(timeout: .seconds(10)) { (try? await Self.stored(h).notices.count) ?? 0 >= expected.count })
+        try await Task.sleep(for: .seconds(1))
+        Self.expectSame(try await Self.stored(h).notices, expected, "two replicas")
+        let sent = try #require(try await h.simulatorJSON("/_sim/ws")["messages_sent"] as? Int)
+        #expect(sent == 2 * expected.count, "each replica received every message")
+        _ = await a.stop()
+        _ = await b.stop()
+    }
+
     /// (4): NATS stops for a few seconds while messages flow: none is lost once it is back.
     @Test(.timeLimit(.minutes(4))) func aNATSOutageLosesNothing() async throws {
         let keys = try Keys()
