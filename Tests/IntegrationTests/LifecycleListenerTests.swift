@@ -288,4 +288,40 @@ import _CryptoExtras
         #expect(listener.exitCode == 0, "\(listener.report())")
         #expect(listener.output.contains("stopping with notices not published"), "\(listener.report())")
     }
+
+    /// (4, bounded): NATS away longer than the buffer holds: the oldest notices are dropped
+    /// and one gap covering their receipt is published when NATS is back; the rest arrive.
+    @Test(.timeLimit(.minutes(3))) func aFullBufferBecomesAGap() async throws {
+        let keys = try Keys()
+        defer { keys.cleanup() }
+        let h = try await Self.harness("lifecycle-bound", keys: keys, privateNATS: true)
+        defer { h.teardown() }
+        let listener = try Self.startListener(h, keys: keys, extra: ["SSMD_BUFFER_LIMIT": "5"])
+        #expect(await eventually(timeout: .seconds(60)) { (try? await Self.stored(h).gaps.count) ?? 0 >= 1 }, "\(listener.report())")
+
+        let t = try await Self.simNow(h)
+        await h.nats.stop()
+        let step = try await Self.advanceCovering(h, count: 20)
+        try await Self.advance(h, seconds: step)
+        let expected = try await Self.truth(h, after: t, through: t + step)
+        try #require(expected.count > 6)
+        try await Task.sleep(for: .seconds(2))
+        try await h.nats.start()
+        let gapped = await eventually(timeout: .seconds(60), every: .seconds(1)) { (try? await Self.stored(h).gaps.count) ?? 0 >= 2 }
+        #expect(gapped, "no gap for the dropped notices:\n\(listener.report())")
+        let stored = try await Self.stored(h)
+        let gap = try #require(stored.gaps.last)
+        #expect(gap.reason.contains("dropped"))
+        let from = try #require(gap.from)
+        #expect(from <= gap.to)
+        // Whatever was kept is published, each a message of the window, none twice; what is
+        // missing was received inside the gap's window.
+        let got = stored.notices.map { "\($0.type) \($0.message.jsonText)" }
+        let want = Set(expected.map { "\($0.type) \($0.msg.jsonText)" })
+        #expect(Set(got).count == got.count && Set(got).isSubset(of: want))
+        #expect(got.count >= 5 && got.count < expected.count, "kept \(got.count) of \(expected.count)")
+        for n in stored.notices { #expect(n.receivedAt > gap.to || n.receivedAt < from, "a kept notice inside the gap") }
+        _ = await listener.stop()
+    }
 }
+
