@@ -18,7 +18,7 @@ COPY Tests ./Tests
 COPY migrations ./migrations
 # SwiftPM builds one --product per invocation; the shared modules are built only once.
 RUN set -e; mkdir /out; bin=$(swift build -c release --show-bin-path); \
-    for p in series-fetcher market-fetcher db-writer data-api kalshi-sim ssmd; do \
+    for p in series-fetcher market-fetcher db-writer data-api kalshi-sim ssmd lifecycle-listener; do \
         swift build -c release --static-swift-stdlib --product "$p"; cp "$bin/$p" /out/; \
     done
 

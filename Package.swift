@@ -14,6 +14,9 @@ import PackageDescription
 //     KalshiAPI (exchange client: CurlHTTP, RateBudget, KalshiModels)
 //     Secmaster (the PostgreSQL store: PostgresClient, SecmasterSchema)
 //     Pipeline (the daemons' services: everything above)
+//     KalshiLive (the exchange's lifecycle WebSocket: protocol models and the listener's state
+//       machine (pure), its socket shell on hummingbird-websocket's client; only
+//       lifecycle-listener links it, so the other daemons carry no TLS WebSocket stack)
 //     DaemonKit (settings, entry point, ops server, logging, metrics: the Prometheus registry)
 //   metrics: libraries emit through swift-metrics (CoreMetrics, an API without a backend); only
 //   DaemonKit links swift-prometheus and bootstraps it, once per process.
@@ -56,6 +59,7 @@ let package = Package(
         .executable(name: "kalshi-sim", targets: ["kalshi-sim"]),
         .executable(name: "ssmd", targets: ["ssmd"]),
         .executable(name: "data-api", targets: ["data-api"]),
+        .executable(name: "lifecycle-listener", targets: ["lifecycle-listener"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -124,6 +128,12 @@ let package = Package(
             "SSMDCore", "KalshiModels", "WireContract", "RateBudget", "SyncCore", "SecmasterSchema", "WriterCore",
             "NATSClient", "PostgresClient", "KalshiAPI", "Secmaster", swiftLog, lifecycle, coreMetrics,
         ]),
+        // The exchange's lifecycle WebSocket: commands and messages, the listener's state
+        // machine, the signed socket (hummingbird-websocket's client, swift-nio-ssl for wss).
+        library("KalshiLive", [
+            "SSMDCore", "WireContract", "KalshiAPI", "CurlHTTP", swiftLog, lifecycle,
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+        ]),
         // `<program> <version> (<commit>)`, for --version and ssmd_build_info.
         library("BuildInfo", ["SSMDCore", "CBuildInfo"]),
         // Settings, the daemon entry point, the ops server, logging and metrics.
@@ -152,6 +162,8 @@ let package = Package(
         .executableTarget(name: "data-api", dependencies: allModules + [hummingbird, coreMetrics]),
         // Benchmark driver for scripts/bench-writer (a product, not a test).
         .executableTarget(name: "bench-writer", dependencies: allModules),
+        // The lifecycle WebSocket republished to NATS (ssmd.lifecycle.…).
+        .executableTarget(name: "lifecycle-listener", dependencies: allModules + ["KalshiLive", coreMetrics]),
         .executableTarget(name: "kalshi-sim", dependencies: ["KalshiSimulator", "BuildInfo", argumentParser, hummingbird]),
         // Starts real nats-server / PostgreSQL processes for tests (no mocks).
         .target(name: "TestSupport", dependencies: allModules, path: "Tests/TestSupport"),
@@ -168,6 +180,8 @@ let package = Package(
             name: "KalshiSimulatorTests",
             dependencies: ["KalshiSimulator", "PureTestSupport", .product(name: "HummingbirdWSClient", package: "hummingbird-websocket")]
         ),
+        // The lifecycle WebSocket's protocol decoding, state machine and outbox (no process).
+        .testTarget(name: "KalshiLiveTests", dependencies: ["KalshiLive", "SSMDCore", "WireContract"]),
         .testTarget(name: "IntegrationTests", dependencies: allModules + ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -160,6 +160,7 @@ func runWriter(_ o: Options, js: JetStream, db: PostgresConnection, phase: Strin
     var env = ProcessInfo.processInfo.environment
     env["SSMD_NATS_URL"] = o.natsURL
     env["SSMD_DATABASE_URL"] = o.databaseURL
+    env["SSMD_RETENTION"] = "off"  // phase (d) prunes by itself, in the bench's own session
     env["SSMD_LOG_LEVEL"] = env["SSMD_LOG_LEVEL"] ?? "info"
     p.environment = env
     p.standardOutput = log
@@ -303,6 +304,33 @@ note("writer: no-op")
 let noop = try await runWriter(o, js: js, db: db, phase: "noop") { true }
 let finalCount = try await marketCount()
 guard finalCount == n else { fail("markets holds \(finalCount) rows, expected \(n)") }
+
+// (d) every row changed again while `ssmd prune` deletes 100,000 rows gone long ago (in
+// its own session, as the CLI or db-writer's retention would): the writer must keep ≥ 0.8
+// of its throughput of (b).
+let goneRows = 100_000
+try await db.execute("INSERT INTO events (ticker, series_ticker, fetched_at, gone_at) VALUES ('KXGONE-1', 'KXGONE', now(), now() - interval '40 days')")
+try await db.execute("""
+    INSERT INTO markets (ticker, event_ticker, series_ticker, status, fetched_at, gone_at)
+    SELECT 'KXGONE-1-' || i, 'KXGONE-1', 'KXGONE', 'finalized', now(), now() - interval '40 days'
+    FROM generate_series(1, \(goneRows)) i
+    """)
+try await db.execute("VACUUM ANALYZE markets")
+try await db.execute("CHECKPOINT")
+_ = try await publish("changed during prune", try messages(n, yesBid: "0.6600", updated: at(180), fetched: at(180), phase: "d"))
+let pruneDB = try await PostgresConnection.connect(o.databaseURL)
+let pruneStarted = ContinuousClock.now
+let prune = Task { () -> (Pruner.Counts, Double) in
+    let counts = try await Pruner(connection: pruneDB, js: js, logger: Logger(label: "bench-prune")).prune(goneBefore: Timestamp.now().adding(seconds: -30 * 86_400))
+    return (counts, (ContinuousClock.now - pruneStarted).seconds)
+}
+note("writer: update while pruning \(goneRows) gone rows")
+let duringPrune = try await runWriter(o, js: js, db: db, phase: "update-during-prune") {
+    try await scalar(db, "SELECT count(*) FROM markets WHERE yes_bid_dollars = 0.66") == n
+}
+let (pruned, pruneSeconds) = try await prune.value
+pruneDB.close()
+guard pruned.markets == goneRows else { fail("prune deleted \(pruned.markets) rows, expected \(goneRows)") }
 nc.close()
 
 // MARK: - Report
@@ -312,6 +340,7 @@ let copyBareRate = Double(n) / copyBare
 let insertRate = Double(n) / insert.seconds
 let updateRate = Double(n) / update.seconds
 let noopRate = Double(n) / noop.seconds
+let duringPruneRate = Double(n) / duringPrune.seconds
 let rss = max(insert.maxRSSMB, update.maxRSSMB, noop.maxRSSMB)
 var load = "?"
 if let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
@@ -331,6 +360,7 @@ writer settings: defaults\(o.writerArgs.isEmpty ? "" : " + " + o.writerArgs.join
 \(row("writer (a) new rows (insert)", insert.seconds, String(format: "%.2f× baseline; rows written %d; max RSS %.1f MB", insertRate / copyRate, insert.rowsWritten, insert.maxRSSMB)))
 \(row("writer (b) every row changed (update)", update.seconds, String(format: "%.2f× baseline; rows written %d; max RSS %.1f MB", updateRate / copyRate, update.rowsWritten, update.maxRSSMB)))
 \(row("writer (c) identical re-fetch (no-op)", noop.seconds, String(format: "%.2f× baseline; rows written %d; max RSS %.1f MB", noopRate / copyRate, noop.rowsWritten, noop.maxRSSMB)))
+\(row("writer (d) every row changed, while ssmd prune deletes \(goneRows) gone rows", duringPrune.seconds, String(format: "%.2f× (b); prune took %.1f s (%d rows, %d subjects purged)", duringPruneRate / updateRate, pruneSeconds, pruned.markets, pruned.subjectsPurged)))
 \(row("writer CPU alone: decode JSON → coalesced rows (no I/O)", decodeOnly, "in-process, for where the time goes"))
 \(String(repeating: "-", count: 120))
 baseline = COPY into the real table's shape: the writer must maintain the same primary key, indexes and foreign key, so that
@@ -346,5 +376,9 @@ let json: [(String, String)] = [
     ("writer_max_rss_mb", String(format: "%.1f", rss)),
     ("copy_bare_rows_per_s", String(format: "%.0f", copyBareRate)),
     ("noop_rows_per_s", String(format: "%.0f", noopRate)),
+    ("update_during_prune_rows_per_s", String(format: "%.0f", duringPruneRate)),
+    ("during_prune_vs_update", String(format: "%.3f", duringPruneRate / updateRate)),
+    ("prune_rows", "\(pruned.markets)"),
+    ("prune_seconds", String(format: "%.1f", pruneSeconds)),
 ]
 print("{" + json.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")

@@ -14,7 +14,7 @@ import TestSupport
         #expect(status == 0, "\(config)")
         let (_, services) = try await compose(["--profile", "sim", "config", "--services"])
         #expect(Set(services.split(separator: "\n").map(String.init)) ==
-                ["nats", "postgres", "db-writer", "series-fetcher", "market-fetcher-sports", "market-fetcher-rest", "data-api", "kalshi-sim", "prometheus"])
+                ["nats", "postgres", "db-writer", "series-fetcher", "market-fetcher-sports", "market-fetcher-rest", "data-api", "lifecycle-listener", "kalshi-sim", "prometheus"])
         // docker-compose 1.29 lists profiled services too; the profile must be declared.
         #expect(config.contains("profiles:") && config.contains("- sim"), "the simulator is behind the sim profile")
         #expect(config.contains("replicas: 2"))
@@ -37,7 +37,7 @@ import TestSupport
         #expect(status == 0, "\(config)")
         let services = config.components(separatedBy: "\n").filter { $0.hasPrefix("  ") && !$0.hasPrefix("   ") && $0.hasSuffix(":") }
         let onHost = config.components(separatedBy: "\n").filter { $0 == "    network_mode: host" }
-        #expect(services.count == 9 && onHost.count == services.count, "every service on the host network: \(services)")
+        #expect(services.count == 10 && onHost.count == services.count, "every service on the host network: \(services)")
         #expect(!config.contains("0.0.0.0"), "nothing listens beyond loopback")
         for image in ["ssmd-compose/ssmd:local", "ssmd-compose/nats:local", "ssmd-compose/postgres:local"] {
             #expect(config.contains("image: \(image)"))

@@ -26,7 +26,7 @@ import SSMDCore
         }
     }
 
-    @Test(arguments: ["series-fetcher", "market-fetcher", "db-writer", "data-api", "ssmd", "kalshi-sim"])
+    @Test(arguments: ["series-fetcher", "market-fetcher", "db-writer", "data-api", "ssmd", "kalshi-sim", "lifecycle-listener"])
     func versionFlag(program: String) async throws {
         let r = try await runTool(BuiltProducts.executable(program).path, ["--version"], timeout: .seconds(30))
         #expect(r.status == 0, "\(program) --version: \(r.output)")
@@ -63,7 +63,7 @@ import SSMDCore
         // named after its program, on the port it serves /metrics on.
         let (_, services) = try await compose(["--profile", "sim", "--profile", "monitoring", "config", "--services"])
         let ssmd = Set(services.split(separator: "\n").map(String.init)).subtracting(["nats", "postgres", "kalshi-sim", "prometheus"])
-        #expect(ssmd == ["db-writer", "series-fetcher", "market-fetcher-sports", "market-fetcher-rest", "data-api"])
+        #expect(ssmd == ["db-writer", "series-fetcher", "market-fetcher-sports", "market-fetcher-rest", "data-api", "lifecycle-listener"])
         let prometheus = try String(contentsOfFile: testSourceFile("deploy/prometheus.yml"), encoding: .utf8)
         for service in ssmd {
             let job = service.hasPrefix("market-fetcher") ? "market-fetcher" : service

@@ -15,6 +15,7 @@ public enum MetricCatalog {
     public static let all: [MetricDefinition] =
         DaemonMetrics.definitions + ExchangeMetrics.definitions + BudgetMetrics.definitions + WorkPoolMetrics.definitions
         + CycleMetrics.definitions + WriterPrometheusMetrics.definitions + APIMetrics.definitions
+        + LifecycleListenerMetrics.definitions
 
     public static let byName: [String: MetricDefinition] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 }
