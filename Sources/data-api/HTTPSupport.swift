@@ -28,9 +28,10 @@ enum APIRoute {
         switch (s.count, s.first ?? "") {
         case (0, _): return "/"
         case (1, let first) where ["healthz", "readyz", "metrics", "openapi.yaml"].contains(first): return "/\(first)"
-        case (2, "v1") where s[1] == "series" || s[1] == "markets": return "/v1/\(s[1])"
+        case (2, "v1") where s[1] == "series" || s[1] == "markets" || s[1] == "events": return "/v1/\(s[1])"
         case (3, "v1") where s[1] == "series": return s[2] == "stats" ? "/v1/series/stats" : "/v1/series/{ticker}"
         case (3, "v1") where s[1] == "markets": return "/v1/markets/{ticker}"
+        case (3, "v1") where s[1] == "events": return "/v1/events/{ticker}"
         case (3, "v1") where s[1] == "stats" && s[2] == "series": return "/v1/stats/series"
         default: return "other"
         }
@@ -74,11 +75,14 @@ struct QueryParameters: Sendable {
     private(set) var values: [String: String] = [:]
 
     init(_ query: String) throws {
+        var given = Set<String>()
         for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let rawName = String(parts[0]), rawValue = parts.count > 1 ? String(parts[1]) : ""
             guard let name = Self.unescape(rawName) else { throw APIError.badRequest(rawName, "parameter name is not valid percent-encoded UTF-8") }
             guard let value = Self.unescape(rawValue) else { throw APIError.badRequest(name, "value is not valid percent-encoded UTF-8") }
+            // limit=2&limit=3 has no one meaning: refused rather than last-wins.
+            guard given.insert(name).inserted else { throw APIError.badRequest(name, "given more than once; give it once") }
             if !value.isEmpty { values[name] = value }
         }
     }

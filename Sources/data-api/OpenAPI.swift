@@ -194,6 +194,43 @@ paths:
                 properties:
                   market: {$ref: '#/components/schemas/Market'}
         "404": {$ref: '#/components/responses/NotFound'}
+  /v1/events:
+    get:
+      operationId: listEvents
+      summary: Events, by ticker
+      parameters:
+        - {name: series, in: query, schema: {type: string}, description: Series ticker}
+        - $ref: '#/components/parameters/limit'
+        - $ref: '#/components/parameters/cursor'
+      responses:
+        "200":
+          description: A page of events
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [events, cursor]
+                properties:
+                  events: {type: array, items: {$ref: '#/components/schemas/Event'}}
+                  cursor: {$ref: '#/components/schemas/Cursor'}
+        "400": {$ref: '#/components/responses/BadRequest'}
+  /v1/events/{ticker}:
+    get:
+      operationId: getEvent
+      summary: One event
+      parameters:
+        - {name: ticker, in: path, required: true, schema: {type: string}}
+      responses:
+        "200":
+          description: The event
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [event]
+                properties:
+                  event: {$ref: '#/components/schemas/Event'}
+        "404": {$ref: '#/components/responses/NotFound'}
   /healthz:
     get:
       operationId: healthz
@@ -272,6 +309,25 @@ components:
         tags: {type: array, items: {type: string}, example: [Basketball]}
         is_game: {type: boolean}
         active: {type: boolean, description: false once the exchange stopped listing the series}
+        created_at: {type: string, format: date-time}
+        updated_at: {type: string, format: date-time}
+    Event:
+      type: object
+      description: An event as stored; every column of the events table
+      required: [ticker, series_ticker, fetched_at, created_at, updated_at]
+      properties:
+        ticker: {type: string, example: KXNBAGAME-26JAN05LALBOS}
+        series_ticker: {type: string}
+        title: {type: string, nullable: true}
+        sub_title: {type: string, nullable: true}
+        category: {type: string, nullable: true, description: The exchange's own category of the event}
+        mutually_exclusive: {type: boolean, nullable: true}
+        strike_date: {$ref: '#/components/schemas/Time'}
+        strike_period: {type: string, nullable: true}
+        collateral_return_type: {type: string, nullable: true}
+        exchange_updated_at: {allOf: [{$ref: '#/components/schemas/Time'}], description: "The exchange's last_updated_ts"}
+        fetched_at: {type: string, format: date-time, description: When ssmd read it from the exchange}
+        gone_at: {allOf: [{$ref: '#/components/schemas/Time'}], description: When a complete sync found it no longer listed}
         created_at: {type: string, format: date-time}
         updated_at: {type: string, format: date-time}
 """# + "\n" + marketSchema + "\n" + #"""

@@ -58,6 +58,8 @@ struct DataAPI: Sendable {
         case 2 where path[0] == "stats" && path[1] == "series": return try await seriesStats(q)
         case 1 where path[0] == "markets": return try await marketList(q)
         case 2 where path[0] == "markets": try q.allow([]); return try await marketOne(path[1])
+        case 1 where path[0] == "events": return try await eventList(q)
+        case 2 where path[0] == "events": try q.allow([]); return try await eventOne(path[1])
         default: throw APIError.notFound("no such path: /v1/\(s.joined(separator: "/"))")
         }
     }
@@ -227,5 +229,43 @@ struct DataAPI: Sendable {
         let r = try await pool.query("SELECT \(Self.marketColumns) FROM markets WHERE ticker = $1", [.text(ticker)])
         guard r.rowCount == 1 else { throw APIError.notFound("no market \(ticker)") }
         return .json(.object(["market": Self.marketJSON(r, 0)]))
+    }
+
+    // MARK: Events
+
+    /// Every stored column of `events`: what the exchange said (its own `last_updated_ts` as
+    /// `exchange_updated_at`), when it was read, and the store's bookkeeping.
+    static let eventTextColumns = ["ticker", "series_ticker", "title", "sub_title", "category", "strike_period", "collateral_return_type"]
+    static let eventTimeColumns = ["strike_date", "exchange_updated_at", "fetched_at", "gone_at", "created_at", "updated_at"]
+    static let eventColumns = (eventTextColumns + ["mutually_exclusive"] + eventTimeColumns).joined(separator: ", ")
+
+    static func eventJSON(_ r: PostgresResult, _ i: Int) -> JSONValue {
+        var o: [String: JSONValue] = [:]
+        for c in eventTextColumns { o[c] = r.text(i, c) }
+        o["mutually_exclusive"] = r.bool(i, "mutually_exclusive")
+        for c in eventTimeColumns { o[c] = r.time(i, c) }
+        return .object(o)
+    }
+
+    func eventList(_ q: QueryParameters) async throws -> APIResponse {
+        try q.allow(["series", "limit", "cursor"])
+        let limit = try q.limit()
+        let after = try q.cursor()
+        let r = try await pool.query("""
+            SELECT \(Self.eventColumns) FROM events
+            WHERE ($1::text IS NULL OR series_ticker = $1)
+              AND ($2::text IS NULL OR ticker > $2)
+            ORDER BY ticker
+            LIMIT $3
+            """, [q["series"].map(PostgresValue.text), after.map(PostgresValue.text), .int(limit + 1)])
+        let n = min(r.rowCount, limit)
+        let cursor: JSONValue = r.rowCount > limit ? .string(Cursor.encode(r[n - 1, "ticker"]!)) : .null
+        return .json(.object(["events": .array((0..<n).map { Self.eventJSON(r, $0) }), "cursor": cursor]))
+    }
+
+    func eventOne(_ ticker: String) async throws -> APIResponse {
+        let r = try await pool.query("SELECT \(Self.eventColumns) FROM events WHERE ticker = $1", [.text(ticker)])
+        guard r.rowCount == 1 else { throw APIError.notFound("no event \(ticker)") }
+        return .json(.object(["event": Self.eventJSON(r, 0)]))
     }
 }

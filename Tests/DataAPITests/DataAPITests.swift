@@ -180,6 +180,26 @@ import SSMDCore
         try await Self.expectError(base, "/v1/series/NO-SUCH-SERIES", status: 404, code: "not_found")
         try await Self.expectError(base, "/v1/markets/NO-SUCH.MARKET", status: 404, code: "not_found")
         try await Self.expectError(base, "/v1/nothing", status: 404, code: "not_found")
+        // A repeated parameter has no one meaning: 400, not last-wins.
+        try await Self.expectError(base, "/v1/markets?limit=2&limit=3", status: 400, code: "bad_request", parameter: "limit")
+        try await Self.expectError(base, "/v1/events?series=A&series=B", status: 400, code: "bad_request", parameter: "series")
+
+        // Events: every stored column, by ticker and by series.
+        let anEvent = try #require(try await Self.column(h, "SELECT ticker FROM events ORDER BY ticker LIMIT 1").first)
+        let ev = try await APIClient.get(base + "/v1/events/" + APIClient.escape(anEvent))
+        #expect(ev.status == 200, "\(ev.body)")
+        let evObject = try #require(ev.json?["event"] as? [String: Any])
+        let stored = try await Self.column(h, "SELECT column_name FROM information_schema.columns WHERE table_name = 'events' ORDER BY 1")
+        #expect(Set(evObject.keys) == Set(stored), "event JSON \(evObject.keys.sorted()) vs columns \(stored)")
+        let eventSeries = try #require(evObject["series_ticker"] as? String)
+        let eventsOfSeries = try await Self.allPages(base, "/v1/events?series=" + APIClient.escape(eventSeries), key: "events", limit: 2).items
+        let inDB = try await Self.column(h, "SELECT ticker FROM events WHERE series_ticker = $1 ORDER BY 1", [.text(eventSeries)])
+        #expect(Self.tickers(eventsOfSeries) == inDB)
+        try await Self.expectError(base, "/v1/events/NO-SUCH-EVENT", status: 404, code: "not_found")
+        // And markets: every stored column too.
+        let marketObject = try #require(dm.json?["market"] as? [String: Any])
+        let marketStored = try await Self.column(h, "SELECT column_name FROM information_schema.columns WHERE table_name = 'markets' ORDER BY 1")
+        #expect(Set(marketObject.keys) == Set(marketStored), "market JSON lacks \(Set(marketStored).subtracting(marketObject.keys).sorted())")
 
         // The OpenAPI document parses, is valid OpenAPI 3, and describes these very answers.
         let checks = [
@@ -188,6 +208,7 @@ import SSMDCore
             "/v1/series/stats=/v1/series/stats", "/v1/stats/series=/v1/stats/series?tag=S%26P",
             "/v1/markets=/v1/markets?limit=20", "/v1/markets=/v1/markets?status=finalized&limit=20", "/v1/markets=/v1/markets?status=x",
             "/v1/markets/{ticker}=/v1/markets/" + dotted, "/healthz=/healthz", "/readyz=/readyz", "/=/",
+            "/v1/events=/v1/events?limit=5", "/v1/events/{ticker}=/v1/events/" + APIClient.escape(anEvent), "/v1/events/{ticker}=/v1/events/NOPE",
         ]
         let py = try await runTool("python3", [testSourceFile("Tests/DataAPITests/check_openapi.py"), base] + checks)
         #expect(py.status == 0, "\(py.output)")
