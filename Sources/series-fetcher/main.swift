@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import BuildInfo
 import Logging
 import ServiceLifecycle
@@ -43,6 +44,10 @@ struct SeriesFetcherCommand: ParsableCommand {
     var full = false
     @Flag(name: .customLong("once"), help: "Run one cycle and exit: 0 if every category synced, 1 otherwise")
     var once = false
+    @Option(name: .customLong("leader-lease"), help: "Several series-fetchers may run: the one holding a lease in NATS KV runs the schedules, the others take over within two lease periods of its loss (SSMD_LEADER_LEASE). Default 15s")
+    var leaderLease: String?
+    @Option(name: .customLong("instance-id"), help: "This instance's name in the leader lease and logs (SSMD_INSTANCE_ID). Default host name and process id")
+    var instanceID: String?
     @Option(name: .customLong("lifecycle-refresh"), help: "on: re-read markets named by lifecycle messages (SSMD_LIFECYCLE, from lifecycle-listener) within seconds; off: REST feeds only (SSMD_LIFECYCLE_REFRESH). Default on")
     var lifecycleRefresh: String?
 }
@@ -51,6 +56,8 @@ struct SeriesFetcherService: Service {
     let schedules: [Schedule]
     let once: Bool
     let lifecycleRefresh: Bool
+    let leaderLease: Duration
+    let instanceID: String
     let fullFirst: Bool
     let reconcileSeconds: Int64
     let deltaLimit: Int
@@ -70,21 +77,24 @@ struct SeriesFetcherService: Service {
 
     func run(js: JetStream) async throws {
         let client = try await exchange.makeClient(js: js, pool: nil, logger: logger)
-        let syncer = SeriesSyncer(client: client, js: js, topology: topology, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { services in
-            if lifecycleRefresh && !once {
-                let refresher = LifecycleRefresher(client: client, js: js, topology: topology, syncer: syncer, logger: logger)
-                services.addTask { try await refresher.run() }
-            }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for (i, schedule) in schedules.enumerated() {
-                    let earlier = schedules[..<i].map(\.selection)
-                    group.addTask { try await loop(schedule, claimedByEarlier: earlier, syncer: syncer) }
+        let election = LeaderElection(js: js, instance: instanceID, period: leaderLease, logger: logger)
+        let syncer = SeriesSyncer(client: client, js: js, topology: topology, logger: logger, mayWrite: { election.isLeader })
+        try await election.run {
+            try await withThrowingTaskGroup(of: Void.self) { services in
+                if lifecycleRefresh && !once {
+                    let refresher = LifecycleRefresher(client: client, js: js, topology: topology, syncer: syncer, logger: logger)
+                    services.addTask { try await refresher.run() }
                 }
-                try await group.waitForAll()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (i, schedule) in schedules.enumerated() {
+                        let earlier = schedules[..<i].map(\.selection)
+                        group.addTask { try await loop(schedule, claimedByEarlier: earlier, syncer: syncer) }
+                    }
+                    try await group.waitForAll()
+                }
+                // The schedules have stopped (shutdown, or --once): so does the refresher.
+                services.cancelAll()
             }
-            // The schedules have stopped (shutdown, or --once): so does the refresher.
-            services.cancelAll()
         }
     }
 
@@ -174,7 +184,10 @@ enum SeriesFetcherMain {
                 "rate_tokens_per_s": "\(exchange.tokensPerSecond)"])
             let metrics = DaemonMetrics.bootstrap(program: "series-fetcher"), probe = ReadinessProbe()
             let lifecycleRefresh = try r.choice("lifecycle-refresh", cmd.lifecycleRefresh, default: Switch.on) == .on
-            let service = SeriesFetcherService(schedules: schedules, once: cmd.once, lifecycleRefresh: lifecycleRefresh, fullFirst: cmd.full,
+            let leaderLease = try r.duration("leader-lease", cmd.leaderLease, default: .seconds(15), min: .seconds(1), max: .seconds(3600))
+            let instanceID = r.string("instance-id", cmd.instanceID) ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+            let service = SeriesFetcherService(schedules: schedules, once: cmd.once, lifecycleRefresh: lifecycleRefresh,
+                                               leaderLease: leaderLease, instanceID: instanceID, fullFirst: cmd.full,
                                                reconcileSeconds: Int64(reconcile.seconds), deltaLimit: deltaLimit,
                                                lookbackSeconds: Int64(lookback.seconds), topology: topology,
                                                nats: common.nats, exchange: exchange, probe: probe, logger: logger)

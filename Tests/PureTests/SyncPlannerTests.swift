@@ -250,3 +250,17 @@ import WireContract
         #expect(!batch.isEmpty)
     }
 }
+
+@Suite struct LeaderLeaseTests {
+    @Test func aLeaseIsTakenWhenAbsentOrLapsedAndRenewedByItsHolderOnly() {
+        let now = Timestamp.seconds(1000)
+        #expect(LeaderLease.decide(current: nil, me: "a", now: now, period: .seconds(15))
+                == .write(LeaderLease(holder: "a", expiresAt: .seconds(1015)), revision: nil))
+        let held = (LeaderLease(holder: "b", expiresAt: .seconds(1010)), UInt64(7))
+        #expect(LeaderLease.decide(current: held, me: "a", now: now, period: .seconds(15)) == .wait(holder: "b", until: .seconds(1010)))
+        #expect(LeaderLease.decide(current: held, me: "b", now: now, period: .seconds(15))
+                == .write(LeaderLease(holder: "b", expiresAt: .seconds(1015)), revision: 7), "the holder renews")
+        #expect(LeaderLease.decide(current: held, me: "a", now: .seconds(1010), period: .seconds(15))
+                == .write(LeaderLease(holder: "a", expiresAt: .seconds(1025)), revision: 7), "a lapsed lease is taken at its revision")
+    }
+}

@@ -80,7 +80,12 @@ public enum CycleMetrics {
         "ssmd_cycle_feed_failures_total", labels: ["schedule"],
         help: "Cycles whose change feed failed (they synced new series and their reconciliation slice only)")
 
-    public static let definitions = [cycles, lastSuccess, duration, workItems, seriesTracked, feedFailures]
+    public static let leader = MetricDefinition.gauge(
+        "ssmd_leader", help: "1 while this series-fetcher holds the leader lease and runs the schedules, 0 while it stands by")
+    public static let leaderChanges = MetricDefinition.counter(
+        "ssmd_leader_changes_total", help: "Times this series-fetcher took or lost the leader lease")
+
+    public static let definitions = [cycles, lastSuccess, duration, workItems, seriesTracked, feedFailures, leader, leaderChanges]
     public static let outcomes = ["complete", "partial", "failed"]
 }
 

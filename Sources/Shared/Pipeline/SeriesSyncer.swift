@@ -31,7 +31,13 @@ public final class SeriesSyncer: Sendable {
     /// (a gap), until a cycle's change feed has covered it.
     private let missedSince = Mutex<[String: Timestamp]>([:])
 
-    public init(client: ExchangeClient, js: JetStream, topology: Topology, logger: Logger) {
+    /// Whether this instance may still hand out work and write the schedules' state (the
+    /// leader lease, where several series-fetchers run).
+    private let mayWrite: @Sendable () -> Bool
+
+    public init(client: ExchangeClient, js: JetStream, topology: Topology, logger: Logger,
+                mayWrite: @escaping @Sendable () -> Bool = { true }) {
+        self.mayWrite = mayWrite
         self.client = client
         self.js = js
         self.topology = topology
@@ -143,6 +149,9 @@ public final class SeriesSyncer: Sendable {
         let builder = WorkItemBuilder(schedule: schedule, cycleId: cycleId, issuedAt: .now(), exchangeTime: now,
                                       deltaLimit: policy.deltaLimit, firstTime: firstTime, settledSince: settledSince,
                                       lateSettled: lateSettled)
+        // A series-fetcher that lost its lease meanwhile hands out nothing: the new leader plans
+        // from the state as it was.
+        guard mayWrite() else { throw LeaseLost() }
         var publisher = SlicedPublisher(js: js, logger: log)
         for entry in plan.decisions {
             let series = bySeries[entry.series]!
@@ -152,6 +161,7 @@ public final class SeriesSyncer: Sendable {
         }
         try await publisher.flush()
         // Saved only once the work is handed out: a cycle that fails before asks again.
+        guard mayWrite() else { throw LeaseLost() }
         await savePlanState(plan.state, key: stateKey, log: log)
         if let missed, !feed.isFailed { missedSince.withLock { if $0[schedule] == missed { $0[schedule] = nil } } }
         await purgeMovedRoutes(schedule: schedule, tracked: listing.tracked, log: log)
@@ -339,4 +349,7 @@ public final class SeriesSyncer: Sendable {
     }
 }
 
-
+/// The cycle stopped because this series-fetcher no longer holds the leader lease.
+public struct LeaseLost: Error, CustomStringConvertible {
+    public var description: String { "the leader lease was lost during the cycle" }
+}
