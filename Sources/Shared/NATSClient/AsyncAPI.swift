@@ -46,6 +46,9 @@ extension JetStream {
     public func purgeStream(name: String, subject: String? = nil) async throws {
         try await call { try self.purgeStream(name: name, subject: subject) }
     }
+    public func deleteMessage(stream: String, sequence: UInt64) async throws {
+        try await call { try self.deleteMessage(stream: stream, sequence: sequence) }
+    }
     public func streamNames() async throws -> [String] { try await call { try self.streamNames() } }
     /// Stream state; with `subjectsFilter` also the message count of each matching subject.
     public func streamInfo(name: String, subjectsFilter: String? = nil) async throws -> StreamState {

@@ -151,6 +151,16 @@ public final class JetStream: @unchecked Sendable {
         try NATSStatus.check(s, jerr, "purge stream \(name)")
     }
 
+    /// Deletes one message by its stream sequence. Unlike a purge with a subject filter (which
+    /// nats-server 2.9 applies to consumers' positions too, so a consumer could skip messages
+    /// pending on other subjects), this touches only that message.
+    func deleteMessage(stream: String, sequence: UInt64) throws {
+        var jerr = jsErrCode(rawValue: 0)
+        let s = withOptions { o in js_DeleteMsg(ctx, stream, sequence, &o, &jerr) }
+        if s == NATS_NOT_FOUND { return }
+        try NATSStatus.check(s, jerr, "delete message \(sequence) of stream \(stream)")
+    }
+
     func streamNames() throws -> [String] {
         var list: UnsafeMutablePointer<jsStreamNamesList>?
         var jerr = jsErrCode(rawValue: 0)

@@ -38,7 +38,7 @@ public struct ChangeFeed: Sendable {
         /// Markets read again because they were due (an opening or a determination), and how
         /// many of them had moved on.
         public var dueRead = 0, dueChanged = 0
-        /// Unopened markets the sweep listed (0 when no sweep ran).
+        /// Markets the sweep listed: unopened, and closed within the determination window (0 when no sweep ran).
         public var swept = 0
     }
 

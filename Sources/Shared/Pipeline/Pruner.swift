@@ -61,7 +61,7 @@ public struct Pruner: Sendable {
                 """, [.timestamp(cutoff), .int(batchSize)])
             guard deleted.rowCount > 0 else { break }
             done.markets += deleted.rowCount
-            done.subjectsPurged += await purge(deleted) { Subjects.marketFilter(series: $0, market: $1) }
+            done.subjectsPurged += await purge(deleted) { Subjects.marketFilter(series: $0) }
             try await Task.sleep(for: pause)
         }
         while !Task.isCancelled {
@@ -75,24 +75,28 @@ public struct Pruner: Sendable {
                 """, [.timestamp(cutoff), .int(batchSize)])
             guard deleted.rowCount > 0 else { break }
             done.events += deleted.rowCount
-            done.subjectsPurged += await purge(deleted) { Subjects.event(series: $0, event: $1) }
+            done.subjectsPurged += await purge(deleted) { Subjects.eventFilter(series: $0) }
             try await Task.sleep(for: pause)
         }
         return done
     }
 
-    /// Purges each deleted row's subject; a failure is logged and counted out (the message
-    /// then stays until the stream's own limits drop it), never fatal to the prune.
-    private func purge(_ rows: PostgresResult, subject: (String, String) -> String) async -> Int {
+    /// Erases each deleted row's last value, a series at a time; a failure is logged and
+    /// counted out (the message then stays until the next prune's pass over it or the
+    /// stream's own limits), never fatal to the prune.
+    private func purge(_ rows: PostgresResult, filter: (String) -> String) async -> Int {
         guard purgeMessages, let js else { return 0 }
-        var purged = 0
+        var bySeries: [String: Set<String>] = [:]
         for i in 0..<rows.rowCount {
             guard let ticker = rows[i, "ticker"], let series = rows[i, "series_ticker"] else { continue }
+            bySeries[series, default: []].insert(ticker)
+        }
+        var purged = 0
+        for (series, tickers) in bySeries.sorted(by: { $0.key < $1.key }) {
             do {
-                try await js.purgeStream(name: Streams.secmaster, subject: subject(series, ticker))
-                purged += 1
+                purged += try await LastValueEraser(js: js).erase(matching: filter(series)) { tickers.contains($0) }
             } catch {
-                logger.warning("could not purge a pruned row's last value", metadata: ["ticker": "\(ticker)", "error": "\(error)"])
+                logger.warning("could not remove pruned rows' last values", metadata: ["series": "\(series)", "error": "\(error)"])
             }
         }
         return purged

@@ -322,7 +322,7 @@ public final class SeriesSyncer: Sendable {
             let kv = try await js.keyValue(bucket: Topology.stateBucket)
             let before = try await kv.get(key).flatMap { try? JSONCodec.decode(RouteMemory.self, from: $0.value) } ?? RouteMemory()
             for move in before.moved(to: now) {
-                try await js.purgeStream(name: Streams.secmaster, subject: Subjects.marketFilter(tag: move.from, series: move.series))
+                _ = try await LastValueEraser(js: js).erase(matching: Subjects.marketFilter(tag: move.from, series: move.series))
                 log.info("series re-tagged: purged its market subjects under the old tag", metadata: [
                     "series": "\(move.series)", "from": "\(move.from)", "to": "\(now[move.series] ?? "")"])
             }

@@ -22,11 +22,13 @@ public enum Subjects {
     public static func market(tag: String, series: String, market: String) -> String {
         "ssmd.market.\(SubjectToken.encode(tag)).\(SubjectToken.encode(series)).\(SubjectToken.encode(market))"
     }
-    /// Every routing tag's subject of one market (`ssmd.market.*.<series>.<market>`): what a
-    /// market left behind on any tag it was ever routed by.
-    public static func marketFilter(series: String, market: String) -> String {
-        "ssmd.market.*.\(SubjectToken.encode(series)).\(SubjectToken.encode(market))"
+    /// Every market subject of one series under any routing tag (`ssmd.market.*.<series>.*`):
+    /// what its markets left behind on every tag they were ever routed by.
+    public static func marketFilter(series: String) -> String {
+        "ssmd.market.*.\(SubjectToken.encode(series)).*"
     }
+    /// Every event subject of one series (`ssmd.event.<series>.*`).
+    public static func eventFilter(series: String) -> String { "ssmd.event.\(SubjectToken.encode(series)).*" }
     /// Every market subject of one series under one tag (`ssmd.market.<tag>.<series>.>`).
     public static func marketFilter(tag: String, series: String) -> String {
         "ssmd.market.\(SubjectToken.encode(tag)).\(SubjectToken.encode(series)).>"
