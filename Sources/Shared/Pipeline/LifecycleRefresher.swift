@@ -98,10 +98,14 @@ public final class LifecycleRefresher: Sendable {
     /// Reads the markets and publishes one `delta` work item per series; returns how many.
     /// Markets of series no schedule tracks are left alone.
     func refresh(_ tickers: [String], tracked: [String: (schedule: String, series: TrackedSeriesRef)]) async throws -> Int {
-        guard !tickers.isEmpty else { return 0 }
         let listed = Set(tracked.keys)
+        // A market's ticker starts with its event's, which starts with its series': markets
+        // of series no schedule tracks (combo/MVE markets among them, created by the
+        // thousand) are not read at all. Attribution after the read is by event, exactly.
+        let wanted = tickers.filter { SeriesAttribution.series(ofEvent: $0, listed: listed) != nil }
+        guard !wanted.isEmpty else { return 0 }
         var merge = FeedMerge()
-        try await client.forEachMarketsPage(tickers: tickers) { page in
+        try await client.forEachMarketsPage(tickers: wanted) { page in
             for m in page {
                 if let series = SeriesAttribution.series(ofEvent: m.eventTicker, listed: listed) { merge.add(m, series: series) }
             }
