@@ -23,6 +23,13 @@ struct DeadLetterFilter: ParsableArguments {
 
     var subject: String { stage.map { Subjects.deadLetter(stage: $0) } ?? Subjects.allDeadLetters }
 
+    /// The command's settings, the filter's earliest time, and its logger.
+    func resolve(_ common: CommonOptions) throws -> (CommonOptions.Resolved, Timestamp?, Logger) {
+        let r = SettingsResolver.quietCLI
+        let c = try common.resolve(connectionName: "ssmd-dlq", r)
+        return (c, try earliest(r), bootstrapLogging(c))
+    }
+
     func earliest(_ r: SettingsResolver) throws -> Timestamp? {
         guard since != nil else { return nil }
         let d = try r.duration("since", since, default: .zero, max: .seconds(366 * 86_400))
@@ -70,10 +77,7 @@ struct DeadLetterList: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let r = SettingsResolver.quietCLI
-        let c = try common.resolve(connectionName: "ssmd-dlq", r)
-        let earliest = try filter.earliest(r)
-        let logger = bootstrapLogging(c)
+        let (c, earliest, logger) = try filter.resolve(common)
         let (letters, unreadable) = try await withCLIConnection(c, logger: logger) { js in try await filter.read(js, earliest: earliest) }
         for s in letters {
             if json {
@@ -102,10 +106,7 @@ struct DeadLetterReplay: AsyncParsableCommand {
     var dryRun = false
 
     func run() async throws {
-        let r = SettingsResolver.quietCLI
-        let c = try common.resolve(connectionName: "ssmd-dlq", r)
-        let earliest = try filter.earliest(r)
-        let logger = bootstrapLogging(c)
+        let (c, earliest, logger) = try filter.resolve(common)
         let dryRun = self.dryRun
         let (replayed, superseded, unusable) = try await withCLIConnection(c, logger: logger) { js -> (Int, Int, Int) in
             let (letters, unreadable) = try await filter.read(js, earliest: earliest)

@@ -51,34 +51,38 @@ public struct Pruner: Sendable {
     /// or the task is cancelled (what is done stays done).
     public func prune(goneBefore cutoff: Timestamp) async throws -> Counts {
         var done = Counts()
-        while !Task.isCancelled {
-            let deleted = try await connection.execute("""
-                WITH doomed AS (
-                    SELECT ticker FROM markets WHERE gone_at < $1::timestamptz
-                    ORDER BY gone_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-                DELETE FROM markets m USING doomed d WHERE m.ticker = d.ticker
-                RETURNING m.ticker, m.series_ticker
-                """, [.timestamp(cutoff), .int(batchSize)])
-            guard deleted.rowCount > 0 else { break }
-            done.markets += deleted.rowCount
-            done.subjectsPurged += await purge(deleted) { Subjects.marketFilter(series: $0) }
-            try await Task.sleep(for: pause)
-        }
-        while !Task.isCancelled {
-            let deleted = try await connection.execute("""
-                WITH doomed AS (
-                    SELECT e.ticker FROM events e WHERE e.gone_at < $1::timestamptz
-                      AND NOT EXISTS (SELECT 1 FROM markets m WHERE m.event_ticker = e.ticker)
-                    ORDER BY e.gone_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-                DELETE FROM events e USING doomed d WHERE e.ticker = d.ticker
-                RETURNING e.ticker, e.series_ticker
-                """, [.timestamp(cutoff), .int(batchSize)])
-            guard deleted.rowCount > 0 else { break }
-            done.events += deleted.rowCount
-            done.subjectsPurged += await purge(deleted) { Subjects.eventFilter(series: $0) }
-            try await Task.sleep(for: pause)
-        }
+        // Markets first: an event goes only once no market of it is left.
+        done.markets = try await deleteInBatches("""
+            WITH doomed AS (
+                SELECT ticker FROM markets WHERE gone_at < $1::timestamptz
+                ORDER BY gone_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+            DELETE FROM markets m USING doomed d WHERE m.ticker = d.ticker
+            RETURNING m.ticker, m.series_ticker
+            """, cutoff: cutoff, purged: &done.subjectsPurged) { Subjects.marketFilter(series: $0) }
+        done.events = try await deleteInBatches("""
+            WITH doomed AS (
+                SELECT e.ticker FROM events e WHERE e.gone_at < $1::timestamptz
+                  AND NOT EXISTS (SELECT 1 FROM markets m WHERE m.event_ticker = e.ticker)
+                ORDER BY e.gone_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+            DELETE FROM events e USING doomed d WHERE e.ticker = d.ticker
+            RETURNING e.ticker, e.series_ticker
+            """, cutoff: cutoff, purged: &done.subjectsPurged) { Subjects.eventFilter(series: $0) }
         return done
+    }
+
+    /// Runs `deleteSQL` (cutoff $1, batch size $2, returning ticker and series_ticker) until
+    /// it deletes nothing; erases each batch's last values; returns the rows deleted.
+    private func deleteInBatches(_ deleteSQL: String, cutoff: Timestamp, purged: inout Int,
+                                 subjects: (String) -> String) async throws -> Int {
+        var deleted = 0
+        while !Task.isCancelled {
+            let rows = try await connection.execute(deleteSQL, [.timestamp(cutoff), .int(batchSize)])
+            guard rows.rowCount > 0 else { break }
+            deleted += rows.rowCount
+            purged += await purge(rows, filter: subjects)
+            try await Task.sleep(for: pause)
+        }
+        return deleted
     }
 
     /// Erases each deleted row's last value, a series at a time; a failure is logged and
