@@ -77,9 +77,11 @@ struct SeriesFetcherService: Service {
 
     func run(js: JetStream) async throws {
         let client = try await exchange.makeClient(js: js, pool: nil, logger: logger)
-        let election = LeaderElection(js: js, instance: instanceID, period: leaderLease, logger: logger)
-        let syncer = SeriesSyncer(client: client, js: js, topology: topology, logger: logger, mayWrite: { election.isLeader })
-        try await election.run {
+        // A one-shot run (--once, like `ssmd series sync`) is an operator's action and takes no
+        // part in the election; daemons run the schedules only while they hold the lease.
+        let election = once ? nil : LeaderElection(js: js, instance: instanceID, period: leaderLease, logger: logger)
+        let syncer = SeriesSyncer(client: client, js: js, topology: topology, logger: logger, mayWrite: { election?.isLeader ?? true })
+        let schedulesAndRefresher: @Sendable () async throws -> Void = {
             try await withThrowingTaskGroup(of: Void.self) { services in
                 if lifecycleRefresh && !once {
                     let refresher = LifecycleRefresher(client: client, js: js, topology: topology, syncer: syncer, logger: logger)
@@ -96,6 +98,7 @@ struct SeriesFetcherService: Service {
                 services.cancelAll()
             }
         }
+        if let election { try await election.run(schedulesAndRefresher) } else { try await schedulesAndRefresher() }
     }
 
     func loop(_ schedule: Schedule, claimedByEarlier: [SeriesSelection], syncer: SeriesSyncer) async throws {

@@ -9,7 +9,7 @@ import _CryptoExtras
 /// lifecycle-listener against the real simulator's signed WebSocket and a real nats-server:
 /// what the exchange sends reaches SSMD_LIFECYCLE as notices, promptly; a wrong key stops it
 /// with exit 2; drops and NATS outages cost nothing but a gap; SIGTERM is a clean stop.
-@Suite(.tags(.processes), .processSlot) struct LifecycleListenerTests {
+@Suite(.tags(.processes), .processSlotAlone) struct LifecycleListenerTests {
     /// A key the simulator knows (k1) and one it does not.
     struct Keys {
         let dir: URL

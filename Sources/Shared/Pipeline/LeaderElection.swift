@@ -36,12 +36,20 @@ public final class LeaderElection: Sendable {
     public func run(_ lead: @escaping @Sendable () async throws -> Void) async throws {
         while !Task.isCancelled {
             try await acquire()
-            let finished = try await withThrowingTaskGroup(of: Bool.self) { group in
-                group.addTask { try await lead(); return true }
-                group.addTask { try await self.renewUntilLost(); return false }
-                let first = try await group.next() ?? true
-                group.cancelAll()
-                return first
+            let finished: Bool
+            do {
+                finished = try await withThrowingTaskGroup(of: Bool.self) { group in
+                    group.addTask { try await lead(); return true }
+                    group.addTask { try await self.renewUntilLost(); return false }
+                    let first = try await group.next() ?? true
+                    group.cancelAll()
+                    return first
+                }
+            } catch {
+                // A failed run (a --once cycle that failed, a fatal error) gives the lease up
+                // too: the next instance must not wait out the period.
+                await release()
+                throw error
             }
             if finished { await release(); return }
         }
