@@ -76,7 +76,7 @@ struct PullConsumerTests {
         try await withNATS { f in
             try await f.js.ensureStream(StreamSpec(name: "JOBS", subjects: ["jobs.>"]))
             try await f.js.ensureConsumer(stream: "JOBS", ConsumerSpec(durableName: "worker", filterSubject: "jobs.>",
-                                                                 ackWait: .seconds(1), maxAckPending: 100))
+                                                                 ackWait: .seconds(2), maxAckPending: 100))
             for name in ["ack", "nak", "progress", "term"] {
                 _ = try await f.js.publish(OutgoingMessage(subject: "jobs.\(name)", data: bytes(name), headers: ["X-Job": name]))
             }
@@ -98,19 +98,20 @@ struct PullConsumerTests {
             try first["nak"]!.nak(delay: .milliseconds(1500))
             try first["term"]!.term()
 
-            // For 3 s (3 × AckWait) keep the "progress" job alive with in-progress acks, on a
-            // task of their own so a fetch slowed by a loaded machine cannot delay them.
+            // For 5 s (2.5 × AckWait) keep the "progress" job alive with in-progress acks, on a
+            // task of their own so a fetch slowed by a loaded machine cannot delay them (AckWait
+            // is 2 s: a starved task must stall for 2 s to lose the job).
             var redelivered: [(String, Duration, UInt64)] = []
             let progress = first["progress"]!
             try progress.inProgress()
             let keepAlive = Task {
-                while clock.now - t0 < .seconds(3) {
+                while clock.now - t0 < .seconds(5) {
                     try? await Task.sleep(for: .milliseconds(200))
                     try? progress.inProgress()
                 }
             }
             defer { keepAlive.cancel() }
-            while clock.now - t0 < .seconds(3) {
+            while clock.now - t0 < .seconds(5) {
                 for m in try await sub.fetch(batch: 4, maxWait: .milliseconds(200)) {
                     redelivered.append((string(m.data), clock.now - t0, m.deliveryCount))
                     if string(m.data) == "nak" { try await m.ackSync() }
