@@ -6,7 +6,7 @@ import TestSupport
 /// every second while a cycle runs against a rate-limited simulator, and the page then shows
 /// the budget in use, requests and 429s, the work queue filling and emptying, the writer's lag
 /// and the age of the schedule's data. A screenshot is kept for people to look at.
-@Suite(.serialized, .tags(.processes), .processSlot) struct DashboardChartsTests {
+@Suite(.serialized, .tags(.processes), .processSlotAlone) struct DashboardChartsTests {
     /// One line of a chart as rendered: its figures from the `data-*` attributes.
     struct Line { var count: Int; var last: Double?; var max: Double? }
 
