@@ -42,10 +42,6 @@ extension JetStream {
     /// `ensureStream` for what may and may not change).
     public func ensureStream(_ spec: StreamSpec) async throws { try await call { try self.ensureStream(spec) } }
     public func deleteStream(name: String) async throws { try await call { try self.deleteStream(name: name) } }
-    /// Removes all messages of a stream, or those of one subject.
-    public func purgeStream(name: String, subject: String? = nil) async throws {
-        try await call { try self.purgeStream(name: name, subject: subject) }
-    }
     public func deleteMessage(stream: String, sequence: UInt64) async throws {
         try await call { try self.deleteMessage(stream: stream, sequence: sequence) }
     }

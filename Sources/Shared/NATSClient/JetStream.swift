@@ -139,18 +139,6 @@ public final class JetStream: @unchecked Sendable {
         try NATSStatus.check(s, jerr, "delete stream \(name)")
     }
 
-    /// Removes all messages (or those of one subject) from a stream.
-    func purgeStream(name: String, subject: String? = nil) throws {
-        var jerr = jsErrCode(rawValue: 0)
-        let s = withOptionalCString(subject) { subj in
-            withOptions { o in
-                o.Stream.Purge.Subject = subj
-                return js_PurgeStream(ctx, name, &o, &jerr)
-            }
-        }
-        try NATSStatus.check(s, jerr, "purge stream \(name)")
-    }
-
     /// Deletes one message by its stream sequence. Unlike a purge with a subject filter (which
     /// nats-server 2.9 applies to consumers' positions too, so a consumer could skip messages
     /// pending on other subjects), this touches only that message.
