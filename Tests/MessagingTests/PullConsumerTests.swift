@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import NATSClient
 import SSMDCore
+import TestSupport
 
 @Suite("Pull consumers")
 struct PullConsumerTests {
@@ -72,7 +73,9 @@ struct PullConsumerTests {
         }
     }
 
-    @Test func ackNakInProgressAndTerm() async throws {
+    /// Timing-bound (AckWait, nak delay): it holds every process slot, so no pipeline test
+    /// starves its keep-alive and fetch loops meanwhile.
+    @Test(.processSlotAlone) func ackNakInProgressAndTerm() async throws {
         try await withNATS { f in
             try await f.js.ensureStream(StreamSpec(name: "JOBS", subjects: ["jobs.>"]))
             try await f.js.ensureConsumer(stream: "JOBS", ConsumerSpec(durableName: "worker", filterSubject: "jobs.>",
