@@ -56,7 +56,8 @@ struct MarketFetcherService: Service {
     func run(js: JetStream) async throws {
         let client = try await exchange.makeClient(js: js, pool: pool, logger: logger)
         let workers = MarketWorkPool(js: js, topology: topology, tags: tags, excludedTags: excludedTags, concurrency: concurrency,
-                                     syncer: MarketSyncer(client: client, js: js, lookbackSeconds: lookbackSeconds, logger: logger), logger: logger)
+                                     syncer: MarketSyncer(client: client, js: js, lookbackSeconds: lookbackSeconds, logger: logger),
+                                     listingSyncer: ListingSyncer(client: client, js: js, logger: logger), logger: logger)
         let budgetLog = Task {
             // Budget figures every 30 s: what this replica was granted and waited.
             var last = budgetSnapshot(client.budget)

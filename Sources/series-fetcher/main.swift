@@ -36,6 +36,12 @@ struct SeriesFetcherCommand: ParsableCommand {
     var ackWait: String?
     @Option(name: .customLong("reconcile-every"), help: "Every series gets a full sync at least this often, a slice of them each cycle; between, only what the change feed reports (SSMD_RECONCILE_EVERY). Default 6h")
     var reconcileEvery: String?
+    @Option(name: .customLong("feed-interval"), help: "The exchange-wide change feed runs this often, shared by every schedule (new, opened, closed, settled and edited markets within about this long); 0: each cycle runs its own feed instead (SSMD_FEED_INTERVAL). Default 15s")
+    var feedInterval: String?
+    @Option(name: .customLong("reread-every"), help: "Every tracked market is read again at least this often, so no row's quotes are older (SSMD_REREAD_EVERY). Default 10m")
+    var rereadEvery: String?
+    @Option(name: .customLong("listing-min-series"), help: "A schedule tracking at least this many series reads its first cycle and each re-read with an exchange-wide listing (about 110 requests) instead of one request per series; 0: never (SSMD_LISTING_MIN_SERIES). Default 200")
+    var listingMinSeries: String?
     @Option(name: .customLong("delta-limit"), help: "Changed markets carried inside one work item; more and the market-fetcher fetches them (SSMD_DELTA_LIMIT). Default 100")
     var deltaLimit: String?
     @Option(name: .customLong("lookback"), help: "Markets settled this long ago or later are fetched for a series synced the first time (SSMD_LOOKBACK; the market-fetchers' full-sync window). Default 24h")
@@ -60,6 +66,10 @@ struct SeriesFetcherService: Service {
     let instanceID: String
     let fullFirst: Bool
     let reconcileSeconds: Int64
+    let rereadSeconds: Int64
+    let listingMinSeries: Int
+    /// The shared feed's interval; nil: each cycle runs its own feed.
+    let feedInterval: Duration?
     let deltaLimit: Int
     let lookbackSeconds: Int64
     let topology: Topology
@@ -80,12 +90,21 @@ struct SeriesFetcherService: Service {
         // A one-shot run (--once, like `ssmd series sync`) is an operator's action and takes no
         // part in the election; daemons run the schedules only while they hold the lease.
         let election = once ? nil : LeaderElection(js: js, instance: instanceID, period: leaderLease, logger: logger)
-        let syncer = SeriesSyncer(client: client, js: js, topology: topology, logger: logger, mayWrite: { election?.isLeader ?? true })
+        // A one-shot cycle reads its own changes; daemons share one feed on its own interval.
+        let sharedFeed = once ? nil : feedInterval
+        let syncer = SeriesSyncer(client: client, js: js, topology: topology, logger: logger, sharedFeed: sharedFeed != nil,
+                                  mayWrite: { election?.isLeader ?? true })
         let schedulesAndRefresher: @Sendable () async throws -> Void = {
             try await withThrowingTaskGroup(of: Void.self) { services in
                 if lifecycleRefresh && !once {
                     let refresher = LifecycleRefresher(client: client, js: js, topology: topology, syncer: syncer, logger: logger)
                     services.addTask { try await refresher.run() }
+                }
+                if let sharedFeed {
+                    let feed = FeedLoop(client: client, js: js, topology: topology, syncer: syncer, interval: sharedFeed,
+                                        policy: SyncPolicy(reconcileSeconds: reconcileSeconds, deltaLimit: deltaLimit, lookbackSeconds: lookbackSeconds),
+                                        logger: logger, mayWrite: { election?.isLeader ?? true })
+                    services.addTask { await feed.run() }
                 }
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for (i, schedule) in schedules.enumerated() {
@@ -105,7 +124,7 @@ struct SeriesFetcherService: Service {
         var log = logger
         log[metadataKey: "schedule"] = "\(schedule.name)"
         let policy = SyncPolicy(intervalSeconds: Int64(schedule.interval.seconds), reconcileSeconds: reconcileSeconds, deltaLimit: deltaLimit,
-                                lookbackSeconds: lookbackSeconds)
+                                lookbackSeconds: lookbackSeconds, rereadSeconds: rereadSeconds, listingMinSeries: listingMinSeries)
         var forceFull = fullFirst
         while !Task.isShuttingDownGracefully {
             let started = ContinuousClock.now
@@ -175,6 +194,9 @@ enum SeriesFetcherMain {
             }
             let reconcile = try r.duration("reconcile-every", cmd.reconcileEvery, default: .seconds(6 * 3600), min: .seconds(1))
             let deltaLimit = try r.int("delta-limit", cmd.deltaLimit, default: 100, range: 1...500)
+            let reread = try r.duration("reread-every", cmd.rereadEvery, default: .seconds(600), min: .seconds(1))
+            let feedInterval = try r.duration("feed-interval", cmd.feedInterval, default: .seconds(15), min: .zero, max: .seconds(86_400))
+            let listingMinSeries = try r.int("listing-min-series", cmd.listingMinSeries, default: 200, range: 0...1_000_000)
             let lookback = try r.duration("lookback", cmd.lookback, default: .seconds(86_400), min: .seconds(60))
             var topology = Topology(streamReplicas: common.streamReplicas)
             topology.workAckWait = try r.duration("ack-wait", cmd.ackWait, default: .seconds(30), min: .seconds(1), max: .seconds(3600))
@@ -184,6 +206,7 @@ enum SeriesFetcherMain {
                 "schedules": "\(schedules.map { "\($0.name)(tags: \($0.selection.tags), categories: \($0.selection.categories), games_only: \($0.selection.gamesOnly), every \($0.interval.seconds)s)" })",
                 "nats": "\(common.nats.urls.map(Redaction.url))", "exchange": "\(exchange.client.baseURL)", "signed_as": "\(exchange.signer?.keyID ?? "unsigned")",
                 "once": "\(cmd.once)", "full": "\(cmd.full)", "reconcile_every_s": "\(reconcile.seconds)", "delta_limit": "\(deltaLimit)",
+                "reread_every_s": "\(reread.seconds)", "feed_interval_s": "\(feedInterval.seconds)", "listing_min_series": "\(listingMinSeries)",
                 "rate_tokens_per_s": "\(exchange.tokensPerSecond)"])
             let metrics = DaemonMetrics.bootstrap(program: "series-fetcher"), probe = ReadinessProbe()
             let lifecycleRefresh = try r.choice("lifecycle-refresh", cmd.lifecycleRefresh, default: Switch.on) == .on
@@ -191,7 +214,9 @@ enum SeriesFetcherMain {
             let instanceID = r.string("instance-id", cmd.instanceID) ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
             let service = SeriesFetcherService(schedules: schedules, once: cmd.once, lifecycleRefresh: lifecycleRefresh,
                                                leaderLease: leaderLease, instanceID: instanceID, fullFirst: cmd.full,
-                                               reconcileSeconds: Int64(reconcile.seconds), deltaLimit: deltaLimit,
+                                               reconcileSeconds: Int64(reconcile.seconds), rereadSeconds: Int64(reread.seconds),
+                                               listingMinSeries: listingMinSeries, feedInterval: feedInterval > .zero ? feedInterval : nil,
+                                               deltaLimit: deltaLimit,
                                                lookbackSeconds: Int64(lookback.seconds), topology: topology,
                                                nats: common.nats, exchange: exchange, probe: probe, logger: logger)
             try await DaemonMain.run(service, program: "series-fetcher", ops: ops, metrics: metrics, probe: probe, logger: logger,

@@ -123,9 +123,11 @@ struct SecmasterSync: AsyncParsableCommand {
 
         // The tags this cycle routed to: only their queues are worked and waited for (other
         // schedules' work belongs to their own replicas).
-        let consumers = report.routingTags.map { Streams.workConsumer(tag: $0) }
+        // An exchange-wide listing's parts go to the shared `listing` consumer.
+        let consumers = report.routingTags.map { Streams.workConsumer(tag: $0) } + (report.listingParts > 0 ? [Streams.listingConsumer] : [])
         let pool = MarketWorkPool(js: js, topology: topology, tags: report.routingTags, concurrency: workers,
-                                  syncer: MarketSyncer(client: client, js: js, logger: logger), logger: logger)
+                                  syncer: MarketSyncer(client: client, js: js, logger: logger),
+                                  listingSyncer: ListingSyncer(client: client, js: js, logger: logger), logger: logger)
         let deadline = ContinuousClock.now + limit
         if !consumers.isEmpty { try await pool.run(finished: {
             if ContinuousClock.now > deadline { return true }

@@ -15,7 +15,9 @@ import WireContract
         defer { h.teardown() }
         try h.start("db-writer", ["--batch-max-age", "100ms"])
         try h.start("market-fetcher")
-        let fetcher = try h.start("series-fetcher", ["--interval", "3600s"])
+        // The shared change feed runs once after the first cycle, then not within the test:
+        // only the refresh can bring the transition in.
+        let fetcher = try h.start("series-fetcher", ["--interval", "3600s", "--feed-interval", "3600s"])
         #expect(await eventually(timeout: .seconds(120)) { fetcher.output.contains("cycle complete") }, "\(h.logs())")
         #expect(try await h.waitUntilDrained(timeout: .seconds(120)), "\(h.logs())")
 

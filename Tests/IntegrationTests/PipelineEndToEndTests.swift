@@ -115,15 +115,27 @@ import SSMDCore
 
     static let frozenClock = ["--clock-speed", "0"]
 
-    @Test func oneCycleMatchesTheSimulatorExactly() async throws {
-        let h = try await PipelineHarness(name: "e2e-exact", simulatorArguments: Self.frozenClock)
+    /// A first cycle read both ways: per series (one request each), and by an exchange-wide
+    /// listing (a few page chains for the whole exchange, attributed through events).
+    @Test(arguments: [false, true])
+    func oneCycleMatchesTheSimulatorExactly(byListing: Bool) async throws {
+        let h = try await PipelineHarness(name: byListing ? "e2e-listing" : "e2e-exact", simulatorArguments: Self.frozenClock)
         defer { h.teardown() }
         try h.start("db-writer", ["--batch-max-age", "100ms"])
         try h.start("market-fetcher")
-        let cycle = try await h.run("series-fetcher", ["--once"])
+        let cycle = try await h.run("series-fetcher", ["--once", "--listing-min-series", byListing ? "1" : "0"])
         #expect(cycle.status == 0, "series-fetcher: \(cycle.output.suffix(2000))")
         await #expect(try h.waitUntilDrained(timeout: .seconds(120)), "pipeline did not drain:\n\(h.logs())")
         let e = try await Self.expectation(h)
+        let requests = try await h.simulatorStatusCounts().values.reduce(0, +)
+        #expect(cycle.output.contains("exchange-wide listing handed out") == byListing, "\(cycle.output.suffix(2000))")
+        if byListing {
+            // The series side (categories, series, the sweep of unopened markets) plus about
+            // ten page chains: far fewer than one request per tracked series.
+            #expect(requests < e.series.count / 2, "\(requests) requests for \(e.series.count) series")
+        } else {
+            #expect(requests > e.series.count, "\(requests) requests for \(e.series.count) series")
+        }
         #expect(e.series.count > 50)
         #expect(e.markets.count > 500)
         #expect(e.series.values.contains { $0.isGame && $0.category == "Sports" })

@@ -10,7 +10,8 @@ import WireContract
         Market(ticker: ticker, eventTicker: event, status: "active")
     }
 
-    let policy = SyncPolicy(intervalSeconds: 300, reconcileSeconds: 3600, feedOverlapSeconds: 60, deltaLimit: 2)
+    /// Re-reads on the reconciliation period, so these tests see reconciliation alone.
+    let policy = SyncPolicy(intervalSeconds: 300, reconcileSeconds: 3600, feedOverlapSeconds: 60, deltaLimit: 2, rereadSeconds: 3600)
     let tracked = (1...24).map { "S\($0 < 10 ? "0" : "")\($0)" }
     let now = Timestamp.seconds(1_800_000_000)
 
@@ -62,6 +63,58 @@ import WireContract
         let plan = planner.plan(tracked: tracked, feed: .none, state: state, now: now, feedStarted: now)
         #expect(plan.counts.full == 24)
         #expect(plan.state.lastFull["GONE"] == nil)
+    }
+
+    @Test func aLargeScheduleReadsByListingFirstAndOnEveryRereadPeriod() {
+        let policy = SyncPolicy(intervalSeconds: 300, reconcileSeconds: 3600, deltaLimit: 2, rereadSeconds: 600, listingMinSeries: 10)
+        let planner = SyncPlanner(policy: policy)
+        let first = planner.plan(tracked: tracked, feed: .none, state: SyncPlanState(), now: now, feedStarted: now)
+        #expect(first.listing)
+        #expect(first.decisions.isEmpty, "the listing reads every series: no per-series work")
+        #expect(first.state.lastFull.count == 24 && first.state.lastFull.values.allSatisfy { $0 == now.secondsSinceEpoch },
+                "each series' gone-proof (a full sync) follows on the reconciliation round")
+        #expect(first.state.lastListing == now)
+        // 5 min later: no listing yet; the reconciliation slice (24 × 300 / 3600 = 2) goes on.
+        let t1 = now.adding(seconds: 300)
+        let second = planner.plan(tracked: tracked, feed: .changes([:]), state: first.state, now: t1, feedStarted: t1)
+        #expect(!second.listing && second.counts.full == 2 && second.state.lastListing == now)
+        // 10 min after the first: every tracked market is read again.
+        let t2 = now.adding(seconds: 600)
+        let third = planner.plan(tracked: tracked, feed: .changes([:]), state: second.state, now: t2, feedStarted: t2)
+        #expect(third.listing && third.state.lastListing == t2)
+        #expect(third.counts.full == 2, "the listing does not replace the reconciliation slice")
+    }
+
+    @Test func aSmallScheduleRereadsByFullSyncsOnTheRereadPeriod() {
+        let small = SyncPolicy(intervalSeconds: 300, reconcileSeconds: 3600, deltaLimit: 2, rereadSeconds: 600, listingMinSeries: 200)
+        #expect(!small.usesListing(tracked: 24))
+        #expect(small.reconcileQuota(tracked: 24) == 12, "24 × 300 / 600: every series within 10 min")
+        let plan = SyncPlanner(policy: small).plan(tracked: tracked, feed: .none, state: SyncPlanState(), now: now, feedStarted: now)
+        #expect(!plan.listing && plan.counts.full == 24)
+        let never = SyncPolicy(rereadSeconds: 600, listingMinSeries: 0)
+        #expect(!never.usesListing(tracked: 1_000_000))
+        #expect(SyncPolicy(rereadSeconds: 600, listingMinSeries: 200).usesListing(tracked: 200))
+    }
+
+    @Test func routeTablesSurviveChunking() throws {
+        var routes: [String: SeriesRoute] = [:]
+        for i in 0..<5_001 { routes["S\(i)"] = SeriesRoute(tag: i % 2 == 0 ? "Soccer" : "a.b c", category: "Sports", isGame: i % 3 == 0) }
+        let table = RouteTable(routes: routes)
+        let chunks = table.chunks(of: 2_500)
+        #expect(chunks.map(\.routes.count) == [2_500, 2_500, 1])
+        let decoded = try chunks.map { try JSONDecoder().decode(RouteTable.self, from: JSONEncoder().encode($0)) }
+        #expect(RouteTable(merging: decoded) == table)
+        #expect(RouteTable().chunks().count == 1, "an empty table is still stored")
+        // A chunk of 2,500 series stays far below NATS' 1 MB payload limit.
+        #expect(try JSONEncoder().encode(chunks[0]).count < 300_000)
+    }
+
+    @Test func listingPartsCoverEveryEventStatusAndTheMarketsNoEventChainHas() {
+        #expect(Set(ListingPart.allCases.compactMap(\.eventStatus)) == [.unopened, .open, .closed, .settled])
+        #expect(ListingPart.allCases.filter { $0.eventStatus == nil } == [.pausedMarkets, .lateSettledMarkets])
+        let item = ListingItem(schedule: "all", cycleId: "all-1", part: .openEvents, issuedAt: now, exchangeTime: now,
+                               closedSince: now.adding(seconds: -86_400), routeChunks: 2)
+        #expect(item.subject == "ssmd.listing" && item.messageID == "listing:all-1:events-open")
     }
 
     @Test func everySeriesIsReconciledWithinThePeriod() {

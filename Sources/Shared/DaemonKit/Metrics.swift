@@ -14,7 +14,7 @@ import SSMDCore
 public enum MetricCatalog {
     public static let all: [MetricDefinition] =
         DaemonMetrics.definitions + ExchangeMetrics.definitions + BudgetMetrics.definitions + WorkPoolMetrics.definitions
-        + CycleMetrics.definitions + WriterPrometheusMetrics.definitions + APIMetrics.definitions
+        + CycleMetrics.definitions + FeedMetrics.definitions + WriterPrometheusMetrics.definitions + APIMetrics.definitions
         + LifecycleListenerMetrics.definitions
 
     public static let byName: [String: MetricDefinition] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })

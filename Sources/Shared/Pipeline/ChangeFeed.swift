@@ -75,8 +75,11 @@ public struct ChangeFeed: Sendable {
             result.returned += page.count
             for m in page {
                 dueRead += 1
-                if m.lifecycle != .initialized && m.lifecycle != .closed { dueChanged += 1 }
                 due.observe(m)
+                // Only a market that moved on is a change: one still waiting (not open yet,
+                // not determined yet) is read again next time, not handed out every run.
+                guard m.lifecycle != .initialized && m.lifecycle != .closed else { continue }
+                dueChanged += 1
                 if let series = SeriesAttribution.series(ofEvent: m.eventTicker, listed: listed) { merge.add(m, series: series) }
             }
         }

@@ -165,23 +165,34 @@ public final class MarketSyncer: Sendable {
     }
 
     private func eventMessage(_ event: Event, fetchedAt: Timestamp, item: WorkItem) throws -> OutgoingMessage {
-        let body = try JSONCodec.encode(event)
-        return OutgoingMessage(
-            subject: Subjects.event(series: item.seriesTicker, event: event.ticker),
-            data: try MessageCodec.encode(EventMessage(fetchedAt: fetchedAt, category: item.category, event: event)),
-            // The cycle is in the id so a value that returns (A → B → A) within the duplicate
-            // window still lands; resends of one sync are still deduplicated.
-            msgId: "event:\(event.ticker):\(item.cycleId):\(FNV1a.hash64(bytes: body).hex)")
+        try SecmasterMessages.event(event, fetchedAt: fetchedAt, series: item.seriesTicker, category: item.category, cycleId: item.cycleId)
     }
 
     private func marketMessage(_ m: Market, fetchedAt: Timestamp, item: WorkItem) throws -> OutgoingMessage {
+        try SecmasterMessages.market(m, fetchedAt: fetchedAt, series: item.seriesTicker, tag: item.routingTag, category: item.category, cycleId: item.cycleId)
+    }
+}
+
+/// The event and market messages every syncer publishes, with their subjects and ids.
+enum SecmasterMessages {
+    static func event(_ event: Event, fetchedAt: Timestamp, series: String, category: String, cycleId: String) throws -> OutgoingMessage {
+        let body = try JSONCodec.encode(event)
+        return OutgoingMessage(
+            subject: Subjects.event(series: series, event: event.ticker),
+            data: try MessageCodec.encode(EventMessage(fetchedAt: fetchedAt, category: category, event: event)),
+            // The cycle is in the id so a value that returns (A → B → A) within the duplicate
+            // window still lands; resends of one sync are still deduplicated.
+            msgId: "event:\(event.ticker):\(cycleId):\(FNV1a.hash64(bytes: body).hex)")
+    }
+
+    static func market(_ m: Market, fetchedAt: Timestamp, series: String, tag: String, category: String, cycleId: String) throws -> OutgoingMessage {
         let body = try JSONCodec.encode(m)
         return OutgoingMessage(
-            subject: Subjects.market(tag: item.routingTag, series: item.seriesTicker, market: m.ticker),
-            data: try MessageCodec.encode(MarketMessage(fetchedAt: fetchedAt, tag: item.routingTag, category: item.category, seriesTicker: item.seriesTicker, market: m)),
-            // Same sync, same content → same id (a retried publish is deduplicated); the cycle
-            // is in the id so a value that returns (A → B → A) within the duplicate window
-            // still lands.
-            msgId: "market:\(m.ticker):\(item.cycleId):\(FNV1a.hash64(bytes: body).hex)")
+            subject: Subjects.market(tag: tag, series: series, market: m.ticker),
+            data: try MessageCodec.encode(MarketMessage(fetchedAt: fetchedAt, tag: tag, category: category, seriesTicker: series, market: m)),
+            // Same sync, same content → same id (a retried publish, or the same market in two
+            // parts of a listing, is deduplicated); the cycle is in the id so a value that
+            // returns (A → B → A) within the duplicate window still lands.
+            msgId: "market:\(m.ticker):\(cycleId):\(FNV1a.hash64(bytes: body).hex)")
     }
 }

@@ -37,10 +37,13 @@ actor WorkSubscriptions {
     private let topology: Topology
     private let fixedTags: [String]
     private let excludedConsumers: Set<String>
+    /// Also take parts of exchange-wide listings (consumer `listing`).
+    private let listing: Bool
     private var subscriptions: [(name: String, sub: PullSubscription, ackWait: Duration)] = []
     private var cursor = 0
 
-    init(js: JetStream, topology: Topology, tags: [String], excludedTags: [String] = []) {
+    init(js: JetStream, topology: Topology, tags: [String], excludedTags: [String] = [], listing: Bool) {
+        self.listing = listing
         self.js = js
         self.topology = topology
         self.fixedTags = tags
@@ -51,12 +54,16 @@ actor WorkSubscriptions {
 
     /// Binds to consumers not yet subscribed.
     func refresh() async throws {
-        let names: [String]
+        var names: [String]
         if fixedTags.isEmpty {
             names = try await js.consumerNames(stream: Streams.work).filter { $0.hasPrefix("work-") && !excludedConsumers.contains($0) }.sorted()
         } else {
             names = fixedTags.map { Streams.workConsumer(tag: $0) }
             for tag in fixedTags { try await js.ensureConsumer(stream: Streams.work, topology.workConsumer(tag: tag)) }
+        }
+        if listing {
+            try await js.ensureConsumer(stream: Streams.work, topology.listingConsumer)
+            names.append(Streams.listingConsumer)
         }
         for name in names where !subscriptions.contains(where: { $0.name == name }) {
             // The consumer's own AckWait (set by whoever created it) paces the lease keeper.
@@ -82,6 +89,8 @@ actor WorkSubscriptions {
 /// What a pool of work-item workers did.
 public struct WorkPoolTotals: Sendable, Equatable {
     public var seriesSynced = 0
+    /// Parts of exchange-wide listings read.
+    public var listingParts = 0
     public var markets = 0
     public var events = 0
     public var requests = 0
@@ -100,13 +109,17 @@ public final class MarketWorkPool: Sendable {
     private let excludedTags: [String]
     private let concurrency: Int
     private let syncer: MarketSyncer
+    private let listingSyncer: ListingSyncer?
     private let logger: Logger
     private let totalsState = Mutex(WorkPoolTotals())
     private let metrics = WorkPoolMetricsEmitter()
 
     /// - Parameter excludedTags: with no `tags`, tags whose work this pool leaves to others.
+    /// - Parameter listingSyncer: given, the pool also takes parts of exchange-wide listings
+    ///   (every pool shares them: a listing covers every tag).
     public init(js: JetStream, topology: Topology, tags: [String], excludedTags: [String] = [], concurrency: Int,
-                syncer: MarketSyncer, logger: Logger) {
+                syncer: MarketSyncer, listingSyncer: ListingSyncer? = nil, logger: Logger) {
+        self.listingSyncer = listingSyncer
         self.excludedTags = excludedTags
         self.js = js
         self.topology = topology
@@ -134,7 +147,7 @@ public final class MarketWorkPool: Sendable {
         // subscriptions to the shared durable consumers.
         var workerSubscriptions: [WorkSubscriptions] = []
         for _ in 0..<concurrency {
-            let subs = WorkSubscriptions(js: js, topology: topology, tags: tags, excludedTags: excludedTags)
+            let subs = WorkSubscriptions(js: js, topology: topology, tags: tags, excludedTags: excludedTags, listing: listingSyncer != nil)
             try await retryUntilReady(logger: logger, what: "work subscriptions") { try await subs.refresh() }
             workerSubscriptions.append(subs)
         }
@@ -202,6 +215,10 @@ public final class MarketWorkPool: Sendable {
     }
 
     func process(_ message: JetStreamMessage, ackWait: Duration, deadLetters: DeadLetterPublisher, logger: Logger) async {
+        if message.subject == Subjects.listing, let listingSyncer {
+            await processListing(message, syncer: listingSyncer, ackWait: ackWait, deadLetters: deadLetters, logger: logger)
+            return
+        }
         let item: WorkItem
         do {
             item = try MessageCodec.decode(WorkItem.self, from: message.data, subject: message.subject)
@@ -241,6 +258,52 @@ public final class MarketWorkPool: Sendable {
             log.info("series synced", metadata: [
                 "mode": "\(item.mode.rawValue)", "markets": "\(result.markets)", "events": "\(result.events)", "requests": "\(result.requests)",
                 "duration_ms": "\((ContinuousClock.now - started).seconds * 1000)", "delivery": "\(message.deliveryCount)"])
+            return
+        }
+        if case .transient(let reason)? = failure { log[metadataKey: "error"] = "\(reason)" }
+        await act(on: outcome, message, deadLetters: deadLetters, logger: log)
+    }
+
+    /// One part of an exchange-wide listing: read, published, then acked; retried or set
+    /// aside like a work item.
+    func processListing(_ message: JetStreamMessage, syncer: ListingSyncer, ackWait: Duration, deadLetters: DeadLetterPublisher, logger: Logger) async {
+        let item: ListingItem
+        do {
+            item = try MessageCodec.decode(ListingItem.self, from: message.data, subject: message.subject)
+        } catch {
+            await act(on: .decide(.undecodable("\(error)"), deliveries: message.deliveryCount, maxDeliver: topology.workMaxDeliver, jitter: 0),
+                      message, deadLetters: deadLetters, logger: logger)
+            return
+        }
+        var log = logger
+        log[metadataKey: "listing"] = "\(item.part.rawValue)"
+        log[metadataKey: "cycle"] = "\(item.cycleId)"
+        let lease = LeaseKeeper(message: message, every: .milliseconds(max(100, ackWait.milliseconds / 3)))
+        let started = ContinuousClock.now
+        let failure: WorkOutcome.Failure?
+        var result: ListingSyncer.Result?
+        do {
+            result = try await syncer.sync(item) { await lease.beat() }
+            failure = nil
+        } catch let e as ExchangeError where !e.isRetryable {
+            failure = .permanent(e.description)
+        } catch {
+            failure = .transient("\(error)")
+        }
+        let outcome = WorkOutcome.decide(failure, deliveries: message.deliveryCount, maxDeliver: topology.workMaxDeliver,
+                                         jitter: .random(in: 0..<1))
+        if case .ack = outcome, let result {
+            do {
+                try await message.ackSync()
+            } catch {
+                log.warning("listing part read but its ack failed; it will be redelivered", metadata: ["error": "\(error)"])
+                return
+            }
+            record { $0.listingParts += 1; $0.markets += result.markets; $0.events += result.events; $0.requests += result.requests }
+            log.info("listing part read", metadata: [
+                "markets": "\(result.markets)", "events": "\(result.events)", "untracked_events": "\(result.untracked)",
+                "requests": "\(result.requests)", "duration_ms": "\((ContinuousClock.now - started).seconds * 1000)",
+                "delivery": "\(message.deliveryCount)"])
             return
         }
         if case .transient(let reason)? = failure { log[metadataKey: "error"] = "\(reason)" }

@@ -16,6 +16,8 @@ let syncModes = ["full", "delta", "incremental"]
 public enum WorkPoolMetrics {
     public static let seriesSynced = MetricDefinition.counter(
         "ssmd_series_synced_total", help: "Series work items synced and acked")
+    public static let listingParts = MetricDefinition.counter(
+        "ssmd_listing_parts_total", help: "Parts of exchange-wide listings (cold start, re-reads) read and acked")
     public static let marketsPublished = MetricDefinition.counter(
         "ssmd_markets_published_total", help: "Markets published to ssmd.market.*")
     public static let eventsPublished = MetricDefinition.counter(
@@ -29,13 +31,13 @@ public enum WorkPoolMetrics {
         buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
         help: "Time to sync one series work item and ack it, by sync mode (full, delta, incremental)")
 
-    public static let definitions = [seriesSynced, marketsPublished, eventsPublished, retried, deadLettered, syncDuration]
+    public static let definitions = [seriesSynced, listingParts, marketsPublished, eventsPublished, retried, deadLettered, syncDuration]
 }
 
 /// Emits a work pool's figures: every counter exists from the start at zero.
 struct WorkPoolMetricsEmitter: Sendable {
     init() {
-        for d in [WorkPoolMetrics.seriesSynced, WorkPoolMetrics.marketsPublished, WorkPoolMetrics.eventsPublished,
+        for d in [WorkPoolMetrics.seriesSynced, WorkPoolMetrics.listingParts, WorkPoolMetrics.marketsPublished, WorkPoolMetrics.eventsPublished,
                   WorkPoolMetrics.retried, WorkPoolMetrics.deadLettered] {
             _ = Counter(label: d.name)
         }
@@ -45,6 +47,7 @@ struct WorkPoolMetricsEmitter: Sendable {
     /// Adds what changed in the pool's totals.
     func add(from before: WorkPoolTotals, to after: WorkPoolTotals) {
         for (d, delta) in [(WorkPoolMetrics.seriesSynced, after.seriesSynced - before.seriesSynced),
+                           (WorkPoolMetrics.listingParts, after.listingParts - before.listingParts),
                            (WorkPoolMetrics.marketsPublished, after.markets - before.markets),
                            (WorkPoolMetrics.eventsPublished, after.events - before.events),
                            (WorkPoolMetrics.retried, after.retried - before.retried),

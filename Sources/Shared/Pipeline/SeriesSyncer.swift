@@ -31,13 +31,31 @@ public final class SeriesSyncer: Sendable {
     /// (a gap), until a cycle's change feed has covered it.
     private let missedSince = Mutex<[String: Timestamp]>([:])
 
+    /// Each schedule's listed series (tracked or not), as its last cycle listed them: the
+    /// shared feed attributes markets by them.
+    private let listedBySchedule = Mutex<[String: Set<String>]>([:])
+    /// Changes are found by the shared `FeedLoop`, not by each cycle.
+    private let sharedFeed: Bool
+    /// For the shared feed's first run: the earliest point any schedule's changes are wanted
+    /// from (a schedule's saved feed position, or its first cycle's start).
+    private let feedStart = Mutex<Timestamp?>(nil)
+    /// The lifecycle listener's gap not yet covered by the shared feed.
+    private let feedGap = Mutex<Timestamp?>(nil)
+    /// The shared feed's due-time index (kept in KV `due-feed` for a restart), used by one
+    /// feed run or one first cycle's sweep at a time.
+    private let feedIndex = Mutex<DueIndex?>(nil)
+    private let feedIndexLock = AsyncLock()
+
     /// Whether this instance may still hand out work and write the schedules' state (the
     /// leader lease, where several series-fetchers run).
     private let mayWrite: @Sendable () -> Bool
 
-    public init(client: ExchangeClient, js: JetStream, topology: Topology, logger: Logger,
+    /// - Parameter sharedFeed: a `FeedLoop` finds the changes; cycles run no change feed of
+    ///   their own (`series-fetcher --once` and `ssmd secmaster sync` run one).
+    public init(client: ExchangeClient, js: JetStream, topology: Topology, logger: Logger, sharedFeed: Bool = false,
                 mayWrite: @escaping @Sendable () -> Bool = { true }) {
         self.mayWrite = mayWrite
+        self.sharedFeed = sharedFeed
         self.client = client
         self.js = js
         self.topology = topology
@@ -79,9 +97,15 @@ public final class SeriesSyncer: Sendable {
         let seriesDone = ContinuousClock.now
 
         // 2. The change feed since the last cycle, in the exchange's clock.
-        trackedBySchedule.withLock { $0[schedule] = Dictionary(listing.tracked.map { ($0.ticker, $0) }, uniquingKeysWith: { a, _ in a }) }
         let stateKey = StateKeys.plan(schedule: schedule)
         var state = try await loadPlanState(key: stateKey, log: log)
+        let cycleNow = client.clock.now()
+        feedStart.withLock { start in
+            let wanted = state.feedSince ?? cycleNow
+            start = start.map { Swift.min($0, wanted) } ?? wanted
+        }
+        listedBySchedule.withLock { $0[schedule] = listing.listedTickers }
+        trackedBySchedule.withLock { $0[schedule] = Dictionary(listing.tracked.map { ($0.ticker, $0) }, uniquingKeysWith: { a, _ in a }) }
         // The lifecycle listener missed messages from `missed`: the feed asks from there.
         let missed = missedSince.withLock { $0[schedule] }
         if let missed, let since = state.feedSince, missed < since {
@@ -96,7 +120,12 @@ public final class SeriesSyncer: Sendable {
         let dueKey = StateKeys.due(schedule: schedule)
         var due = await loadDueIndex(schedule: schedule, key: dueKey, log: log)
         let dueBefore = due
-        if !forceFull, let since = planner.feedSince(state, now: now) {
+        if sharedFeed {
+            // The shared feed hands out changes as it finds them; the cycle plans new series,
+            // reconciliation and re-reads — everything in full when its state is missing or
+            // too old to trust.
+            if !forceFull, planner.feedSince(state, now: now) != nil { feed = .changes([:]) }
+        } else if !forceFull, let since = planner.feedSince(state, now: now) {
             do {
                 let result = try await ExchangeClient.$tally.withValue(feedTally) {
                     try await ChangeFeed(client: client).fetch(since: since, listed: listing.listedTickers, due: &due, now: now,
@@ -114,6 +143,20 @@ public final class SeriesSyncer: Sendable {
                 feed = .failed
                 log.error("change feed failed; this cycle syncs new series and its reconciliation slice only, the next asks again from the same point", metadata: [
                     "error": "\(error)", "since": "\(since)"])
+            }
+        } else if sharedFeed {
+            // Before anything is read in full: a market that opens or is determined from now on
+            // is then waited for by the shared feed (a sweep after the full reads could find
+            // it already moved on and not know it had been waiting).
+            do {
+                try await withFeedDueIndex(log: log) { due in
+                    guard due.sweptAt == nil else { return }
+                    _ = try await ExchangeClient.$tally.withValue(feedTally) {
+                        try await ChangeFeed(client: self.client).sweep(listed: self.listedTickers(), into: &due, now: now)
+                    }
+                }
+            } catch {
+                log.warning("unopened markets could not be listed; the shared feed sweeps on its next run", metadata: ["error": "\(error)"])
             }
         } else if due.needsSweep(now: now, every: policy.unopenedSweepSeconds) {
             // Full syncs this cycle: the sweep still learns which markets are yet to open.
@@ -152,6 +195,12 @@ public final class SeriesSyncer: Sendable {
         // A series-fetcher that lost its lease meanwhile hands out nothing: the new leader plans
         // from the state as it was.
         guard mayWrite() else { throw LeaseLost() }
+        var listingParts = 0
+        if plan.listing {
+            // Before the per-series items: the long page chains start first.
+            listingParts = try await handOutListing(schedule: schedule, cycleId: cycleId, tracked: listing.tracked,
+                                                    exchangeNow: now, closedSince: settledSince, log: log)
+        }
         var publisher = SlicedPublisher(js: js, logger: log)
         for entry in plan.decisions {
             let series = bySeries[entry.series]!
@@ -174,10 +223,39 @@ public final class SeriesSyncer: Sendable {
                                  fullItems: counts.full, deltaItems: counts.delta, incrementalItems: counts.incremental,
                                  feedRequests: feedTally.requests, feedMarkets: feedReturned, feedFailed: feed.isFailed,
                                  seriesSeconds: (seriesDone - startedInstant).seconds,
-                                 routingTags: Set(plan.decisions.compactMap { bySeries[$0.series]?.routingTag }).sorted(),
-                                 dueRead: dueRead, dueChanged: dueChanged)
+                                 // A listing's markets go out under every tracked series' tag.
+                                 routingTags: Set(plan.listing ? listing.tracked.map(\.routingTag)
+                                                  : plan.decisions.compactMap { bySeries[$0.series]?.routingTag }).sorted(),
+                                 dueRead: dueRead, dueChanged: dueChanged, listingParts: listingParts)
         await recordReport(report)
         return report
+    }
+
+    /// Stores the schedule's route table and publishes one `ListingItem` per part: every
+    /// tracked market read again by a few exchange-wide page chains, which replicas take in
+    /// parallel under the shared budget.
+    func handOutListing(schedule: String, cycleId: String, tracked: [TrackedSeriesRef], exchangeNow: Timestamp,
+                        closedSince: Timestamp, log: Logger) async throws -> Int {
+        var routes: [String: SeriesRoute] = [:]
+        for t in tracked where routes[t.ticker] == nil {
+            routes[t.ticker] = SeriesRoute(tag: t.routingTag, category: t.category, isGame: t.isGame)
+        }
+        let chunks = RouteTable(routes: routes).chunks()
+        let kv = try await js.keyValue(bucket: Topology.stateBucket)
+        for (i, chunk) in chunks.enumerated() {
+            _ = try await kv.put(StateKeys.listingRoutes(schedule: schedule, index: i), value: try JSONCodec.encode(chunk))
+        }
+        try await js.ensureConsumer(stream: Streams.work, topology.listingConsumer)
+        var publisher = SlicedPublisher(js: js, logger: log)
+        for part in ListingPart.allCases {
+            let item = ListingItem(schedule: schedule, cycleId: cycleId, part: part, issuedAt: .now(), exchangeTime: exchangeNow,
+                                   closedSince: closedSince, routeChunks: chunks.count)
+            try await publisher.append(OutgoingMessage(subject: item.subject, data: try MessageCodec.encode(item), msgId: item.messageID))
+        }
+        try await publisher.flush()
+        log.info("exchange-wide listing handed out", metadata: ["parts": "\(ListingPart.allCases.count)", "series": "\(routes.count)",
+                                                              "closed_since": "\(closedSince)"])
+        return ListingPart.allCases.count
     }
 
     /// What one cycle's series listing found.
@@ -261,12 +339,48 @@ public final class SeriesSyncer: Sendable {
     }
 
     /// The lifecycle listener may have missed messages since `since`: each schedule's next
-    /// change feed starts there at the latest.
+    /// change feed (or the shared feed's next run) starts there at the latest.
     public func noteLifecycleGap(since: Timestamp) {
         let schedules = trackedBySchedule.withLock { Array($0.keys) }
         missedSince.withLock { m in
             for s in schedules { m[s] = m[s].map { Swift.min($0, since) } ?? since }
         }
+        noteFeedGap(since: since)
+    }
+
+    /// Runs `body` on the shared feed's due-time index, alone; what it leaves is kept (and saved
+    /// for a restart) only if it returns: a run that fails keeps waiting for what it read.
+    func withFeedDueIndex<T: Sendable>(log: Logger, _ body: @escaping @Sendable (inout DueIndex) async throws -> T) async throws -> T {
+        try await feedIndexLock.withLock {
+            var due: DueIndex
+            if let kept = self.feedIndex.withLock({ $0 }) {
+                due = kept
+            } else {
+                due = await self.loadDueIndex(schedule: "", key: StateKeys.feedDue, log: log)
+            }
+            let before = due
+            let result = try await body(&due)
+            let after = due
+            self.feedIndex.withLock { $0 = after }
+            if after != before { await self.saveDueIndex(after, key: StateKeys.feedDue, log: log) }
+            return result
+        }
+    }
+
+    /// The shared feed's next run starts at `since` at the latest.
+    func noteFeedGap(since: Timestamp) {
+        feedGap.withLock { $0 = $0.map { Swift.min($0, since) } ?? since }
+    }
+
+    /// The gap the shared feed must cover, handed over once.
+    func takeFeedGap() -> Timestamp? { feedGap.withLock { g in defer { g = nil }; return g } }
+
+    /// Where the shared feed's first run starts; nil before any cycle ran.
+    func feedStartHint() -> Timestamp? { feedStart.withLock { $0 } }
+
+    /// Every series the schedules' last cycles listed (tracked or not).
+    func listedTickers() -> Set<String> {
+        listedBySchedule.withLock { $0.values.reduce(into: Set<String>()) { $0.formUnion($1) } }
     }
 
     /// The schedule's sync state. A missing key is a first cycle; an unreadable value is

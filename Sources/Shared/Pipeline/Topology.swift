@@ -24,7 +24,7 @@ public struct Topology: Sendable {
     public static let budgetBucketDescription = "ssmd shared exchange rate budget (GCRA state)"
 
     public var streams: [StreamSpec] {
-        var work = StreamSpec(name: Streams.work, subjects: [Subjects.allWork])
+        var work = StreamSpec(name: Streams.work, subjects: [Subjects.allWork, Subjects.listing])
         work.retention = .workQueue
         work.duplicateWindow = duplicateWindow
         var secmaster = StreamSpec(name: Streams.secmaster, subjects: Subjects.secmasterSubjects)
@@ -46,6 +46,17 @@ public struct Topology: Sendable {
         c.maxDeliver = workMaxDeliver
         c.maxAckPending = 1000
         c.description = "market-fetcher pool for tag \(tag)"
+        return c
+    }
+
+    /// Every replica of every pool shares it: a listing part goes to whichever is free.
+    public var listingConsumer: ConsumerSpec {
+        var c = ConsumerSpec(durableName: Streams.listingConsumer)
+        c.filterSubject = Subjects.listing
+        c.ackWait = workAckWait
+        c.maxDeliver = workMaxDeliver
+        c.maxAckPending = 100
+        c.description = "market-fetchers: parts of exchange-wide listings"
         return c
     }
 

@@ -9,13 +9,17 @@ public struct SyncPlanState: Codable, Sendable, Equatable {
     public var feedSince: Timestamp?
     /// Series → exchange time (unix seconds) of its last full sync work item.
     public var lastFull: [String: Int64]
+    /// Exchange time of the last exchange-wide listing handed out (every tracked market
+    /// read again); nil: none yet.
+    public var lastListing: Timestamp?
 
-    public init(feedSince: Timestamp? = nil, lastFull: [String: Int64] = [:]) {
+    public init(feedSince: Timestamp? = nil, lastFull: [String: Int64] = [:], lastListing: Timestamp? = nil) {
         self.feedSince = feedSince
         self.lastFull = lastFull
+        self.lastListing = lastListing
     }
 
-    enum CodingKeys: String, CodingKey { case feedSince = "feed_since", lastFull = "last_full" }
+    enum CodingKeys: String, CodingKey { case feedSince = "feed_since", lastFull = "last_full", lastListing = "last_listing" }
 }
 
 /// The knobs of incremental sync.
@@ -40,10 +44,21 @@ public struct SyncPolicy: Sendable, Equatable {
     /// Every unopened market is listed again this often (`status=unopened`), so the due-time
     /// index knows markets it has not seen created (`DueIndex`).
     public var unopenedSweepSeconds: Int64
+    /// Every tracked market is read again at least this often, so no row's quotes are older
+    /// (without the lifecycle WebSocket, nothing else re-reads prices). A schedule tracking
+    /// at least `listingMinSeries` series does it with an exchange-wide listing; a smaller
+    /// one with per-series full syncs on this period instead of `reconcileSeconds`.
+    public var rereadSeconds: Int64
+    /// From this many tracked series on, a first cycle and each re-read use an exchange-wide
+    /// listing (about 110 requests for the whole exchange at 100 events a page, whatever the
+    /// series count) instead of one request per series. 0: never.
+    public var listingMinSeries: Int
 
     public init(intervalSeconds: Int64 = 300, reconcileSeconds: Int64 = 6 * 3600, maxFeedAgeSeconds: Int64? = nil,
                 feedOverlapSeconds: Int64 = 60, deltaLimit: Int = 100, lookbackSeconds: Int64 = 86_400,
-                unopenedSweepSeconds: Int64 = 600) {
+                unopenedSweepSeconds: Int64 = 600, rereadSeconds: Int64 = 600, listingMinSeries: Int = 200) {
+        self.rereadSeconds = max(1, rereadSeconds)
+        self.listingMinSeries = max(0, listingMinSeries)
         self.unopenedSweepSeconds = max(1, unopenedSweepSeconds)
         self.intervalSeconds = max(1, intervalSeconds)
         self.reconcileSeconds = max(1, reconcileSeconds)
@@ -53,10 +68,16 @@ public struct SyncPolicy: Sendable, Equatable {
         self.lookbackSeconds = max(60, lookbackSeconds)
     }
 
-    /// Full syncs per cycle that keep every series within `reconcileSeconds` of its last.
+    /// Whether a schedule of this size reads with exchange-wide listings.
+    public func usesListing(tracked: Int) -> Bool { listingMinSeries > 0 && tracked >= listingMinSeries }
+
+    /// Full syncs per cycle that keep every series within `reconcileSeconds` of its last —
+    /// or within `rereadSeconds` for a schedule too small for listings, whose full syncs are
+    /// then also its re-reads.
     public func reconcileQuota(tracked: Int) -> Int {
         guard tracked > 0 else { return 0 }
-        return Int((Int64(tracked) * intervalSeconds + reconcileSeconds - 1) / reconcileSeconds)
+        let period = usesListing(tracked: tracked) ? reconcileSeconds : min(reconcileSeconds, rereadSeconds)
+        return Int((Int64(tracked) * intervalSeconds + period - 1) / period)
     }
 }
 
@@ -91,6 +112,8 @@ public struct SyncPlanner: Sendable {
         /// In the order of `tracked`; series with nothing to do are absent.
         public var decisions: [Entry]
         public var state: SyncPlanState
+        /// Hand out an exchange-wide listing this cycle (every tracked market read again).
+        public var listing = false
 
         public var counts: (full: Int, delta: Int, incremental: Int) {
             var f = 0, d = 0, i = 0
@@ -123,7 +146,16 @@ public struct SyncPlanner: Sendable {
         let nowS = now.secondsSinceEpoch
         var full = Set<String>()
         let changes: [String: [Market]]
+        let listing = policy.usesListing(tracked: tracked.count)
+            && (state.lastListing.map { nowS - $0.secondsSinceEpoch >= policy.rereadSeconds } ?? true)
+        var listedInFull = false
         switch feed {
+        case .none where listing:
+            // Every series is read by the listing. What a full sync adds — the snapshot that
+            // proves markets gone — follows series by series on the reconciliation round,
+            // as if each had been synced in full now.
+            changes = [:]
+            listedInFull = true
         case .none:
             full = Set(tracked)
             changes = [:]
@@ -145,13 +177,16 @@ public struct SyncPlanner: Sendable {
                 lastFull[s] = nowS
                 continue
             }
-            if let prev = state.lastFull[s] { lastFull[s] = prev }
+            if listedInFull { lastFull[s] = nowS } else if let prev = state.lastFull[s] { lastFull[s] = prev }
             guard let changed = changes[s], !changed.isEmpty else { continue }
             decisions.append(Plan.Entry(series: s, decision: changed.count <= policy.deltaLimit ? .delta(changed) : .incremental(since: since, tickers: changed.map(\.ticker))))
         }
         let feedSince: Timestamp? = if case .failed = feed { state.feedSince } else { feedStarted }
         // Series no longer tracked drop out of the state, which keeps it small.
-        return Plan(decisions: decisions, state: SyncPlanState(feedSince: feedSince, lastFull: lastFull))
+        var plan = Plan(decisions: decisions, state: SyncPlanState(feedSince: feedSince, lastFull: lastFull,
+                                                                   lastListing: listing ? now : state.lastListing))
+        plan.listing = listing
+        return plan
     }
 }
 

@@ -6,7 +6,7 @@ import SSMDCore
 /// change) and `kind`, plus the original, unencoded tickers and tags — subject tokens are for
 /// routing only. Field names follow the exchange's snake_case.
 public enum MessageKind: String, Sendable, Codable {
-    case work, series, catalog, event, market, snapshot, lifecycle
+    case work, series, catalog, event, market, snapshot, lifecycle, listing
     case lifecycleGap = "lifecycle_gap"
 }
 
@@ -307,12 +307,15 @@ public struct CycleReport: Codable, Sendable, Equatable {
     /// many of them had moved on.
     public var dueRead: Int
     public var dueChanged: Int
+    /// Parts of an exchange-wide listing handed out on `ssmd.listing` (0: none this cycle).
+    public var listingParts: Int
 
     public init(schedule: String, cycleId: String, startedAt: Timestamp, finishedAt: Timestamp, categories: Int,
                 categoriesFailed: Int, seriesListed: Int, seriesTracked: Int, workItems: Int, requests: Int,
                 fullItems: Int = 0, deltaItems: Int = 0, incrementalItems: Int = 0, feedRequests: Int = 0,
                 feedMarkets: Int = 0, feedFailed: Bool = false, seriesSeconds: Double = 0, routingTags: [String] = [],
-                dueRead: Int = 0, dueChanged: Int = 0) {
+                dueRead: Int = 0, dueChanged: Int = 0, listingParts: Int = 0) {
+        self.listingParts = listingParts
         self.schedule = schedule; self.cycleId = cycleId; self.startedAt = startedAt; self.finishedAt = finishedAt
         self.categories = categories; self.categoriesFailed = categoriesFailed; self.seriesListed = seriesListed
         self.seriesTracked = seriesTracked; self.workItems = workItems; self.requests = requests
@@ -329,6 +332,7 @@ public struct CycleReport: Codable, Sendable, Equatable {
         case fullItems = "full_items", deltaItems = "delta_items", incrementalItems = "incremental_items"
         case feedRequests = "feed_requests", feedMarkets = "feed_markets", feedFailed = "feed_failed"
         case seriesSeconds = "series_seconds", routingTags = "routing_tags", dueRead = "due_read", dueChanged = "due_changed"
+        case listingParts = "listing_parts"
     }
 
     public init(from decoder: Decoder) throws {
@@ -354,5 +358,6 @@ public struct CycleReport: Codable, Sendable, Equatable {
         routingTags = try c.decodeIfPresent([String].self, forKey: .routingTags) ?? []
         dueRead = try c.decodeIfPresent(Int.self, forKey: .dueRead) ?? 0
         dueChanged = try c.decodeIfPresent(Int.self, forKey: .dueChanged) ?? 0
+        listingParts = try c.decodeIfPresent(Int.self, forKey: .listingParts) ?? 0
     }
 }

@@ -8,6 +8,8 @@ public enum Subjects {
     /// Work item "sync series X", routed by one tag: `ssmd.work.<tag>`.
     public static func work(tag: String) -> String { "ssmd.work.\(SubjectToken.encode(tag))" }
     public static let allWork = "ssmd.work.>"
+    /// Parts of an exchange-wide listing (`ListingItem`), for any replica: `ssmd.listing`.
+    public static let listing = "ssmd.listing"
 
     /// Series metadata, last value per subject: `ssmd.series.<series>`.
     public static func series(_ ticker: String) -> String { "ssmd.series.\(SubjectToken.encode(ticker))" }
@@ -75,6 +77,13 @@ public enum StateKeys {
     public static let cyclePrefix = "cycle."
     /// The routing tag of each series a schedule tracks (`ssmd_state`).
     public static func routes(schedule: String) -> String { "routes." + encode(schedule) }
+    /// Chunk `index` of the route table a schedule's exchange-wide listing attributes series
+    /// by (`ssmd_state`); each listing overwrites them (`RouteTable`).
+    public static func listingRoutes(schedule: String, index: Int) -> String { "listing-routes.\(encode(schedule)).\(index)" }
+    /// The shared exchange-wide change feed's position (`ssmd_state`, `FeedState`).
+    public static let feed = "feed"
+    /// The shared change feed's due-time index (`ssmd_state`), for a restart.
+    public static let feedDue = "due-feed"
     /// A schedule's due-time index of unopened markets (`ssmd_state`), for a restart.
     public static func due(schedule: String) -> String { "due." + encode(schedule) }
 
@@ -99,6 +108,9 @@ public enum Streams {
     public static let lifecycle = "SSMD_LIFECYCLE"
     /// Durable consumer over `lifecycle` of the series-fetcher's targeted refreshes.
     public static let freshnessConsumer = "freshness"
+    /// Durable consumer over `work` (subject `ssmd.listing`) that every replica shares for
+    /// the parts of exchange-wide listings.
+    public static let listingConsumer = "listing"
     /// Durable consumer of the writer over `secmaster`.
     public static let writerConsumer = "db-writer"
 

@@ -27,7 +27,7 @@ public enum SecmasterPayload: Sendable {
             return .catalog(try WriterDecoding.decode(CatalogMessage.self, from: data, subject: subject, decoder: decoder))
         case .snapshot?:
             return .snapshot(try WriterDecoding.decode(SeriesSnapshotMessage.self, from: data, subject: subject, decoder: decoder))
-        case .work?, .lifecycle?, .lifecycleGap?, nil:
+        case .work?, .listing?, .lifecycle?, .lifecycleGap?, nil:
             throw MessageDecodingError(subject: subject, reason: "no writer for subject \(subject)")
         }
     }
