@@ -52,9 +52,13 @@ public final class FeedLoop: Sendable {
         logger.info("exchange-wide change feed running", metadata: ["interval_s": "\(interval.seconds)"])
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let started = ContinuousClock.now
+            var wait = interval
             do {
                 if let report = try await runOnce() {
                     FeedMetrics.ran(report)
+                } else {
+                    // No series listed yet: look again soon after the first cycle lists them.
+                    wait = min(interval, .seconds(1))
                 }
             } catch is CancellationError {
                 return
@@ -62,7 +66,7 @@ public final class FeedLoop: Sendable {
                 FeedMetrics.failed()
                 logger.warning("change feed failed; the next run asks again from the same point", metadata: ["error": "\(error)"])
             }
-            let next = started + interval
+            let next = started + wait
             if ContinuousClock.now < next {
                 guard await sleepUnlessShuttingDown(next - ContinuousClock.now) else { return }
             }
