@@ -71,4 +71,48 @@ import WireContract
         #expect(refreshed, "not refreshed within 20 s: \(tickers)\n\(h.logs())")
         #expect(await eventually(timeout: .seconds(10)) { fetcher.output.contains("lifecycle gap") }, "the gap was not noted")
     }
+
+    /// The whole path in one run: the simulator's signed WebSocket → lifecycle-listener →
+    /// SSMD_LIFECYCLE → series-fetcher's refresher → market-fetcher → db-writer → PostgreSQL,
+    /// for pauses and unpauses, which no REST filter reports (the next cycle, and with it the
+    /// next re-read, is an hour away; the shared feed cannot see them).
+    @Test func aPauseAnnouncedOnTheWebSocketReachesPostgreSQLWithinSeconds() async throws {
+        let keys = try LifecycleListenerTests.Keys()
+        defer { keys.cleanup() }
+        let h = try await LifecycleListenerTests.harness("lifecycle-e2e", keys: keys)
+        defer { h.teardown() }
+        try h.start("db-writer", ["--batch-max-age", "100ms"])
+        try h.start("market-fetcher")
+        let fetcher = try h.start("series-fetcher", ["--interval", "3600s", "--feed-interval", "3600s"])
+        #expect(await eventually(timeout: .seconds(120)) { fetcher.output.contains("cycle complete") }, "\(h.logs())")
+        #expect(try await h.waitUntilDrained(timeout: .seconds(120)), "\(h.logs())")
+        let listener = try LifecycleListenerTests.startListener(h, keys: keys)
+        #expect(await eventually(timeout: .seconds(30)) { listener.output.contains("subscribed") }, "\(h.logs())")
+
+        let now = try #require((try await h.simulatorJSON("/_sim/clock")["now_unix"] as? Int).map(Int64.init))
+        let stored = try await h.query("SELECT ticker, status FROM markets")
+        var statusInDB: [String: String] = [:]
+        for i in 0..<stored.rowCount { statusInDB[stored[i, "ticker"]!] = stored[i, "status"] }
+        let pauses = try await h.simulatorJSONLines("/_sim/truth/transitions?entity=market&from=\(now + 1)&to=\(now + 3 * 86_400)")
+            .filter { t in
+                guard let kind = t["kind"] as? String, kind == "paused" || kind == "unpaused",
+                      let ticker = t["ticker"] as? String, let was = statusInDB[ticker] else { return false }
+                return (t["status_after"] as? String).map { $0 != was } ?? false
+            }
+        let first = try #require(pauses.first, "no pause ahead in the simulated universe")
+        let at = try #require(first["at"] as? Int)
+        let moved = pauses.filter { ($0["at"] as? Int) == at }
+        _ = try await h.simulatorPost("/_sim/clock", json: #"{"advance_seconds": \#(Int64(at) - now + 1)}"#)
+        let advanced = ContinuousClock.now
+
+        var truth: [String: String] = [:]
+        for m in try await h.simulatorJSONLines("/_sim/truth/markets") { truth[m["ticker"] as! String] = m["status"] as? String }
+        let tickers = moved.compactMap { $0["ticker"] as? String }
+        let arrived = await eventually(timeout: .seconds(30), every: .milliseconds(200)) {
+            guard let rows = try? await h.query("SELECT ticker, status FROM markets WHERE ticker = ANY($1)", [.array(tickers)]) else { return false }
+            return rows.rowCount == tickers.count && (0..<rows.rowCount).allSatisfy { truth[rows[$0, "ticker"]!] == rows[$0, "status"] }
+        }
+        print("lifecycle end to end: \(tickers.count) markets (\(moved.compactMap { $0["kind"] as? String }.sorted())) in PostgreSQL \(String(format: "%.1f", (ContinuousClock.now - advanced).seconds)) s after the clock moved")
+        #expect(arrived, "not in PostgreSQL within 30 s: \(tickers)\n\(h.logs())")
+    }
 }
