@@ -63,15 +63,11 @@ public final class ListingSyncer: Sendable {
             let fetchedAt = Timestamp.now()
             let tracked = page.compactMap { e in routes.routes[e.seriesTicker].map { (e, $0) } }
             result.untracked += page.count - tracked.count
-            for (e, route) in tracked {
-                try await publisher.append(try SecmasterMessages.event(e.withoutMarkets, fetchedAt: fetchedAt, series: e.seriesTicker,
-                                                                        category: route.category, cycleId: item.cycleId))
-            }
+            for (e, route) in tracked { try await publisher.append(try Self.eventMessage(e, route: route, fetchedAt: fetchedAt, item: item)) }
             result.events += tracked.count
             for (e, route) in tracked {
                 for m in e.markets ?? [] {
-                    try await publisher.append(try SecmasterMessages.market(m, fetchedAt: fetchedAt, series: e.seriesTicker, tag: route.tag,
-                                                                             category: route.category, cycleId: item.cycleId))
+                    try await publisher.append(try Self.marketMessage(m, of: e, route: route, fetchedAt: fetchedAt, item: item))
                     result.markets += 1
                 }
             }
@@ -115,8 +111,7 @@ public final class ListingSyncer: Sendable {
                     for e in found where events[e.ticker] != nil {
                         guard let route = routes.routes[e.seriesTicker] else { result.untracked += 1; continue }
                         events[e.ticker] = .some((e, route))
-                        try await publisher.append(try SecmasterMessages.event(e.withoutMarkets, fetchedAt: fetchedAt, series: e.seriesTicker,
-                                                                                category: route.category, cycleId: item.cycleId))
+                        try await publisher.append(try Self.eventMessage(e, route: route, fetchedAt: fetchedAt, item: item))
                         result.events += 1
                     }
                     await heartbeat()
@@ -124,14 +119,22 @@ public final class ListingSyncer: Sendable {
             }
             for m in markets {
                 guard let known = events[m.eventTicker], let (event, route) = known.map({ ($0.event, $0.route) }) else { continue }
-                try await publisher.append(try SecmasterMessages.market(m, fetchedAt: fetchedAt, series: event.seriesTicker, tag: route.tag,
-                                                                         category: route.category, cycleId: item.cycleId))
+                try await publisher.append(try Self.marketMessage(m, of: event, route: route, fetchedAt: fetchedAt, item: item))
                 result.markets += 1
             }
             try await publisher.flush()
             await heartbeat()
         }
         return result
+    }
+
+    static func eventMessage(_ e: Event, route: SeriesRoute, fetchedAt: Timestamp, item: ListingItem) throws -> OutgoingMessage {
+        try SecmasterMessages.event(e.withoutMarkets, fetchedAt: fetchedAt, series: e.seriesTicker, category: route.category, cycleId: item.cycleId)
+    }
+
+    /// A market published under its event's series (the exact attribution) and that series' tag.
+    static func marketMessage(_ m: Market, of e: Event, route: SeriesRoute, fetchedAt: Timestamp, item: ListingItem) throws -> OutgoingMessage {
+        try SecmasterMessages.market(m, fetchedAt: fetchedAt, series: e.seriesTicker, tag: route.tag, category: route.category, cycleId: item.cycleId)
     }
 
     /// The listing's route table from KV (cached for the listing's other parts). A missing

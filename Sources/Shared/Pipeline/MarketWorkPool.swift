@@ -216,27 +216,62 @@ public final class MarketWorkPool: Sendable {
 
     func process(_ message: JetStreamMessage, ackWait: Duration, deadLetters: DeadLetterPublisher, logger: Logger) async {
         if message.subject == Subjects.listing, let listingSyncer {
-            await processListing(message, syncer: listingSyncer, ackWait: ackWait, deadLetters: deadLetters, logger: logger)
+            // One part of an exchange-wide listing.
+            await handle(message, as: ListingItem.self, ackWait: ackWait, deadLetters: deadLetters, logger: logger,
+                         context: { item, log in
+                             log[metadataKey: "listing"] = "\(item.part.rawValue)"
+                             log[metadataKey: "cycle"] = "\(item.cycleId)"
+                         },
+                         sync: { item, beat in try await listingSyncer.sync(item, heartbeat: beat) },
+                         done: { _, result, duration, log in
+                             self.record { $0.listingParts += 1; $0.markets += result.markets; $0.events += result.events; $0.requests += result.requests }
+                             log.info("listing part read", metadata: [
+                                 "markets": "\(result.markets)", "events": "\(result.events)", "untracked_events": "\(result.untracked)",
+                                 "requests": "\(result.requests)", "duration_ms": "\(duration.seconds * 1000)"])
+                         })
             return
         }
-        let item: WorkItem
+        await handle(message, as: WorkItem.self, ackWait: ackWait, deadLetters: deadLetters, logger: logger,
+                     context: { item, log in
+                         log[metadataKey: "series"] = "\(item.seriesTicker)"
+                         log[metadataKey: "tag"] = "\(item.routingTag)"
+                         log[metadataKey: "cycle"] = "\(item.cycleId)"
+                     },
+                     sync: { item, beat in try await self.syncer.sync(item, heartbeat: beat) },
+                     done: { item, result, duration, log in
+                         self.record { $0.seriesSynced += 1; $0.markets += result.markets; $0.events += result.events; $0.requests += result.requests }
+                         self.metrics.synced(mode: item.mode, duration: duration)
+                         log.info("series synced", metadata: [
+                             "mode": "\(item.mode.rawValue)", "markets": "\(result.markets)", "events": "\(result.events)",
+                             "requests": "\(result.requests)", "duration_ms": "\(duration.seconds * 1000)"])
+                     })
+    }
+
+    /// One message of a work consumer: decoded, synced while its lease is kept alive, then
+    /// acked — or retried (nak with backoff) or set aside with its reason, as `WorkOutcome`
+    /// decides. Nothing is acked before everything it published was acked.
+    private func handle<Item: SSMDMessage, Result: Sendable>(
+        _ message: JetStreamMessage, as: Item.Type, ackWait: Duration, deadLetters: DeadLetterPublisher, logger: Logger,
+        context: (Item, inout Logger) -> Void,
+        sync: (Item, @escaping @Sendable () async -> Void) async throws -> Result,
+        done: (Item, Result, Duration, Logger) -> Void
+    ) async {
+        let item: Item
         do {
-            item = try MessageCodec.decode(WorkItem.self, from: message.data, subject: message.subject)
+            item = try MessageCodec.decode(Item.self, from: message.data, subject: message.subject)
         } catch {
             await act(on: .decide(.undecodable("\(error)"), deliveries: message.deliveryCount, maxDeliver: topology.workMaxDeliver, jitter: 0),
                       message, deadLetters: deadLetters, logger: logger)
             return
         }
         var log = logger
-        log[metadataKey: "series"] = "\(item.seriesTicker)"
-        log[metadataKey: "tag"] = "\(item.routingTag)"
-        log[metadataKey: "cycle"] = "\(item.cycleId)"
+        context(item, &log)
         let lease = LeaseKeeper(message: message, every: .milliseconds(max(100, ackWait.milliseconds / 3)))
         let started = ContinuousClock.now
         let failure: WorkOutcome.Failure?
-        var result: SeriesSyncResult?
+        var result: Result?
         do {
-            result = try await syncer.sync(item) { await lease.beat() }
+            result = try await sync(item) { await lease.beat() }
             failure = nil
         } catch let e as ExchangeError where !e.isRetryable {
             failure = .permanent(e.description)
@@ -250,60 +285,11 @@ public final class MarketWorkPool: Sendable {
                 try await message.ackSync()
             } catch {
                 // Not acknowledged: the server redelivers it; the publishes are deduplicated.
-                log.warning("work item synced but its ack failed; it will be redelivered", metadata: ["error": "\(error)"])
+                log.warning("work item done but its ack failed; it will be redelivered", metadata: ["error": "\(error)"])
                 return
             }
-            record { $0.seriesSynced += 1; $0.markets += result.markets; $0.events += result.events; $0.requests += result.requests }
-            metrics.synced(mode: item.mode, duration: ContinuousClock.now - started)
-            log.info("series synced", metadata: [
-                "mode": "\(item.mode.rawValue)", "markets": "\(result.markets)", "events": "\(result.events)", "requests": "\(result.requests)",
-                "duration_ms": "\((ContinuousClock.now - started).seconds * 1000)", "delivery": "\(message.deliveryCount)"])
-            return
-        }
-        if case .transient(let reason)? = failure { log[metadataKey: "error"] = "\(reason)" }
-        await act(on: outcome, message, deadLetters: deadLetters, logger: log)
-    }
-
-    /// One part of an exchange-wide listing: read, published, then acked; retried or set
-    /// aside like a work item.
-    func processListing(_ message: JetStreamMessage, syncer: ListingSyncer, ackWait: Duration, deadLetters: DeadLetterPublisher, logger: Logger) async {
-        let item: ListingItem
-        do {
-            item = try MessageCodec.decode(ListingItem.self, from: message.data, subject: message.subject)
-        } catch {
-            await act(on: .decide(.undecodable("\(error)"), deliveries: message.deliveryCount, maxDeliver: topology.workMaxDeliver, jitter: 0),
-                      message, deadLetters: deadLetters, logger: logger)
-            return
-        }
-        var log = logger
-        log[metadataKey: "listing"] = "\(item.part.rawValue)"
-        log[metadataKey: "cycle"] = "\(item.cycleId)"
-        let lease = LeaseKeeper(message: message, every: .milliseconds(max(100, ackWait.milliseconds / 3)))
-        let started = ContinuousClock.now
-        let failure: WorkOutcome.Failure?
-        var result: ListingSyncer.Result?
-        do {
-            result = try await syncer.sync(item) { await lease.beat() }
-            failure = nil
-        } catch let e as ExchangeError where !e.isRetryable {
-            failure = .permanent(e.description)
-        } catch {
-            failure = .transient("\(error)")
-        }
-        let outcome = WorkOutcome.decide(failure, deliveries: message.deliveryCount, maxDeliver: topology.workMaxDeliver,
-                                         jitter: .random(in: 0..<1))
-        if case .ack = outcome, let result {
-            do {
-                try await message.ackSync()
-            } catch {
-                log.warning("listing part read but its ack failed; it will be redelivered", metadata: ["error": "\(error)"])
-                return
-            }
-            record { $0.listingParts += 1; $0.markets += result.markets; $0.events += result.events; $0.requests += result.requests }
-            log.info("listing part read", metadata: [
-                "markets": "\(result.markets)", "events": "\(result.events)", "untracked_events": "\(result.untracked)",
-                "requests": "\(result.requests)", "duration_ms": "\((ContinuousClock.now - started).seconds * 1000)",
-                "delivery": "\(message.deliveryCount)"])
+            log[metadataKey: "delivery"] = "\(message.deliveryCount)"
+            done(item, result, ContinuousClock.now - started, log)
             return
         }
         if case .transient(let reason)? = failure { log[metadataKey: "error"] = "\(reason)" }

@@ -40,23 +40,25 @@ public struct Topology: Sendable {
     }
 
     public func workConsumer(tag: String) -> ConsumerSpec {
-        var c = ConsumerSpec(durableName: Streams.workConsumer(tag: tag))
-        c.filterSubject = Subjects.work(tag: tag)
-        c.ackWait = workAckWait
-        c.maxDeliver = workMaxDeliver
-        c.maxAckPending = 1000
-        c.description = "market-fetcher pool for tag \(tag)"
-        return c
+        marketFetcherConsumer(Streams.workConsumer(tag: tag), subject: Subjects.work(tag: tag), maxAckPending: 1000,
+                              description: "market-fetcher pool for tag \(tag)")
     }
 
     /// Every replica of every pool shares it: a listing part goes to whichever is free.
     public var listingConsumer: ConsumerSpec {
-        var c = ConsumerSpec(durableName: Streams.listingConsumer)
-        c.filterSubject = Subjects.listing
+        marketFetcherConsumer(Streams.listingConsumer, subject: Subjects.listing, maxAckPending: 100,
+                              description: "market-fetchers: parts of exchange-wide listings")
+    }
+
+    /// A consumer of the work stream that market-fetchers share: redelivered after
+    /// `workAckWait` of silence, set aside after `workMaxDeliver` attempts.
+    private func marketFetcherConsumer(_ name: String, subject: String, maxAckPending: Int, description: String) -> ConsumerSpec {
+        var c = ConsumerSpec(durableName: name)
+        c.filterSubject = subject
         c.ackWait = workAckWait
         c.maxDeliver = workMaxDeliver
-        c.maxAckPending = 100
-        c.description = "market-fetchers: parts of exchange-wide listings"
+        c.maxAckPending = maxAckPending
+        c.description = description
         return c
     }
 
