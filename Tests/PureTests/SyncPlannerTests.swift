@@ -215,13 +215,24 @@ import WireContract
         #expect(due.due(now: .seconds(200)) == ["B"])
     }
 
-    @Test func closedMarketsAreDueEveryCycleUntilDetermined() {
+    @Test func closedMarketsAreDueUntilDeterminedAtAPaceThatSlowsWithTheWait() {
         var due = DueIndex()
         var m = Self.market("X", status: "closed", opens: 10)
         m.closeTime = .seconds(500)
         due.observe(m)
         #expect(due.due(now: .seconds(501)) == ["X"])
-        #expect(due.due(now: .seconds(900)) == ["X"], "still closed: read again next cycle")
+        // Read again 1 s after closing, still closed: next read 30 s later (the minimum).
+        due.observe(m)
+        due.markRead(["X"], now: .seconds(501))
+        #expect(due.due(now: .seconds(530)).isEmpty)
+        #expect(due.due(now: .seconds(531)) == ["X"])
+        // Read 400 s after closing: next read as long again, 400 s later.
+        due.markRead(["X"], now: .seconds(900))
+        #expect(due.due(now: .seconds(1299)).isEmpty && due.due(now: .seconds(1300)) == ["X"])
+        // However long it has waited, at most 10 min between reads.
+        due.markRead(["X"], now: .seconds(50_000))
+        #expect(due.due(now: .seconds(50_599)).isEmpty && due.due(now: .seconds(50_600)) == ["X"])
+        #expect(DueIndex.recheckSeconds(waited: 0) == 30 && DueIndex.recheckSeconds(waited: 90_000) == 600)
         m.status = "determined"
         due.observe(m)
         #expect(due.due(now: .seconds(900)).isEmpty)
@@ -231,6 +242,20 @@ import WireContract
         due.observe(m)
         #expect(due.expire(now: .seconds(500 + DueIndex.determinationWindowSeconds)) == 0)
         #expect(due.expire(now: .seconds(501 + DueIndex.determinationWindowSeconds)) == 1)
+    }
+
+    @Test func aNewWaitIsReadAtOnceAndPacingIsNotState() {
+        var due = DueIndex()
+        due.observe(Self.market("U", status: "initialized", opens: 100))
+        due.markRead(["U"], now: .seconds(110))
+        #expect(due.due(now: .seconds(120)).isEmpty, "read 10 s after its open time: next in 30 s")
+        let saved = due
+        // open_time moved (a metadata change): a new wait, due as soon as it passes.
+        due.observe(Self.market("U", status: "initialized", opens: 115))
+        #expect(due.due(now: .seconds(120)) == ["U"])
+        #expect(DueIndex(opens: ["U": 100]) == saved, "the pacing is not part of what is saved")
+        due.markRead(["GONE"], now: .seconds(120))
+        #expect(!due.isWaiting("GONE"))
     }
 
     @Test func overdueEntriesAreGivenUpAfterSixHours() {

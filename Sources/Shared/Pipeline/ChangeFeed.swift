@@ -44,8 +44,10 @@ public struct ChangeFeed: Sendable {
 
     /// Markets changed since `since`: created, updated, closed, settled, or due to open by
     /// `now` according to `due` (which learns from everything the feed reads).
+    /// - Parameter paced: waiting markets are read again at the index's pace (`DueIndex.recheckSeconds`),
+    ///   for a feed that runs every few seconds; otherwise every waiting market at every run.
     public func fetch(since: Timestamp, listed: Set<String>, due: inout DueIndex, now: Timestamp,
-                      sweepEverySeconds: Int64) async throws -> Result {
+                      sweepEverySeconds: Int64, paced: Bool = false) async throws -> Result {
         let sinceS = since.secondsSinceEpoch
         var updated = MarketQuery()
         updated.minUpdatedTs = sinceS
@@ -71,7 +73,8 @@ public struct ChangeFeed: Sendable {
         // Openings and determinations: markets due, read again by ticker.
         due.expire(now: now)
         var dueRead = 0, dueChanged = 0
-        try await client.forEachMarketsPage(tickers: due.due(now: now)) { page in
+        let dueTickers = due.due(now: now)
+        try await client.forEachMarketsPage(tickers: dueTickers) { page in
             result.returned += page.count
             for m in page {
                 dueRead += 1
@@ -83,6 +86,7 @@ public struct ChangeFeed: Sendable {
                 if let series = SeriesAttribution.series(ofEvent: m.eventTicker, listed: listed) { merge.add(m, series: series) }
             }
         }
+        if paced { due.markRead(dueTickers, now: now) }
         result.dueRead = dueRead
         result.dueChanged = dueChanged
         result.changes = merge.changes

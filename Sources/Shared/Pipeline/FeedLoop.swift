@@ -106,7 +106,7 @@ public final class FeedLoop: Sendable {
             do {
                 result = try await ExchangeClient.$tally.withValue(tally) {
                     try await ChangeFeed(client: client).fetch(since: from, listed: syncer.listedTickers(), due: &due, now: now,
-                                                               sweepEverySeconds: policy.unopenedSweepSeconds)
+                                                               sweepEverySeconds: policy.unopenedSweepSeconds, paced: true)
                 }
             } catch {
                 if let gap { syncer.noteFeedGap(since: gap) }

@@ -24,6 +24,9 @@ public struct DueIndex: Codable, Sendable, Equatable {
     public private(set) var determinations: [String: Int64]
     /// When the last sweep began (exchange time); nil: never.
     public var sweptAt: Timestamp?
+    /// Waiting market → the exchange time (unix seconds) it was last read again while still
+    /// waiting. Not persisted (a restart reads every waiting market once); see `recheckSeconds`.
+    public private(set) var lastRead: [String: Int64] = [:]
 
     /// A market still unopened this long after its `open_time` is given up on: it is left to
     /// the series' next full reconciliation, so a market the exchange never opens is not read
@@ -32,6 +35,14 @@ public struct DueIndex: Codable, Sendable, Equatable {
     /// A closed market is read again each cycle for this long after closing, waiting for its
     /// determination; later ones are left to reconciliation (and the settled feed).
     public static let determinationWindowSeconds: Int64 = 24 * 3600
+
+    /// How long a market still waiting is left before it is read again: as long as it has
+    /// waited so far, between 30 s and 10 min. An opening or a determination right at its
+    /// time is seen within seconds; one the exchange is late with costs a read every 10 min
+    /// at most (the periodic re-read of every tracked market catches it too). With every
+    /// closed market of the day waiting, reading each at every feed run (15 s) would cost
+    /// thousands of markets a run at full scale.
+    public static func recheckSeconds(waited: Int64) -> Int64 { Swift.min(600, Swift.max(30, waited)) }
 
     public init(opens: [String: Int64] = [:], determinations: [String: Int64] = [:], sweptAt: Timestamp? = nil) {
         self.opens = opens
@@ -48,8 +59,13 @@ public struct DueIndex: Codable, Sendable, Equatable {
     /// `open_time` waits for its opening, a closed one for its determination; any other
     /// status removes it.
     public mutating func observe(_ m: Market) {
+        let was = opens[m.ticker] ?? determinations[m.ticker]
         opens[m.ticker] = nil
         determinations[m.ticker] = nil
+        defer {
+            // A new wait (or none) starts its re-reads afresh.
+            if (opens[m.ticker] ?? determinations[m.ticker]) != was { lastRead[m.ticker] = nil }
+        }
         switch m.lifecycle {
         case .initialized?:
             if let open = m.openTime { opens[m.ticker] = open.secondsSinceEpoch }
@@ -60,13 +76,26 @@ public struct DueIndex: Codable, Sendable, Equatable {
         }
     }
 
-    /// Tickers due to be read again by `now`: openings whose time has passed, and every closed
-    /// market awaiting determination; earliest first (ties by ticker), so a cycle that can
-    /// read only some reads the longest-waiting.
+    /// Tickers due to be read again by `now`: openings whose time has passed and closed
+    /// markets awaiting determination, each unless it was read again less than
+    /// `recheckSeconds` ago; earliest first (ties by ticker), so a run that can read only
+    /// some reads the longest-waiting.
     public func due(now: Timestamp) -> [String] {
         let nowS = now.secondsSinceEpoch
-        let entries = opens.filter { $0.value <= nowS }.map { ($0.value, $0.key) } + determinations.map { ($0.value, $0.key) }
+        func isDue(_ ticker: String, since: Int64) -> Bool {
+            guard since <= nowS else { return false }
+            guard let read = lastRead[ticker] else { return true }
+            return nowS - read >= Self.recheckSeconds(waited: read - since)
+        }
+        let entries = opens.filter { isDue($0.key, since: $0.value) }.map { ($0.value, $0.key) }
+            + determinations.filter { isDue($0.key, since: $0.value) }.map { ($0.value, $0.key) }
         return entries.sorted { $0 < $1 }.map(\.1)
+    }
+
+    /// The markets were just read again at `now` (after `observe`): those still waiting
+    /// wait `recheckSeconds` before the next read.
+    public mutating func markRead(_ tickers: [String], now: Timestamp) {
+        for t in tickers where isWaiting(t) { lastRead[t] = now.secondsSinceEpoch }
     }
 
     /// Drops openings overdue by more than `giveUpSeconds` and determinations awaited longer
@@ -78,6 +107,7 @@ public struct DueIndex: Codable, Sendable, Equatable {
         opens = opens.filter { $0.value >= openLimit }
         let closeLimit = now.secondsSinceEpoch - Self.determinationWindowSeconds
         determinations = determinations.filter { $0.value >= closeLimit }
+        lastRead = lastRead.filter { isWaiting($0.key) }
         return before - count
     }
 
@@ -96,6 +126,11 @@ public struct DueIndex: Codable, Sendable, Equatable {
         let o = opens.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.prefix(max(0, limit - d.count))
         return DueIndex(opens: Dictionary(uniqueKeysWithValues: o.map { ($0.key, $0.value) }),
                         determinations: Dictionary(uniqueKeysWithValues: d.map { ($0.key, $0.value) }), sweptAt: nil)
+    }
+
+    /// Equal when they wait for the same things (`lastRead` is pacing, not state to save).
+    public static func == (a: DueIndex, b: DueIndex) -> Bool {
+        a.opens == b.opens && a.determinations == b.determinations && a.sweptAt == b.sweptAt
     }
 
     enum CodingKeys: String, CodingKey { case opens, determinations, sweptAt = "swept_at" }
