@@ -169,9 +169,12 @@ import Glibc
             var standbyStatuses: [Int: Int] = [:], primaryStatuses: [Int: Int] = [:]
             var unavailableBody = ""
             while !Task.isCancelled {
+                // -1: no HTTP answer (unless the poll was cancelled mid-request, which is not counted).
                 let s = (try? await APIClient.get(standbyBase + "/v1/markets/" + earlyTicker))?.status ?? -1
+                if Task.isCancelled { break }
                 standbyStatuses[s, default: 0] += 1
                 let p = try? await APIClient.get(primaryBase + "/v1/markets/" + earlyTicker)
+                if Task.isCancelled { break }
                 primaryStatuses[p?.status ?? -1, default: 0] += 1
                 if let p, p.status == 503, unavailableBody.isEmpty { unavailableBody = p.body }
                 try? await Task.sleep(for: .milliseconds(100))
