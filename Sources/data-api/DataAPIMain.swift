@@ -19,6 +19,8 @@ struct DataAPICommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var database: DatabaseOptions
+    @Option(name: .customLong("read-database-url"), help: "Where every read goes, e.g. a standby or a multi-host string with target_session_attrs=prefer-standby (SSMD_READ_DATABASE_URL). Default: the --database-url")
+    var readDatabaseURL: String?
     @Option(name: .customLong("http-host"), help: "Address to listen on (SSMD_HTTP_HOST). Default 127.0.0.1")
     var httpHost: String?
     @Option(name: .customLong("http-port"), help: "Port to listen on; 0 picks a free one (SSMD_HTTP_PORT). Default 8080")
@@ -33,7 +35,7 @@ struct DataAPICommand: AsyncParsableCommand {
     func run() async throws {
         let r = SettingsResolver()
         let c = try common.resolve(connectionName: "data-api", r)
-        let conninfo = try database.resolve(r)
+        let conninfo = try Self.readConnectionString(r.string("read-database-url", readDatabaseURL), default: try database.resolve(r))
         let host = r.string("http-host", httpHost, default: "127.0.0.1") ?? "127.0.0.1"
         if host.isEmpty || host.contains(where: \.isWhitespace) {
             throw ConfigurationError(setting: "--http-host (SSMD_HTTP_HOST)", problem: "\"\(host)\" is not an address")
@@ -50,7 +52,8 @@ struct DataAPICommand: AsyncParsableCommand {
         let logger = Logger(label: "data-api")
         let metrics = DaemonMetrics.bootstrap(program: "data-api")
 
-        let pool = ReadOnlyPool(conninfo: conninfo, size: connections)
+        logger.info("starting", metadata: ["database": "\(Redaction.conninfo(conninfo.isEmpty ? "(PG* environment)" : conninfo))"])
+        let pool = ReadOnlyPool(conninfo: conninfo, size: connections, logger: logger)
         let history = PipelineHistory(interval: interval, window: window)
         let dashboard = Dashboard(pool: pool, nats: c.nats, history: history, logger: logger)
         let api = DataAPI(pool: pool, dashboard: dashboard, logger: logger)
@@ -71,6 +74,19 @@ struct DataAPICommand: AsyncParsableCommand {
             throw error
         }
         await pool.close()
+    }
+}
+
+extension DataAPICommand {
+    /// The connection string reads use: `--read-database-url` when given (and not empty),
+    /// else `--database-url`'s.
+    static func readConnectionString(_ read: String?, default primary: String) throws -> String {
+        guard let read, !read.isEmpty else { return primary }
+        if read.contains("://"), !(read.hasPrefix("postgres://") || read.hasPrefix("postgresql://")) {
+            throw ConfigurationError(setting: "--read-database-url (SSMD_READ_DATABASE_URL)",
+                                     problem: "\(Redaction.conninfo(read)) is neither a postgres:// URI nor a key=value connection string")
+        }
+        return read
     }
 }
 

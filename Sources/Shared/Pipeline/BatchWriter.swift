@@ -10,6 +10,10 @@ import WriterCore
 /// The writer's PostgreSQL connection: connects lazily, drops the connection when it is lost
 /// or unusable (the next use reconnects). Work runs on the connection's own thread.
 ///
+/// Failover: every reconnect is a new `PQconnectdb`, so a connection string with several
+/// hosts and `target_session_attrs=read-write` is resolved again each time and lands on
+/// whichever server is the primary now (a standby still in recovery is skipped).
+///
 /// No call can block forever on a dead server: libpq's `connect_timeout` (10 s unless the
 /// connection string says otherwise), TCP keepalives (a silent peer is noticed in about a
 /// minute), `tcp_user_timeout` (unacknowledged sends fail after 60 s) and a session
@@ -35,7 +39,16 @@ public actor WriterDatabase {
             return try await conn.secmaster(body)
         } catch {
             let lost = (error as? PostgresError)?.isConnectionLoss == true
-            if lost { await drop(conn) } else if !(await conn.isIdleAndHealthy) { await drop(conn) }
+            let unusable = lost ? true : !(await conn.isIdleAndHealthy)
+            if unusable {
+                if connection === conn {
+                    // Once per lost connection (not per retry): the next use reconnects,
+                    // resolving every host of a multi-host string again (a failover).
+                    logger.warning("PostgreSQL connection lost; reconnecting", metadata: [
+                        "server": "\(conn.serverAddress)", "error": "\(error)"])
+                }
+                await drop(conn)
+            }
             throw error
         }
     }
@@ -70,7 +83,8 @@ public actor WriterDatabase {
             conn.close()
             throw error
         }
-        logger.info("connected to PostgreSQL", metadata: ["database": "\(conn.redactedConnectionString)"])
+        // The server libpq chose among the string's hosts (after a failover, the new primary).
+        logger.info("connected to PostgreSQL", metadata: ["server": "\(conn.serverAddress)", "database": "\(conn.redactedConnectionString)"])
         // Another caller may have connected while this one waited.
         if let connection {
             conn.close()

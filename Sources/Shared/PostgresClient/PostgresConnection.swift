@@ -16,19 +16,29 @@ public final class PostgresConnection: @unchecked Sendable {
     private let session: PostgresSession
     /// The connection string with any password replaced by `***` (safe to log).
     public let redactedConnectionString: String
+    /// The server this connection reached, `host:port` (with several hosts in the
+    /// connection string, the one libpq chose), as of connecting; safe to log.
+    public let serverAddress: String
+    /// Whether that server was a standby in recovery when the connection opened.
+    public let connectedToStandby: Bool
 
-    private init(thread: DedicatedThread, session: PostgresSession) {
+    private init(thread: DedicatedThread, session: PostgresSession, serverAddress: String, connectedToStandby: Bool) {
         self.thread = thread
         self.session = session
         self.redactedConnectionString = session.redactedConnectionString
+        self.serverAddress = serverAddress
+        self.connectedToStandby = connectedToStandby
     }
 
     /// Connects on a new thread of its own (connecting blocks up to `connect_timeout`).
     public static func connect(_ connectionString: String) async throws -> PostgresConnection {
         let thread = DedicatedThread(name: "postgres")
         do {
-            let session = try await thread.run { UncheckedBox(try PostgresSession(connectionString: connectionString)) }
-            return PostgresConnection(thread: thread, session: session.value)
+            let opened = try await thread.run {
+                let session = try PostgresSession(connectionString: connectionString)
+                return (UncheckedBox(session), session.serverAddress, session.isHotStandby)
+            }
+            return PostgresConnection(thread: thread, session: opened.0.value, serverAddress: opened.1, connectedToStandby: opened.2)
         } catch {
             thread.stop()
             throw error

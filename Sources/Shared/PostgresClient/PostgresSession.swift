@@ -99,6 +99,23 @@ public final class PostgresSession {
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
     }
 
+    /// Which server of the connection string this session reached, as `host:port` (libpq's
+    /// `PQhost`/`PQport`: with several hosts, the one that answered). Never holds a password.
+    public var serverAddress: String {
+        guard let handle else { return "(closed)" }
+        let host = PQhost(handle).map { String(cString: $0) } ?? ""
+        let port = PQport(handle).map { String(cString: $0) } ?? ""
+        let shown = host.isEmpty ? "(default)" : (host.contains(":") && !host.hasPrefix("/") ? "[\(host)]" : host)
+        return port.isEmpty ? shown : "\(shown):\(port)"
+    }
+
+    /// Whether the server is a standby in recovery (`in_hot_standby`, reported by PostgreSQL
+    /// 14 and later at connect time; false when the server does not say).
+    public var isHotStandby: Bool {
+        guard let handle, let value = PQparameterStatus(handle, "in_hot_standby") else { return false }
+        return String(cString: value) == "on"
+    }
+
     /// The server's version as an integer (150004 for 15.4); 0 when closed.
     public var serverVersion: Int {
         guard let handle else { return 0 }
