@@ -98,9 +98,9 @@ import SSMDCore
         // Any 1 s window: the refill (1,000) plus the bucket (500).
         #expect(Self.peak(times, window: 1_000_000) <= 1500, "peak \(Self.peak(times, window: 1_000_000)) per second")
         let budgets = holder.withLock { $0 }
-        let blocks = budgets.reduce(0) { $0 + $1.leaseSnapshot.blocks }
+        let blocks = budgets.reduce(0) { $0 + $1.metrics.leaseSnapshot.blocks }
         #expect(blocks * 5 <= 2400, "\(blocks) compare-and-sets for 2400 requests")
-        #expect(budgets.allSatisfy { $0.leaseSnapshot.lastSlots >= 10 })
+        #expect(budgets.allSatisfy { $0.metrics.leaseSnapshot.lastSlots >= 10 })
     }
 
     @Test func aThrottleReportHoldsEveryReplica() async throws {

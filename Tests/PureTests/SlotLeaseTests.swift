@@ -74,8 +74,8 @@ import Testing
         #expect(clock.slept.sorted() == (1...100).map { Self.t0 + Int64($0) * 1000 })
         #expect(Array(clock.slept.prefix(5)) == [1, 6, 11, 16, 2].map { Self.t0 + Int64($0) * 1000 })
         // One compare-and-set per block: 100 requests, 20 writes.
-        #expect(budgets.map { $0.leaseSnapshot.blocks } == [5, 5, 5, 5])
-        #expect(budgets.allSatisfy { $0.leaseSnapshot.dropped == 0 })
+        #expect(budgets.map { $0.metrics.leaseSnapshot.blocks } == [5, 5, 5, 5])
+        #expect(budgets.allSatisfy { $0.metrics.leaseSnapshot.dropped == 0 })
         #expect(await store.conflicts == 0)
         // The key's totals count the requests granted, less what is still held unrecorded.
         let record = try JSONDecoder().decode(BudgetRecord.self, from: Data(try #require(await store.read(SharedRequestBudget.globalKey)).value))
@@ -91,8 +91,8 @@ import Testing
         for _ in 0..<200 { try await busy.acquire(cost: 10) }   // the schedule moves 200 ms on
         try await idle.acquire(cost: 10)
         // Its nine held slots were 190 ms and more in the past: dropped, and a new block taken.
-        #expect(idle.leaseSnapshot.dropped == 9)
-        #expect(idle.leaseSnapshot.blocks == 2)
+        #expect(idle.metrics.leaseSnapshot.dropped == 9)
+        #expect(idle.metrics.leaseSnapshot.blocks == 2)
         #expect(clock.slept.last == Self.t0 + 211_000)
         let sent = clock.slept
         #expect(Set(sent).count == sent.count, "a slot was granted twice")
@@ -124,9 +124,9 @@ import Testing
         let store = SlowStore(clock: clock, micros: 2000)
         let budget = Self.budget(store, clock, lease: .auto)
         try await budget.acquire(cost: 10)
-        #expect(budget.leaseSnapshot.lastSlots == 10)
+        #expect(budget.metrics.leaseSnapshot.lastSlots == 10)
         for _ in 0..<400 { try await budget.acquire(cost: 10) }
-        #expect(budget.leaseSnapshot.lastSlots == 32)
+        #expect(budget.metrics.leaseSnapshot.lastSlots == 32)
         #expect(store.writes < 30, "\(store.writes) writes for 401 requests")
         #expect(Set(clock.slept).count == clock.slept.count)
     }
@@ -139,7 +139,7 @@ import Testing
         try await a.acquire(cost: 10)
         try await b.acquire(cost: 10)
         await a.reportThrottled()
-        #expect(a.leaseSnapshot.dropped == 9)
+        #expect(a.metrics.leaseSnapshot.dropped == 9)
         // b learns of the cooldown with its next block: its 9 held slots go first, no more.
         var beforeCooldown = 0
         for _ in 0..<20 {
