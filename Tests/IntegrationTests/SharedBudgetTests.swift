@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 import Testing
 import TestSupport
 import NATSClient
@@ -11,10 +10,13 @@ import SSMDCore
 /// The shared budget with a real nats-server: separate connections (as separate replicas
 /// would have) contend for one KV key, and together never exceed the configured rate.
 @Suite struct SharedBudgetTests {
+    /// The budgets a `contend` run made, for a test that reads their metrics afterwards.
+    final class BudgetList: @unchecked Sendable { var budgets: [SharedRequestBudget] = [] }
+
     /// Sorted send times (µs) of every request granted.
     static func contend(replicas: Int, requestsEach: Int, limits: BudgetLimits, pool: SharedRequestBudget.Pool? = nil,
                         lease: LeaseSize = .slots(1), tasksEach: Int = 1, urls: [String], streamReplicas: Int = 1,
-                        budgetsOut: (([SharedRequestBudget]) -> Void)? = nil) async throws -> [Int64] {
+                        keep: BudgetList? = nil) async throws -> [Int64] {
         var connections: [NATSConnection] = []
         var budgets: [SharedRequestBudget] = []
         for i in 0..<replicas {
@@ -26,7 +28,7 @@ import SSMDCore
             budgets.append(SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, pool: pool, lease: lease, logger: Logger(label: "t")))
         }
         defer { connections.forEach { $0.close() } }
-        budgetsOut?(budgets)
+        keep?.budgets = budgets
         let times = try await withThrowingTaskGroup(of: [Int64].self) { group in
             for b in budgets {
                 for _ in 0..<tasksEach {
@@ -88,16 +90,16 @@ import SSMDCore
         defer { cluster.teardown() }
         // 10,000 tokens/s, burst 0.5 s → 1,000 requests/s, scheduled burst 0.25 s (250).
         let limits = BudgetLimits(tokensPerSecond: 10_000, burstSeconds: 0.5)
-        let holder = Mutex<[SharedRequestBudget]>([])
+        let kept = BudgetList()
         let times = try await Self.contend(replicas: 4, requestsEach: 600, limits: limits, lease: .auto, tasksEach: 8,
-                                           urls: cluster.nodes.map(\.url), streamReplicas: 3) { b in holder.withLock { $0 = b } }
+                                           urls: cluster.nodes.map(\.url), streamReplicas: 3, keep: kept)
         #expect(times.count == 2400)
         let elapsed = Double(times.last! - times.first!) / 1e6
         // (2400 − 250) at 1,000/s ≈ 2.15 s: never faster than the rate allows.
         #expect(elapsed >= 2.0, "2400 requests took only \(elapsed) s")
         // Any 1 s window: the refill (1,000) plus the bucket (500).
         #expect(Self.peak(times, window: 1_000_000) <= 1500, "peak \(Self.peak(times, window: 1_000_000)) per second")
-        let budgets = holder.withLock { $0 }
+        let budgets = kept.budgets
         let blocks = budgets.reduce(0) { $0 + $1.metrics.leaseSnapshot.blocks }
         #expect(blocks * 5 <= 2400, "\(blocks) compare-and-sets for 2400 requests")
         #expect(budgets.allSatisfy { $0.metrics.leaseSnapshot.lastSlots >= 10 })
