@@ -10,27 +10,36 @@ import SSMDCore
 /// The shared budget with a real nats-server: separate connections (as separate replicas
 /// would have) contend for one KV key, and together never exceed the configured rate.
 @Suite struct SharedBudgetTests {
+    /// The budgets a `contend` run made, for a test that reads their metrics afterwards.
+    final class BudgetList: @unchecked Sendable { var budgets: [SharedRequestBudget] = [] }
+
     /// Sorted send times (µs) of every request granted.
     static func contend(replicas: Int, requestsEach: Int, limits: BudgetLimits, pool: SharedRequestBudget.Pool? = nil,
-                        nats: NATSAccount) async throws -> [Int64] {
+                        lease: LeaseSize = .slots(1), tasksEach: Int = 1, urls: [String], streamReplicas: Int = 1,
+                        keep: BudgetList? = nil) async throws -> [Int64] {
         var connections: [NATSConnection] = []
         var budgets: [SharedRequestBudget] = []
         for i in 0..<replicas {
-            let c = try await NATSConnection.connect(options: NATSOptions(urls: [nats.url], name: "replica-\(i)"), logger: Logger(label: "t"))
+            var options = NATSOptions(urls: urls, name: "replica-\(i)")
+            options.retryOnFailedConnect = true
+            let c = try await NATSConnection.connect(options: options, logger: Logger(label: "t"))
             connections.append(c)
-            let kv = try await c.jetStream().ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket))
-            budgets.append(SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, pool: pool, logger: Logger(label: "t")))
+            let kv = try await c.jetStream().ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket, replicas: streamReplicas))
+            budgets.append(SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, pool: pool, lease: lease, logger: Logger(label: "t")))
         }
         defer { connections.forEach { $0.close() } }
+        keep?.budgets = budgets
         let times = try await withThrowingTaskGroup(of: [Int64].self) { group in
             for b in budgets {
-                group.addTask {
-                    var t: [Int64] = []
-                    for _ in 0..<requestsEach {
-                        try await b.acquire(cost: 10)
-                        t.append(Timestamp.now().microsecondsSinceEpoch)
+                for _ in 0..<tasksEach {
+                    group.addTask {
+                        var t: [Int64] = []
+                        for _ in 0..<requestsEach / tasksEach {
+                            try await b.acquire(cost: 10)
+                            t.append(Timestamp.now().microsecondsSinceEpoch)
+                        }
+                        return t
                     }
-                    return t
                 }
             }
             var all: [Int64] = []
@@ -54,7 +63,7 @@ import SSMDCore
         let nats = try await NATSTestServer.sharedAccount()
         // 100 requests/s, burst 0.5 s → scheduled burst 0.25 s (25 requests).
         let limits = BudgetLimits(tokensPerSecond: 1000, burstSeconds: 0.5)
-        let times = try await Self.contend(replicas: 4, requestsEach: 60, limits: limits, nats: nats)
+        let times = try await Self.contend(replicas: 4, requestsEach: 60, limits: limits, urls: [nats.url])
         #expect(times.count == 240)
         let elapsed = Double(times.last! - times.first!) / 1e6
         // (240 − 25) requests at 100/s ≈ 2.15 s; never faster than the rate allows.
@@ -67,10 +76,33 @@ import SSMDCore
         let nats = try await NATSTestServer.sharedAccount()
         let limits = BudgetLimits(tokensPerSecond: 1000, burstSeconds: 0.25)
         let times = try await Self.contend(replicas: 2, requestsEach: 40, limits: limits,
-                                           pool: .init(name: "S&P,EUR/USD,SCOTUS & courts", share: 0.25), nats: nats)
+                                           pool: .init(name: "S&P,EUR/USD,SCOTUS & courts", share: 0.25), urls: [nats.url])
         let elapsed = Double(times.last! - times.first!) / 1e6
         // 80 requests at 25/s ≈ 3.2 s.
         #expect(elapsed >= 2.8, "capped pool ran at \(Double(times.count) / elapsed)/s")
+    }
+
+    /// 1,000 requests/s through a three-node cluster, the bucket at three replicas: every
+    /// compare-and-set goes through Raft. Replicas taking blocks of slots keep the rate and
+    /// write the key far less often than once per request.
+    @Test(.tags(.processes), .processSlot) func blocksOfSlotsThroughRaftKeepTheRate() async throws {
+        let cluster = try await NATSClusterTestServer()
+        defer { cluster.teardown() }
+        // 10,000 tokens/s, burst 0.5 s → 1,000 requests/s, scheduled burst 0.25 s (250).
+        let limits = BudgetLimits(tokensPerSecond: 10_000, burstSeconds: 0.5)
+        let kept = BudgetList()
+        let times = try await Self.contend(replicas: 4, requestsEach: 600, limits: limits, lease: .auto, tasksEach: 8,
+                                           urls: cluster.nodes.map(\.url), streamReplicas: 3, keep: kept)
+        #expect(times.count == 2400)
+        let elapsed = Double(times.last! - times.first!) / 1e6
+        // (2400 − 250) at 1,000/s ≈ 2.15 s: never faster than the rate allows.
+        #expect(elapsed >= 2.0, "2400 requests took only \(elapsed) s")
+        // Any 1 s window: the refill (1,000) plus the bucket (500).
+        #expect(Self.peak(times, window: 1_000_000) <= 1500, "peak \(Self.peak(times, window: 1_000_000)) per second")
+        let budgets = kept.budgets
+        let blocks = budgets.reduce(0) { $0 + $1.metrics.leaseSnapshot.blocks }
+        #expect(blocks * 5 <= 2400, "\(blocks) compare-and-sets for 2400 requests")
+        #expect(budgets.allSatisfy { $0.metrics.leaseSnapshot.lastSlots >= 10 })
     }
 
     @Test func aThrottleReportHoldsEveryReplica() async throws {

@@ -4,7 +4,8 @@ import Synchronization
 import Testing
 @testable import RateBudget
 
-/// Several replicas' shared budgets over one compare-and-set store, on a manual clock: every
+/// Several replicas' shared budgets over one compare-and-set store, one compare-and-set per
+/// request (`SlotLeaseTests` covers blocks of slots), on a manual clock: every
 /// reservation lands on the exact microsecond GCRA says, every run. (IntegrationTests'
 /// SharedBudgetTests prove the same through a real NATS KV bucket, within timing slack.)
 @Suite struct SharedBudgetScheduleTests {
@@ -36,7 +37,7 @@ import Testing
 
     static func replicas(_ n: Int, store: any BudgetStore, clock: ManualClock, limits: BudgetLimits,
                          pool: SharedRequestBudget.Pool? = nil, cooldown: Duration = .seconds(2)) -> [SharedRequestBudget] {
-        (0..<n).map { _ in SharedRequestBudget(store: store, limits: limits, pool: pool, cooldown: cooldown, clock: clock, logger: logger) }
+        (0..<n).map { _ in SharedRequestBudget(store: store, limits: limits, pool: pool, cooldown: cooldown, lease: .slots(1), clock: clock, logger: logger) }
     }
 
     /// Requests taken in turn by each replica; the instant each was granted.

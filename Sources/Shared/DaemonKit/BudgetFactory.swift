@@ -21,7 +21,7 @@ extension ExchangeOptions.Resolved {
                 bucket = try await js.ensureKeyValue(spec)
             }
             guard let kv = bucket else { throw StoppedBeforeReady(what: "shared budget bucket", lastError: "") }
-            return SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, pool: pool, logger: logger)
+            return SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, pool: pool, lease: leaseSize, logger: logger)
         }
     }
 }

@@ -79,6 +79,8 @@ public struct ExchangeOptions: ParsableArguments {
     public var rateBurstSeconds: String?
     @Option(name: .customLong("rate-scope"), help: "shared: one budget for every process through NATS KV; local: this process alone (SSMD_RATE_SCOPE). Default shared")
     public var rateScope: String?
+    @Option(name: .customLong("rate-lease-slots"), help: "Slots of the shared budget one compare-and-set takes: auto (sized from the rate and the write latency seen) or 1-10000; 1 is one write per request (SSMD_RATE_LEASE_SLOTS). Default auto")
+    public var rateLeaseSlots: String?
     @Option(name: .customLong("rate-cost"), help: "Tokens per request (SSMD_RATE_COST). Default 10")
     public var rateCost: String?
     @Option(name: .customLong("api-key-id"), help: "Kalshi API key id; with --api-private-key, requests are signed and get the tier's budget (SSMD_API_KEY_ID)")
@@ -101,6 +103,7 @@ public struct ExchangeOptions: ParsableArguments {
         public var limits: BudgetLimits
         public var scope: Scope
         public var signer: KalshiKeySigner?
+        public var leaseSize: LeaseSize = .auto
         public var tokensPerSecond: Double { limits.tokensPerSecond }
         public var burstSeconds: Double { limits.burstSeconds }
     }
@@ -127,7 +130,16 @@ public struct ExchangeOptions: ParsableArguments {
         let limits = BudgetLimits(
             tokensPerSecond: try r.double("rate-tokens-per-s", rateTokensPerSecond, default: tier.tokensPerSecond, range: 0.1...1_000_000),
             burstSeconds: try r.double("rate-burst-s", rateBurstSeconds, default: tier.burstSeconds, range: 0...3600))
-        return Resolved(client: config, limits: limits, scope: try r.choice("rate-scope", rateScope, default: Scope.shared), signer: signer)
+        var leaseSize = LeaseSize.auto
+        if let s = r.string("rate-lease-slots", rateLeaseSlots) {
+            guard let size = LeaseSize(s) else {
+                throw ConfigurationError(setting: SettingsResolver.label("rate-lease-slots"),
+                                         problem: "\(SettingsResolver.quote(s)) is neither auto nor a whole number of slots 1-\(LeaseSize.maximumSlots)")
+            }
+            leaseSize = size
+        }
+        return Resolved(client: config, limits: limits, scope: try r.choice("rate-scope", rateScope, default: Scope.shared), signer: signer,
+                        leaseSize: leaseSize)
     }
 }
 

@@ -93,6 +93,22 @@ public struct GCRA: Sendable, Equatable {
                                                            factor: f, factorAt: now))
     }
 
+    /// `count` consecutive reservations of `cost` tokens at `now`, taken at once: the send
+    /// time of each, in order, and the state after the last. The same slots `count` calls of
+    /// ``reserve(cost:now:state:)`` would hand out one by one — so a replica may take a
+    /// block in one compare-and-set and nobody else can be given any of them.
+    public func reserveBlock(count: Int, cost: Int, now: Int64, state: State) -> (sendAts: [Int64], newState: State) {
+        var state = state
+        var sendAts: [Int64] = []
+        sendAts.reserveCapacity(max(1, count))
+        for _ in 0..<max(1, count) {
+            let r = reserve(cost: cost, now: now, state: state)
+            sendAts.append(r.sendAt)
+            state = r.newState
+        }
+        return (sendAts, state)
+    }
+
     /// After a 429: nobody sends before `now + cooldown`, the bucket restarts empty then, and
     /// the scheduled rate halves.
     public func throttled(now: Int64, cooldown: Int64, state: State) -> State {

@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+import Testing
+import TestSupport
+import NATSClient
+import WireContract
+
+/// The whole pipeline on a three-node JetStream cluster (`--stream-replicas 3`): the meta
+/// leader and then the work stream's leader are SIGKILLed while a cycle is in flight, and
+/// PostgreSQL still ends up equal to the simulator's truth.
+@Suite(.tags(.processes), .processSlotAlone) struct ClusterPipelineTests {
+    /// Work items not yet acked and the writer's backlog, as the cluster reports them; nil
+    /// while it cannot answer (an election).
+    static func backlog(_ js: JetStream) async -> (work: Int, writer: Int)? {
+        do {
+            var work = 0
+            for name in try await js.consumerNames(stream: Streams.work) {
+                let info = try await js.consumerInfo(stream: Streams.work, name: name)
+                work += Int(info.numPending) + Int(info.numAckPending)
+            }
+            let writer = try await js.consumerInfo(stream: Streams.secmaster, name: Streams.writerConsumer)
+            return (work, Int(writer.numPending) + Int(writer.numAckPending))
+        } catch {
+            return nil
+        }
+    }
+
+    static func synced(_ p: ChildProcess) -> Int { p.output.components(separatedBy: "msg=\"series synced\"").count - 1 }
+
+    @Test func leaderLossesMidCycleLoseNothing() async throws {
+        let cluster = try await NATSClusterTestServer()
+        defer { cluster.teardown() }
+        let h = try await PipelineHarness(name: "cluster-pipeline", scale: 0.02, simulatorArguments: PipelineEndToEndTests.frozenClock)
+        defer { h.teardown() }
+        let env = ["SSMD_NATS_URL": cluster.urls, "SSMD_STREAM_REPLICAS": "3"]
+        // About 40 requests/s for the two fetchers together: the cycle (≈ 200 series) lasts
+        // several seconds, long enough for both kills to land inside it.
+        let slow = env.merging(["SSMD_RATE_TOKENS_PER_S": "400", "SSMD_RATE_BURST_S": "0.3"]) { $1 }
+        try h.start("db-writer", ["--batch-max-age", "100ms"], environment: env)
+        let fetchers = [try h.start("market-fetcher", ["--concurrency", "2"], environment: slow),
+                        try h.start("market-fetcher", ["--concurrency", "2"], environment: slow)]
+        let cycle = try await h.run("series-fetcher", ["--once", "--ack-wait", "3s"], environment: env)
+        #expect(cycle.status == 0, "series-fetcher: \(cycle.output.suffix(2000))")
+
+        var options = NATSOptions(urls: cluster.nodes.map(\.url), name: "cluster-pipeline-observer")
+        options.retryOnFailedConnect = true
+        let connection = try await NATSConnection.connect(options: options, logger: Logger(label: "test"))
+        defer { connection.close() }
+        let js = try connection.jetStream()
+        let total = { fetchers.reduce(0) { $0 + Self.synced($1) } }
+
+        // Kill 1: the JetStream meta leader, once the fetchers are under way.
+        let started = await eventually(timeout: .seconds(30)) { total() >= 10 }
+        #expect(started, "the cycle did not start:\n\(h.logs())")
+        let meta = try #require(try await cluster.metaLeader())
+        await cluster.kill(meta)
+        let afterMeta = total()
+        let progressed = await eventually(timeout: .seconds(30)) { total() >= afterMeta + 10 }
+        #expect(progressed,
+                "no progress after the meta leader \(cluster.nodes[meta].name) died:\n\(cluster.log())\n\(h.logs())")
+        // Two of three down would lose the quorum: the meta leader comes back first.
+        try cluster.start(meta)
+        try await cluster.waitUntilReady(timeout: .seconds(30))
+
+        // Kill 2: the work stream's leader, with work still queued.
+        let pending = await Self.backlog(js)
+        #expect((pending?.work ?? 1) > 0, "the cycle finished before the second kill: slow the fetchers down")
+        let leader = try #require(try await cluster.streamLeader(Streams.work))
+        await cluster.kill(leader)
+        let afterLeader = total()
+        let progressedAgain = await eventually(timeout: .seconds(30)) { total() > afterLeader }
+        #expect(progressedAgain,
+                "no progress after the work stream's leader \(cluster.nodes[leader].name) died:\n\(cluster.log())\n\(h.logs())")
+
+        // Drained: every work item acked, the writer caught up (three quiet reads in a row).
+        var quiet = 0
+        let drained = await eventually(timeout: .seconds(60), every: .milliseconds(300)) {
+            if let b = await Self.backlog(js), b.work == 0, b.writer == 0 { quiet += 1 } else { quiet = 0 }
+            return quiet >= 3
+        }
+        let left = await Self.backlog(js)
+        #expect(drained, "did not drain: \(String(describing: left))\n\(h.logs())")
+        try await PipelineEndToEndTests.assertExact(h, try await PipelineEndToEndTests.expectation(h))
+        let dead = try await js.streamInfo(name: Streams.deadLetters)
+        #expect(dead.messages == 0, "\(dead.messages) dead letters")
+    }
+}
