@@ -30,7 +30,7 @@ import WireContract
 
     // MARK: The exchange
 
-    @Test(.timeLimit(.minutes(9))) func unreachableExchange() async throws {
+    @Test(.timeLimit(.minutes(20))) func unreachableExchange() async throws {
         let h = try await PipelineHarness(name: "bad-exchange", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock)
         defer { h.teardown() }
         let nowhere = ["SSMD_EXCHANGE_URL": "http://127.0.0.1:\(try Self.closedPort())/trade-api/v2", "SSMD_HTTP_MAX_ATTEMPTS": "2"]
@@ -64,7 +64,7 @@ import WireContract
     /// An "exchange" that answers every request with an HTML page (a maintenance page, a
     /// captive proxy): a typed error naming the endpoint, retried, nothing written, nothing
     /// lost — the real exchange then gets every item through.
-    @Test(.timeLimit(.minutes(9))) func exchangeAnsweringHTML() async throws {
+    @Test(.timeLimit(.minutes(20))) func exchangeAnsweringHTML() async throws {
         let h = try await PipelineHarness(name: "bad-html", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock)
         defer { h.teardown() }
         let port = try Self.closedPort()
@@ -112,7 +112,7 @@ import WireContract
 
     /// NATS not there at start: every daemon says so in one line, waits (not ready), and
     /// works once NATS appears; asked to stop while waiting, it exits 0.
-    @Test(.timeLimit(.minutes(9))) func natsRefusedAtStart() async throws {
+    @Test(.timeLimit(.minutes(20))) func natsRefusedAtStart() async throws {
         let h = try await PipelineHarness(name: "bad-nats", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock,
                                           privateNATS: true)
         defer { h.teardown() }
@@ -146,7 +146,7 @@ import WireContract
     /// A NATS server that refuses our credentials (user and password by setting or in the
     /// URL, a token in the URL): exit 2 at once, one line naming the settings and the
     /// server's reason, no password or token anywhere in the output.
-    @Test(.timeLimit(.minutes(8))) func natsRefusesTheCredentials() async throws {
+    @Test(.timeLimit(.minutes(20))) func natsRefusesTheCredentials() async throws {
         let nats = try await NATSTestServer(auth: .userPassword(user: "ssmd", password: "sekrit-nats"))
         defer { nats.teardown() }
         let dir = try TestDirectory("bad-nats-auth")
@@ -174,7 +174,7 @@ import WireContract
 
     /// A wrong database password: the writer exits 2 with one line naming the setting and
     /// PostgreSQL's reason, never the password; a database that is merely down is waited for.
-    @Test(.timeLimit(.minutes(9))) func wrongDatabasePassword() async throws {
+    @Test(.timeLimit(.minutes(20))) func wrongDatabasePassword() async throws {
         let h = try await PipelineHarness(name: "bad-pg", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock,
                                           privatePostgres: true)
         defer { h.teardown() }
@@ -214,7 +214,7 @@ import WireContract
 
     /// A tag no series carries: market-fetcher simply finds no work (ready, quiet, alive);
     /// series-fetcher completes its cycle with nothing to publish.
-    @Test(.timeLimit(.minutes(8))) func unknownTag() async throws {
+    @Test(.timeLimit(.minutes(20))) func unknownTag() async throws {
         let h = try await PipelineHarness(name: "bad-tag", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock)
         defer { h.teardown() }
         let fetcher = try h.start("market-fetcher", ["--tag", "No Such Tag & Co"])

@@ -118,7 +118,7 @@ import _CryptoExtras
     /// message for a transition reaches the stream as a notice within 2 s of the clock's
     /// advance, exactly what the simulator's truth says was sent; /readyz says ready; SIGTERM
     /// closes the socket with a close frame and exits 0.
-    @Test(.timeLimit(.minutes(10))) func transitionsReachTheStreamPromptly() async throws {
+    @Test(.timeLimit(.minutes(20))) func transitionsReachTheStreamPromptly() async throws {
         let keys = try Keys()
         defer { keys.cleanup() }
         let h = try await Self.harness("lifecycle-flow", keys: keys)
@@ -166,7 +166,7 @@ import _CryptoExtras
 
     /// (2): a key the exchange refuses at the handshake is a configuration error: exit 2 and
     /// one line, not an endless retry. No key at all: the same, naming both settings.
-    @Test(.timeLimit(.minutes(10))) func aWrongKeyIsRefusedAtTheHandshake() async throws {
+    @Test(.timeLimit(.minutes(20))) func aWrongKeyIsRefusedAtTheHandshake() async throws {
         let keys = try Keys()
         defer { keys.cleanup() }
         let h = try await Self.harness("lifecycle-badkey", keys: keys)
@@ -190,7 +190,7 @@ import _CryptoExtras
     /// (3): the exchange drops the connection: the listener reconnects with backoff, publishes
     /// a gap from the last message before the drop to the new subscription, and what follows
     /// keeps arriving.
-    @Test(.timeLimit(.minutes(10))) func aDropReconnectsAndPublishesTheGap() async throws {
+    @Test(.timeLimit(.minutes(20))) func aDropReconnectsAndPublishesTheGap() async throws {
         let keys = try Keys()
         defer { keys.cleanup() }
         let h = try await Self.harness("lifecycle-drop", keys: keys)
@@ -228,7 +228,7 @@ import _CryptoExtras
 
     /// Two replicas (the availability setup): both subscribe and publish everything; the
     /// stream keeps each message once, by its message id.
-    @Test(.timeLimit(.minutes(10))) func twoReplicasStoreEachMessageOnce() async throws {
+    @Test(.timeLimit(.minutes(20))) func twoReplicasStoreEachMessageOnce() async throws {
         let keys = try Keys()
         defer { keys.cleanup() }
         let h = try await Self.harness("lifecycle-pair", keys: keys)
@@ -254,7 +254,7 @@ import _CryptoExtras
     }
 
     /// (4): NATS stops for a few seconds while messages flow: none is lost once it is back.
-    @Test(.timeLimit(.minutes(10))) func aNATSOutageLosesNothing() async throws {
+    @Test(.timeLimit(.minutes(20))) func aNATSOutageLosesNothing() async throws {
         let keys = try Keys()
         defer { keys.cleanup() }
         let h = try await Self.harness("lifecycle-nats", keys: keys, privateNATS: true)
@@ -291,7 +291,7 @@ import _CryptoExtras
 
     /// (4, bounded): NATS away longer than the buffer holds: the oldest notices are dropped
     /// and one gap covering their receipt is published when NATS is back; the rest arrive.
-    @Test(.timeLimit(.minutes(10))) func aFullBufferBecomesAGap() async throws {
+    @Test(.timeLimit(.minutes(20))) func aFullBufferBecomesAGap() async throws {
         let keys = try Keys()
         defer { keys.cleanup() }
         let h = try await Self.harness("lifecycle-bound", keys: keys, privateNATS: true)

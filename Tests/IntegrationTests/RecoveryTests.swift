@@ -39,7 +39,7 @@ import WireContract
         return try await js.streamInfo(name: Streams.deadLetters).messages
     }
 
-    @Test(.timeLimit(.minutes(14))) func natsAndPostgresRestartsAreSurvived() async throws {
+    @Test(.timeLimit(.minutes(20))) func natsAndPostgresRestartsAreSurvived() async throws {
         let h = try await PipelineHarness(name: "recovery", scale: 0.02, simulatorArguments: PipelineEndToEndTests.frozenClock,
                                           privateNATS: true, privatePostgres: true)
         defer { h.teardown() }
@@ -100,7 +100,7 @@ import WireContract
 
     /// /readyz of every daemon turns 503 when NATS stops and 200 when it returns; the
     /// writer's also follows PostgreSQL. /healthz stays 200 throughout.
-    @Test(.timeLimit(.minutes(10))) func readinessFollowsNATSAndPostgresForEveryDaemon() async throws {
+    @Test(.timeLimit(.minutes(20))) func readinessFollowsNATSAndPostgresForEveryDaemon() async throws {
         let h = try await PipelineHarness(name: "readyz", scale: 0.01, simulatorArguments: PipelineEndToEndTests.frozenClock,
                                           privateNATS: true, privatePostgres: true)
         defer { h.teardown() }

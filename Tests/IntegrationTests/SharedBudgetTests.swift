@@ -95,8 +95,11 @@ import SSMDCore
                                            urls: cluster.nodes.map(\.url), streamReplicas: 3, keep: kept)
         #expect(times.count == 2400)
         let elapsed = Double(times.last! - times.first!) / 1e6
-        // (2400 − 250) at 1,000/s ≈ 2.15 s: never faster than the rate allows.
-        #expect(elapsed >= 2.0, "2400 requests took only \(elapsed) s")
+        // The exchange's bucket (0.5 s = 500 requests) then 1,000/s: (2400 − 500) / 1,000 = 1.9 s
+        // at the very least. The budget aims at 2.15 s (it schedules within half the bucket);
+        // blocks reserved ahead may spend part of that margin early (1.96 s was seen), never
+        // more than the bucket holds.
+        #expect(elapsed >= 1.9, "2400 requests took only \(elapsed) s")
         // Any 1 s window: the refill (1,000) plus the bucket (500).
         #expect(Self.peak(times, window: 1_000_000) <= 1500, "peak \(Self.peak(times, window: 1_000_000)) per second")
         let budgets = kept.budgets

@@ -6,7 +6,7 @@ import TestSupport
 /// the daemons trust only the CA they are given, and say so in one line when the server's
 /// certificate is not signed by it.
 @Suite(.tags(.processes), .processSlot) struct TLSTests {
-    @Test(.timeLimit(.minutes(9))) func natsOverTLSWithTheGivenCA() async throws {
+    @Test(.timeLimit(.minutes(20))) func natsOverTLSWithTheGivenCA() async throws {
         let h = try await PipelineHarness(name: "tls-nats", simulatorArguments: ["--clock-speed", "0"])
         defer { h.teardown() }
         let certs = try await TestCertificates(in: h.directory.url.appendingPathComponent("certs"))
@@ -30,7 +30,7 @@ import TestSupport
                 "the refusal names TLS: \(wrong.output.suffix(1500))")
     }
 
-    @Test(.timeLimit(.minutes(9))) func postgresSSLModeIsHonoured() async throws {
+    @Test(.timeLimit(.minutes(20))) func postgresSSLModeIsHonoured() async throws {
         let h = try await PipelineHarness(name: "tls-pg", privatePostgres: true)
         defer { h.teardown() }
         let certs = try await TestCertificates(in: h.directory.url.appendingPathComponent("certs"))

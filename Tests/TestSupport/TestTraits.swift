@@ -13,7 +13,8 @@ extension Tag {
 /// Tests without the trait (pure code, one database, one NATS account) run alongside freely.
 ///
 /// The slot is taken inside the test's time limit (Swift Testing applies scoping traits
-/// within it): time limits of slotted tests leave room for the wait.
+/// within it): time limits of slotted tests leave room for the wait — 20 minutes, since the
+/// queue for slots grows with the suite; a test that hangs is still stopped.
 public struct ProcessSlotTrait: TestTrait, SuiteTrait, TestScoping {
     /// How many slots the test holds: all of them for a test whose assertions depend on the
     /// machine's speed (a fleet that must outrun a rate limit), so no other pipeline shares
