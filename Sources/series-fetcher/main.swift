@@ -140,7 +140,8 @@ struct SeriesFetcherService: Service {
                     "cycle": "\(report.cycleId)", "categories": "\(report.categories)", "categories_failed": "\(report.categoriesFailed)",
                     "series_listed": "\(report.seriesListed)", "series_tracked": "\(report.seriesTracked)",
                     "work_items": "\(report.workItems)", "full": "\(report.fullItems)", "delta": "\(report.deltaItems)",
-                    "incremental": "\(report.incrementalItems)", "feed_markets": "\(report.feedMarkets)",
+                    "incremental": "\(report.incrementalItems)", "listing_parts": "\(report.listingParts)",
+                    "feed_markets": "\(report.feedMarkets)",
                     "feed_failed": "\(report.feedFailed)", "requests": "\(report.requests)",
                     "duration_s": "\((ContinuousClock.now - started).seconds)"])
                 if once {
