@@ -40,7 +40,7 @@ struct SeriesFetcherCommand: ParsableCommand {
     var feedInterval: String?
     @Option(name: .customLong("reread-every"), help: "Every tracked market is read again at least this often, so no row's quotes are older (SSMD_REREAD_EVERY). Default 10m")
     var rereadEvery: String?
-    @Option(name: .customLong("listing-min-series"), help: "A schedule tracking at least this many series reads its first cycle and each re-read with an exchange-wide listing (about 110 requests) instead of one request per series; 0: never (SSMD_LISTING_MIN_SERIES). Default 200")
+    @Option(name: .customLong("listing-min-series"), help: "A schedule tracking at least this many series reads its first cycle and each re-read with an exchange-wide listing (about 200 requests) instead of one request per series; 0: never (SSMD_LISTING_MIN_SERIES). Default 200")
     var listingMinSeries: String?
     @Option(name: .customLong("delta-limit"), help: "Changed markets carried inside one work item; more and the market-fetcher fetches them (SSMD_DELTA_LIMIT). Default 100")
     var deltaLimit: String?

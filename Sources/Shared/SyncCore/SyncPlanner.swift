@@ -50,7 +50,7 @@ public struct SyncPolicy: Sendable, Equatable {
     /// one with per-series full syncs on this period instead of `reconcileSeconds`.
     public var rereadSeconds: Int64
     /// From this many tracked series on, a first cycle and each re-read use an exchange-wide
-    /// listing (about 110 requests for the whole exchange at 100 events a page, whatever the
+    /// listing (about 200 requests for the whole exchange at 100 events a page, whatever the
     /// series count) instead of one request per series. 0: never.
     public var listingMinSeries: Int
 
