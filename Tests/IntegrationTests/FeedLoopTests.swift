@@ -14,19 +14,13 @@ import TestSupport
     @Test func changesReachPostgreSQLWithinFeedRunsNotCycles() async throws {
         let h = try await PipelineHarness(name: "feed-loop", simulatorArguments: PipelineEndToEndTests.frozenClock)
         defer { h.teardown() }
-        try h.start("db-writer", ["--batch-max-age", "100ms"])
-        try h.start("market-fetcher")
-        let fetcher = try h.start("series-fetcher", ["--interval", "3600s", "--feed-interval", "1s", "--lifecycle-refresh", "off"])
-        #expect(await eventually(timeout: .seconds(120)) { fetcher.output.contains("cycle complete") }, "\(h.logs())")
-        #expect(try await h.waitUntilDrained(timeout: .seconds(120)), "\(h.logs())")
+        let fetcher = try await h.startThroughFirstCycle(seriesFetcher: ["--interval", "3600s", "--feed-interval", "1s", "--lifecycle-refresh", "off"])
         #expect(await eventually(timeout: .seconds(30)) { fetcher.output.contains("exchange-wide change feed running") }, "\(h.logs())")
 
         // The next moment with transitions REST can see that change a stored market's status
         // (or create a market of a tracked series).
         let now = try #require((try await h.simulatorJSON("/_sim/clock")["now_unix"] as? Int).map(Int64.init))
-        let stored = try await h.query("SELECT ticker, status FROM markets")
-        var statusInDB: [String: String] = [:]
-        for i in 0..<stored.rowCount { statusInDB[stored[i, "ticker"]!] = stored[i, "status"] }
+        let statusInDB = try await h.storedStatuses()
         let seriesRows = try await h.query("SELECT ticker FROM series WHERE active")
         let trackedSeries = Set((0..<seriesRows.rowCount).compactMap { seriesRows[$0, "ticker"] })
         let upcoming = try await h.simulatorJSONLines("/_sim/truth/transitions?entity=market&from=\(now + 1)&to=\(now + 3 * 86_400)")
@@ -49,18 +43,12 @@ import TestSupport
         _ = try await h.simulatorPost("/_sim/clock", json: #"{"advance_seconds": \#(Int64(last) - now + 1)}"#)
         let advanced = ContinuousClock.now
 
-        var truth: [String: String] = [:]
-        for m in try await h.simulatorJSONLines("/_sim/truth/markets") { truth[m["ticker"] as! String] = m["status"] as? String }
+        let truth = try await h.trueStatuses()
         let tickers = Array(Set(chosen.compactMap { $0["ticker"] as? String })).sorted()
-        let arrived = await eventually(timeout: .seconds(30), every: .milliseconds(200)) {
-            guard let rows = try? await h.query("SELECT ticker, status FROM markets WHERE ticker = ANY($1)", [.array(tickers)]) else { return false }
-            return rows.rowCount == tickers.count && (0..<rows.rowCount).allSatisfy { truth[rows[$0, "ticker"]!] == rows[$0, "status"] }
-        }
+        let arrived = await h.statusesArrive(tickers, truth: truth, timeout: .seconds(30))
         let seconds = (ContinuousClock.now - advanced).seconds
         print("feed loop: \(tickers.count) markets (\(chosen.compactMap { $0["kind"] as? String }.sorted())) in PostgreSQL \(String(format: "%.1f", seconds)) s after the clock moved")
-        let rows = try await h.query("SELECT ticker, status FROM markets WHERE ticker = ANY($1)", [.array(tickers)])
-        var got: [String: String] = [:]
-        for i in 0..<rows.rowCount { got[rows[i, "ticker"]!] = rows[i, "status"] }
+        let got = try await h.storedStatuses(tickers)
         #expect(arrived, "not in PostgreSQL within 30 s: \(tickers.filter { got[$0] != truth[$0] }.map { "\($0): \(got[$0] ?? "missing") ≠ \(truth[$0] ?? "?")" })\n\(h.logs())")
         #expect(fetcher.output.components(separatedBy: "cycle complete").count == 2, "only the first cycle ran: the feed did it")
     }

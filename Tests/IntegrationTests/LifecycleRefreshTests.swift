@@ -10,24 +10,21 @@ import WireContract
 /// announces on its WebSocket (here the simulator's own message for it, republished as the
 /// lifecycle-listener does) reaches PostgreSQL long before the next cycle (an hour away).
 @Suite(.tags(.processes), .processSlot) struct LifecycleRefreshTests {
+    /// The next cycle, and the shared feed's next run, an hour away.
+    static let nextHourQuiet = ["--interval", "3600s", "--feed-interval", "3600s"]
+
     @Test func aLifecycleMessageRefreshesItsMarketWithinSeconds() async throws {
         let h = try await PipelineHarness(name: "lifecycle-refresh", simulatorArguments: PipelineEndToEndTests.frozenClock)
         defer { h.teardown() }
-        try h.start("db-writer", ["--batch-max-age", "100ms"])
-        try h.start("market-fetcher")
         // The shared change feed runs once after the first cycle, then not within the test:
         // only the refresh can bring the transition in.
-        let fetcher = try h.start("series-fetcher", ["--interval", "3600s", "--feed-interval", "3600s"])
-        #expect(await eventually(timeout: .seconds(120)) { fetcher.output.contains("cycle complete") }, "\(h.logs())")
-        #expect(try await h.waitUntilDrained(timeout: .seconds(120)), "\(h.logs())")
+        let fetcher = try await h.startThroughFirstCycle(seriesFetcher: Self.nextHourQuiet)
 
         // The next transitions with a WebSocket message that change the status of a market the
         // first cycle wrote (a metadata change would leave the status as it is, and the check
         // below could not tell a refresh from none).
         let now = try #require((try await h.simulatorJSON("/_sim/clock")["now_unix"] as? Int).map(Int64.init))
-        let stored = try await h.query("SELECT ticker, status FROM markets")
-        var statusInDB: [String: String] = [:]
-        for i in 0..<stored.rowCount { statusInDB[stored[i, "ticker"]!] = stored[i, "status"] }
+        let statusInDB = try await h.storedStatuses()
         let upcoming = try await h.simulatorJSONLines("/_sim/truth/transitions?entity=market&from=\(now + 1)&to=\(now + 3 * 86_400)")
             .filter { t in
                 guard (t["ws_event_type"] as? String) != nil, let ticker = t["ticker"] as? String, let was = statusInDB[ticker] else { return false }
@@ -59,13 +56,9 @@ import WireContract
         let published = ContinuousClock.now
         _ = try await js.publishAll(notices)
 
-        var truth: [String: String] = [:]
-        for m in try await h.simulatorJSONLines("/_sim/truth/markets") { truth[m["ticker"] as! String] = m["status"] as? String }
+        let truth = try await h.trueStatuses()
         let tickers = moved.compactMap { $0["ticker"] as? String }
-        let refreshed = await eventually(timeout: .seconds(20), every: .milliseconds(200)) {
-            guard let rows = try? await h.query("SELECT ticker, status FROM markets WHERE ticker = ANY($1)", [.array(tickers)]) else { return false }
-            return rows.rowCount == tickers.count && (0..<rows.rowCount).allSatisfy { truth[rows[$0, "ticker"]!] == rows[$0, "status"] }
-        }
+        let refreshed = await h.statusesArrive(tickers, truth: truth, timeout: .seconds(20))
         let seconds = (ContinuousClock.now - published).seconds
         print("lifecycle refresh: \(tickers.count) markets (\(moved.compactMap { $0["kind"] as? String }.sorted())) in PostgreSQL \(String(format: "%.1f", seconds)) s after the messages")
         #expect(refreshed, "not refreshed within 20 s: \(tickers)\n\(h.logs())")
@@ -81,18 +74,12 @@ import WireContract
         defer { keys.cleanup() }
         let h = try await LifecycleListenerTests.harness("lifecycle-e2e", keys: keys)
         defer { h.teardown() }
-        try h.start("db-writer", ["--batch-max-age", "100ms"])
-        try h.start("market-fetcher")
-        let fetcher = try h.start("series-fetcher", ["--interval", "3600s", "--feed-interval", "3600s"])
-        #expect(await eventually(timeout: .seconds(120)) { fetcher.output.contains("cycle complete") }, "\(h.logs())")
-        #expect(try await h.waitUntilDrained(timeout: .seconds(120)), "\(h.logs())")
+        _ = try await h.startThroughFirstCycle(seriesFetcher: Self.nextHourQuiet)
         let listener = try LifecycleListenerTests.startListener(h, keys: keys)
         #expect(await eventually(timeout: .seconds(30)) { listener.output.contains("subscribed") }, "\(h.logs())")
 
         let now = try #require((try await h.simulatorJSON("/_sim/clock")["now_unix"] as? Int).map(Int64.init))
-        let stored = try await h.query("SELECT ticker, status FROM markets")
-        var statusInDB: [String: String] = [:]
-        for i in 0..<stored.rowCount { statusInDB[stored[i, "ticker"]!] = stored[i, "status"] }
+        let statusInDB = try await h.storedStatuses()
         let pauses = try await h.simulatorJSONLines("/_sim/truth/transitions?entity=market&from=\(now + 1)&to=\(now + 3 * 86_400)")
             .filter { t in
                 guard let kind = t["kind"] as? String, kind == "paused" || kind == "unpaused",
@@ -105,13 +92,9 @@ import WireContract
         _ = try await h.simulatorPost("/_sim/clock", json: #"{"advance_seconds": \#(Int64(at) - now + 1)}"#)
         let advanced = ContinuousClock.now
 
-        var truth: [String: String] = [:]
-        for m in try await h.simulatorJSONLines("/_sim/truth/markets") { truth[m["ticker"] as! String] = m["status"] as? String }
+        let truth = try await h.trueStatuses()
         let tickers = moved.compactMap { $0["ticker"] as? String }
-        let arrived = await eventually(timeout: .seconds(30), every: .milliseconds(200)) {
-            guard let rows = try? await h.query("SELECT ticker, status FROM markets WHERE ticker = ANY($1)", [.array(tickers)]) else { return false }
-            return rows.rowCount == tickers.count && (0..<rows.rowCount).allSatisfy { truth[rows[$0, "ticker"]!] == rows[$0, "status"] }
-        }
+        let arrived = await h.statusesArrive(tickers, truth: truth, timeout: .seconds(30))
         print("lifecycle end to end: \(tickers.count) markets (\(moved.compactMap { $0["kind"] as? String }.sorted())) in PostgreSQL \(String(format: "%.1f", (ContinuousClock.now - advanced).seconds)) s after the clock moved")
         #expect(arrived, "not in PostgreSQL within 30 s: \(tickers)\n\(h.logs())")
     }

@@ -100,6 +100,24 @@ enum PostgresProcessSupport {
     }
 
     /// Whether a process with this PID exists.
+    /// Stops a postmaster without waiting — SIGQUIT (an immediate shutdown), SIGKILL after
+    /// 5 s — and removes `root` once it is gone, on a thread of its own: for a test's
+    /// synchronous `defer`. A postmaster already gone just has its directory removed.
+    static func stopInBackground(pid: Int32?, removing root: URL, threadName: String) {
+        guard let pid, isAlive(pid) else {
+            try? FileManager.default.removeItem(at: root)
+            return
+        }
+        kill(pid, SIGQUIT)
+        let thread = Thread {
+            for _ in 0..<200 where isAlive(pid) { usleep(25_000) }
+            if isAlive(pid) { kill(pid, SIGKILL) }
+            try? FileManager.default.removeItem(at: root)
+        }
+        thread.name = threadName
+        thread.start()
+    }
+
     static func isAlive(_ pid: Int32) -> Bool {
         guard pid > 0 else { return false }
         return kill(pid, 0) == 0 || errno == EPERM

@@ -197,19 +197,8 @@ public final class PostgresReplicaPair: @unchecked Sendable {
         }
         guard first else { return }
         primary.teardown()
-        let root = standbyRoot
-        guard running, let pid = Self.postmasterPID(standbyData), PostgresProcessSupport.isAlive(pid) else {
-            try? FileManager.default.removeItem(at: root)
-            return
-        }
-        kill(pid, SIGQUIT)
-        let thread = Thread {
-            for _ in 0..<200 where PostgresProcessSupport.isAlive(pid) { usleep(25_000) }
-            if PostgresProcessSupport.isAlive(pid) { kill(pid, SIGKILL) }
-            try? FileManager.default.removeItem(at: root)
-        }
-        thread.name = "ssmd-test-pg-standby-teardown"
-        thread.start()
+        PostgresProcessSupport.stopInBackground(pid: running ? Self.postmasterPID(standbyData) : nil, removing: standbyRoot,
+                                                threadName: "ssmd-test-pg-standby-teardown")
     }
 
     // MARK: - Internals

@@ -211,19 +211,7 @@ public final class PostgresTestServer: @unchecked Sendable {
         }
         PostgresTestServer.unregister(ObjectIdentifier(self))
         guard first else { return }
-        let root = rootDirectory
-        guard let pid, PostgresProcessSupport.isAlive(pid) else {
-            try? FileManager.default.removeItem(at: root)
-            return
-        }
-        kill(pid, SIGQUIT)
-        let thread = Thread {
-            for _ in 0..<200 where PostgresProcessSupport.isAlive(pid) { usleep(25_000) }
-            if PostgresProcessSupport.isAlive(pid) { kill(pid, SIGKILL) }
-            try? FileManager.default.removeItem(at: root)
-        }
-        thread.name = "ssmd-test-pg-teardown"
-        thread.start()
+        PostgresProcessSupport.stopInBackground(pid: pid, removing: rootDirectory, threadName: "ssmd-test-pg-teardown")
     }
 
     private func removeDirectory() {
