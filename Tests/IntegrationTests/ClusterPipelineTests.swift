@@ -39,7 +39,9 @@ import WireContract
         try h.start("db-writer", ["--batch-max-age", "100ms"], environment: env)
         let fetchers = [try h.start("market-fetcher", ["--concurrency", "2"], environment: slow),
                         try h.start("market-fetcher", ["--concurrency", "2"], environment: slow)]
-        let cycle = try await h.run("series-fetcher", ["--once", "--ack-wait", "3s"], environment: env)
+        // Per-series work items (no exchange-wide listing): the queue the kills must land in,
+        // and the "series synced" lines progress is counted by.
+        let cycle = try await h.run("series-fetcher", ["--once", "--ack-wait", "3s", "--listing-min-series", "0"], environment: env)
         #expect(cycle.status == 0, "series-fetcher: \(cycle.output.suffix(2000))")
 
         var options = NATSOptions(urls: cluster.nodes.map(\.url), name: "cluster-pipeline-observer")
@@ -60,7 +62,9 @@ import WireContract
                 "no progress after the meta leader \(cluster.nodes[meta].name) died:\n\(cluster.log())\n\(h.logs())")
         // Two of three down would lose the quorum: the meta leader comes back first.
         try cluster.start(meta)
-        try await cluster.waitUntilReady(timeout: .seconds(30))
+        // A restarted node catches up every stream and consumer (one per tag) through Raft:
+        // 30 s was seen to be too short on 2 loaded cores.
+        try await cluster.waitUntilReady(timeout: .seconds(90))
 
         // Kill 2: the work stream's leader, with work still queued.
         let pending = await Self.backlog(js)

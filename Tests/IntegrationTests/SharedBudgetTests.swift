@@ -85,7 +85,9 @@ import SSMDCore
     /// 1,000 requests/s through a three-node cluster, the bucket at three replicas: every
     /// compare-and-set goes through Raft. Replicas taking blocks of slots keep the rate and
     /// write the key far less often than once per request.
-    @Test(.tags(.processes), .processSlot) func blocksOfSlotsThroughRaftKeepTheRate() async throws {
+    /// Holds every process slot: its peak-per-second bound is about send times, which other
+    /// pipelines sharing the 2 cores bunch up (1,527 in one second was seen under load).
+    @Test(.tags(.processes), .processSlotAlone) func blocksOfSlotsThroughRaftKeepTheRate() async throws {
         let cluster = try await NATSClusterTestServer()
         defer { cluster.teardown() }
         // 10,000 tokens/s, burst 0.5 s → 1,000 requests/s, scheduled burst 0.25 s (250).
@@ -114,8 +116,11 @@ import SSMDCore
         let c = try await NATSConnection.connect(options: NATSOptions(urls: [nats.url], name: "a"), logger: Logger(label: "t"))
         defer { c.close() }
         let kv = try await c.jetStream().ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket))
-        let a = SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, cooldown: .seconds(1), logger: Logger(label: "t"))
-        let b = SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, cooldown: .seconds(1), logger: Logger(label: "t"))
+        // One slot per write (what `auto` gives at the Basic tier): a replica holding a block
+        // of slots sends what it holds before it sees another's 429 — up to 0.1 s of the rate
+        // at 1,000 requests/s (see SharedRequestBudget), which this check would not allow.
+        let a = SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, cooldown: .seconds(1), lease: .slots(1), logger: Logger(label: "t"))
+        let b = SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, cooldown: .seconds(1), lease: .slots(1), logger: Logger(label: "t"))
         try await b.acquire(cost: 10)
         // The cooldown starts inside reportThrottled, before its write to the bucket returns:
         // measure from before the call (a slow write must not eat into the expected wait).
