@@ -60,11 +60,16 @@ import WireContract
         let progressed = await eventually(timeout: .seconds(30)) { total() >= afterMeta + 10 }
         #expect(progressed,
                 "no progress after the meta leader \(cluster.nodes[meta].name) died:\n\(cluster.log())\n\(h.logs())")
-        // Two of three down would lose the quorum: the meta leader comes back first.
+        // Two of three down would lose the quorum: the meta leader comes back first. A
+        // restarted node catches up every stream and consumer (one per tag) through Raft,
+        // which took from seconds to over a minute on 2 loaded cores; the fetchers are
+        // stopped (SIGSTOP) meanwhile so that work is still queued for the second kill
+        // however long that takes. Items they held are redelivered after their ack wait.
+        for f in fetchers { f.signal(SIGSTOP) }
         try cluster.start(meta)
-        // A restarted node catches up every stream and consumer (one per tag) through Raft:
-        // 30 s was seen to be too short on 2 loaded cores.
+        defer { for f in fetchers { f.signal(SIGCONT) } }
         try await cluster.waitUntilReady(timeout: .seconds(90))
+        for f in fetchers { f.signal(SIGCONT) }
 
         // Kill 2: the work stream's leader, with work still queued.
         let pending = await Self.backlog(js)
@@ -76,10 +81,17 @@ import WireContract
         #expect(progressedAgain,
                 "no progress after the work stream's leader \(cluster.nodes[leader].name) died:\n\(cluster.log())\n\(h.logs())")
 
-        // Drained: every work item acked, the writer caught up (three quiet reads in a row).
+        // Drained: every work item acked, the writer caught up (three quiet reads in a row; a
+        // read the cluster cannot answer during an election counts neither way). An ack lost
+        // with the leader is only made good by redelivery after the consumer's ack wait, and a
+        // loaded CI machine was seen to need more than a minute for it.
         var quiet = 0
-        let drained = await eventually(timeout: .seconds(60), every: .milliseconds(300)) {
-            if let b = await Self.backlog(js), b.work == 0, b.writer == 0 { quiet += 1 } else { quiet = 0 }
+        let drained = await eventually(timeout: .seconds(180), every: .milliseconds(300)) {
+            switch await Self.backlog(js) {
+            case let b? where b.work == 0 && b.writer == 0: quiet += 1
+            case .some: quiet = 0
+            case nil: break
+            }
             return quiet >= 3
         }
         let left = await Self.backlog(js)
