@@ -57,6 +57,8 @@ struct Dashboard: Sendable {
         var budgets: [(key: String, record: BudgetRecord)] = []
         var work: [(consumer: String, pending: UInt64, ackPending: Int64)] = []
         var writer: (pending: UInt64, ackPending: Int64)?
+        /// The series-fetchers' leader lease (nil: none written yet).
+        var leader: LeaderLease?
     }
 
     /// NATS settings for the dashboard's connections: fail fast when the server is away (the
@@ -90,6 +92,9 @@ struct Dashboard: Sendable {
                 if let e = try await kv.get(key), let r = try? JSONDecoder().decode(CycleReport.self, from: Data(e.value)) {
                     out.cycles.append(r)
                 }
+            }
+            if let e = try await kv.get(LeaderElection.key) {
+                out.leader = try? JSONDecoder().decode(LeaderLease.self, from: Data(e.value))
             }
         }
         if let kv = try? await js.keyValue(bucket: Topology.budgetBucket) {
@@ -212,6 +217,7 @@ struct Dashboard: Sendable {
         }
         if p.cycles.isEmpty { c += "<tr><td colspan=\"7\" class=\"muted\">no cycle completed yet</td></tr>" }
         c += "</tbody></table>"
+        c += leaderLine(p.leader, now: now, samples: history.samples())
         h += section("Last completed cycle per schedule", c, id: "cycles-section")
 
         // Rate budget.
@@ -246,6 +252,24 @@ struct Dashboard: Sendable {
         q += "</tbody></table>"
         h += section("Queue depth", q, id: "queues-section")
         return h + "</div>"
+    }
+
+    /// Which series-fetcher runs the schedules, whether its lease is live, and the leadership
+    /// changes this data-api has seen in its history (a standby taking over shows here).
+    func leaderLine(_ lease: LeaderLease?, now: Timestamp, samples: [PipelineSample]) -> String {
+        guard let lease else {
+            return "<p id=\"leader\" class=\"muted\">series-fetcher leader: no lease written yet (no series-fetcher has started)</p>"
+        }
+        let left = Double(lease.expiresAt.microsecondsSinceEpoch - now.microsecondsSinceEpoch) / 1e6
+        var h = "<p id=\"leader\">series-fetcher leader: <b class=\"mono\" id=\"leader-holder\">\(HTML.escape(lease.holder))</b> · "
+        h += left > 0 ? String(format: "lease %.1f s left", left)
+                      : "<span class=\"bad\">lease lapsed \(Self.ago(-left)): no leader running the schedules</span>"
+        let changes = PipelineSample.leaderChanges(samples)
+        if let last = changes.last {
+            let ago = Double(now.microsecondsSinceEpoch - last.at) / 1e6
+            h += " · <span id=\"leader-changes\">\(changes.count) change\(changes.count == 1 ? "" : "s") seen, last \(Self.ago(ago)) (from \(HTML.escape(last.from)))</span>"
+        }
+        return h + "</p>"
     }
 
     /// The pipeline over time: five small charts drawn from the sampler's history.

@@ -32,6 +32,8 @@ struct PipelineSample: Sendable, Equatable {
     var writerInFlight: Int64?
     /// Per schedule, when its last completed cycle started (µs).
     var cycleStarts: [String: Int64] = [:]
+    /// The series-fetcher holding the leader lease (nil: none written yet).
+    var leader: String?
 
     static func unreachable(at: Int64) -> PipelineSample { PipelineSample(at: at, reachable: false) }
 
@@ -45,6 +47,19 @@ struct PipelineSample: Sendable, Equatable {
         writerPending = state.writer?.pending
         writerInFlight = state.writer?.ackPending
         for c in state.cycles { cycleStarts[c.schedule] = c.startedAt.microsecondsSinceEpoch }
+        leader = state.leader?.holder
+    }
+
+    /// Where the leader lease changed hands between two readable samples: when it was first
+    /// seen with its new holder, and who held it before.
+    static func leaderChanges(_ samples: [PipelineSample]) -> [(at: Int64, from: String, to: String)] {
+        var out: [(at: Int64, from: String, to: String)] = []
+        var previous: String?
+        for s in samples where s.reachable {
+            if let p = previous, let now = s.leader, now != p { out.append((s.at, p, now)) }
+            if let l = s.leader { previous = l }
+        }
+        return out
     }
 }
 

@@ -20,6 +20,15 @@ import Glibc
         let b = try h.start("series-fetcher", args + ["--instance-id", "fetcher-b"])
         #expect(await eventually(timeout: .seconds(30)) { b.output.contains("standing by") }, "\(b.report())")
         #expect(await eventually(timeout: .seconds(60)) { a.output.contains("cycle complete") }, "\(a.report())")
+        // The dashboard names the leader, and shows a change of hands once it has seen one.
+        let api = try await h.startDataAPI(["--dashboard-sample-interval", "200ms"])
+        func holder() async -> String? {
+            guard let page = try? await APIClient.get(api.url + "/"),
+                  let start = page.body.range(of: "id=\"leader-holder\">"),
+                  let end = page.body.range(of: "</b>", range: start.upperBound..<page.body.endIndex) else { return nil }
+            return String(page.body[start.upperBound..<end.lowerBound])
+        }
+        #expect(await holder() == "fetcher-a")
         // The standby runs nothing while the leader lives.
         try await Task.sleep(for: .seconds(lease * 2))
         #expect(!b.output.contains("cycle complete") && !b.output.contains("became leader"), "\(b.report())")
@@ -32,6 +41,9 @@ import Glibc
         let takeover = (ContinuousClock.now - killed).seconds
         print("leader election: standby took over \(String(format: "%.1f", takeover)) s after the leader was killed (lease \(lease) s)")
         #expect(takeover <= lease * 2 + 1, "took \(takeover) s")
+        #expect(await eventually(timeout: .seconds(10)) { await holder() == "fetcher-b" })
+        let page = try await APIClient.get(api.url + "/").body
+        #expect(page.contains("1 change seen") && page.contains("(from fetcher-a)"), "\(page.suffix(3000))")
         #expect(await eventually(timeout: .seconds(60)) { b.output.contains("cycle complete") }, "\(b.report())")
         #expect(try await h.waitUntilDrained(timeout: .seconds(120)), "\(h.logs())")
 

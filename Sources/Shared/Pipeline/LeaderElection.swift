@@ -17,7 +17,8 @@ public final class LeaderElection: Sendable {
     private let js: JetStream
     private let logger: Logger
     private let leading = Atomic<Bool>(false)
-    static let key = "leader.series-fetcher"
+    /// The lease's key in the state bucket (the dashboard reads it too).
+    public static let key = "leader.series-fetcher"
 
     public init(js: JetStream, instance: String, period: Duration, logger: Logger) {
         self.js = js
