@@ -6,6 +6,7 @@ import NATSClient
 import Pipeline
 import RateBudget
 import SSMDCore
+import SyncCore
 import WireContract
 
 /// The admin dashboard at `/`: one server-rendered HTML page (no scripts, no build step).
@@ -262,8 +263,11 @@ struct Dashboard: Sendable {
         }
         let left = Double(lease.expiresAt.microsecondsSinceEpoch - now.microsecondsSinceEpoch) / 1e6
         var h = "<p id=\"leader\">series-fetcher leader: <b class=\"mono\" id=\"leader-holder\">\(HTML.escape(lease.holder))</b> · "
-        h += left > 0 ? String(format: "lease %.1f s left", left)
-                      : "<span class=\"bad\">lease lapsed \(Self.ago(-left)): no leader running the schedules</span>"
+        if left > 0 {
+            h += String(format: "lease %.1f s left", left)
+        } else {
+            h += "<span class=\"bad\">lease lapsed \(Self.ago(-left)): no leader running the schedules</span>"
+        }
         let changes = PipelineSample.leaderChanges(samples)
         if let last = changes.last {
             let ago = Double(now.microsecondsSinceEpoch - last.at) / 1e6
