@@ -26,7 +26,12 @@ import Glibc
         private var last: [String: String] = [:]
         private var messages = 0
         private var sequence = 0
+        private var stopped = false
         var snapshot: (markets: [String: String], messages: Int) { lock.withLock { (last, messages) } }
+        /// Asks the publisher to stop after the chunk it is sending (not cancellation, which
+        /// would cut a chunk short after the expectation had counted it).
+        func stop() { lock.withLock { stopped = true } }
+        var isStopped: Bool { lock.withLock { stopped } }
 
         /// The next chunk: `fresh` new markets and `updates` newer values of earlier ones.
         func nextChunk(fresh: Int, updates: Int, rng: inout SplitMix) -> [OutgoingMessage] {
@@ -136,15 +141,26 @@ import Glibc
         processes.append(primaryAPI)
 
         let published = Published()
+        // A publisher that loses nothing: a chunk whose publish failed (NATS slow to confirm
+        // on a loaded machine; nothing to do with PostgreSQL) is sent again until it is stored:
+        // the expectation already counts it. Only a chunk given up after a minute of retries
+        // fails the test.
         let publishing = Task {
             var rng = SplitMix(state: 15)
-            var failures = 0
-            while !Task.isCancelled {
+            var retries = 0, givenUp = 0
+            while !published.isStopped {
                 let chunk = published.nextChunk(fresh: 20, updates: 20, rng: &rng)
-                do { _ = try await js.publishAll(chunk, timeout: .seconds(10)) } catch { failures += 1 }
+                let deadline = ContinuousClock.now + .seconds(60)
+                while true {
+                    do { _ = try await js.publishAll(chunk, timeout: .seconds(10)); break } catch {
+                        guard ContinuousClock.now < deadline else { givenUp += 1; break }
+                        retries += 1
+                        try? await Task.sleep(for: .milliseconds(200))
+                    }
+                }
                 try? await Task.sleep(for: .milliseconds(25))
             }
-            return failures
+            return (retries, givenUp)
         }
 
         // Before the loss: rows written on the primary are read from the standby.
@@ -200,8 +216,9 @@ import Glibc
             (try? await APIClient.get(primaryBase + "/v1/markets/" + earlyTicker))?.status == 200
         }
         try await Task.sleep(for: .seconds(2))
-        publishing.cancel()
-        let publishFailures = await publishing.value
+        published.stop()
+        let (publishRetries, chunksGivenUp) = await publishing.value
+        if publishRetries > 0 { print("postgres failover: \(publishRetries) NATS publish retries by the test's publisher") }
         polling.cancel()
         let (standbyStatuses, primaryStatuses, unavailableBody) = await polling.value
 
@@ -223,7 +240,7 @@ import Glibc
         let wrong = expected.filter { stored[$0.key] != nil && Decimal(string: stored[$0.key]!) != Decimal(string: $0.value) }
             .map { "\($0.key): stored \(stored[$0.key]!), last published \($0.value)" }.sorted()
         let extra = stored.keys.filter { expected[$0] == nil }.sorted()
-        #expect(publishFailures == 0, "publishing to NATS failed \(publishFailures) times")
+        #expect(chunksGivenUp == 0, "\(chunksGivenUp) chunks could not be published to NATS in a minute of retries")
         #expect(missing.isEmpty, "\(missing.count) published markets are missing: \(missing.prefix(10))\n\(logs())")
         #expect(wrong.isEmpty, "\(wrong.count) markets do not hold their last value: \(wrong.prefix(10))\n\(logs())")
         #expect(extra.isEmpty && rows == stored.count, "rows nobody published, or twice: \(extra.prefix(10)), \(rows) rows for \(stored.count) tickers")
