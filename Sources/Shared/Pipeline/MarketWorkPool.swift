@@ -30,17 +30,40 @@ final class LeaseKeeper: Sendable {
     }
 }
 
-/// The set of work subscriptions a replica pulls from; with no tags it follows every tag's
-/// consumer as series-fetcher creates them, except the excluded tags' (another pool's).
-actor WorkSubscriptions {
+/// The work consumers a replica serves, and which of them have messages waiting — one per
+/// replica, shared by its workers. With no tags it follows every tag's consumer as
+/// series-fetcher creates them, except the excluded tags' (another pool's).
+///
+/// Why a directory: a replica serving every tag has one consumer per tag (about 70 here) and
+/// many workers; each worker probing each consumer in turn sent thousands of pull requests a
+/// second while nearly all of them were empty, and on a three-node cluster starved the very
+/// requests it was there to make (seen as no request at all in a 10 s window with 50 workers).
+/// The work stream keeps a message only until it is acked (work-queue retention), so its
+/// per-subject counts — one stream-info request, shared by every worker, at most every
+/// ``lookEvery`` — say which consumers have work; workers pull only from those.
+actor WorkConsumers {
+    struct Consumer: Sendable, Equatable {
+        var name: String
+        /// The consumer's filter subject; nil (or a wildcard) when its work cannot be told
+        /// from the stream's subjects: it is then always probed.
+        var subject: String?
+        /// The consumer's own AckWait (set by whoever created it) paces the lease keeper.
+        var ackWait: Duration
+    }
+
+    static let lookEvery: Duration = .milliseconds(200)
+
     private let js: JetStream
     private let topology: Topology
     private let fixedTags: [String]
     private let excludedConsumers: Set<String>
     /// Also take parts of exchange-wide listings (consumer `listing`).
     private let listing: Bool
-    private var subscriptions: [(name: String, sub: PullSubscription, ackWait: Duration)] = []
-    private var cursor = 0
+    private var consumers: [Consumer] = []
+    private var withWork: [Consumer] = []
+    private var lookedAt: ContinuousClock.Instant?
+    /// The stream-info request under way, awaited by every worker that asks meanwhile.
+    private var looking: Task<[String: UInt64]?, Never>?
 
     init(js: JetStream, topology: Topology, tags: [String], excludedTags: [String] = [], listing: Bool) {
         self.listing = listing
@@ -50,10 +73,10 @@ actor WorkSubscriptions {
         self.excludedConsumers = Set(excludedTags.map(Streams.workConsumer(tag:)))
     }
 
-    var count: Int { subscriptions.count }
+    var count: Int { consumers.count }
 
-    /// Binds to consumers not yet subscribed.
-    func refresh() async throws {
+    /// Learns of consumers not yet known (creating the fixed tags' and the listing's).
+    func discover() async throws {
         var names: [String]
         if fixedTags.isEmpty {
             names = try await js.consumerNames(stream: Streams.work).filter { $0.hasPrefix("work-") && !excludedConsumers.contains($0) }.sorted()
@@ -65,24 +88,76 @@ actor WorkSubscriptions {
             try await js.ensureConsumer(stream: Streams.work, topology.listingConsumer)
             names.append(Streams.listingConsumer)
         }
-        for name in names where !subscriptions.contains(where: { $0.name == name }) {
-            // The consumer's own AckWait (set by whoever created it) paces the lease keeper.
-            let ackWait = try await js.consumerInfo(stream: Streams.work, name: name).ackWait
-            let sub = try await js.pullSubscribe(stream: Streams.work, consumer: name)
-            // Another refresh may have bound it while this one waited.
-            if subscriptions.contains(where: { $0.name == name }) { sub.close() } else { subscriptions.append((name, sub, ackWait)) }
+        for name in names where !consumers.contains(where: { $0.name == name }) {
+            let info = try await js.consumerInfo(stream: Streams.work, name: name)
+            // Another discovery may have added it while this one waited.
+            guard !consumers.contains(where: { $0.name == name }) else { continue }
+            let subject = info.filterSubject.flatMap { $0.contains("*") || $0.contains(">") ? nil : $0 }
+            consumers.append(Consumer(name: name, subject: subject, ackWait: info.ackWait))
         }
     }
 
-    func next() -> (sub: PullSubscription, ackWait: Duration)? {
-        guard !subscriptions.isEmpty else { return nil }
-        cursor = (cursor + 1) % subscriptions.count
-        return (subscriptions[cursor].sub, subscriptions[cursor].ackWait)
+    /// The consumers with messages waiting (delivered but unacked ones count: the stream still
+    /// holds them), as of a look at most ``lookEvery`` old. When the stream cannot be read,
+    /// every consumer: workers then probe them all, as before the directory existed.
+    func ready() async -> [Consumer] {
+        if let lookedAt, ContinuousClock.now - lookedAt < Self.lookEvery { return withWork }
+        let look: Task<[String: UInt64]?, Never>
+        if let looking { look = looking } else {
+            let js = self.js
+            look = Task { try? await js.streamInfo(name: Streams.work, subjectsFilter: ">").subjects }
+            looking = look
+        }
+        let subjects = await look.value
+        // The first worker back records the look; the others read it.
+        if looking == look {
+            looking = nil
+            lookedAt = .now
+            withWork = subjects.map { Self.withWork(consumers, subjects: $0) } ?? consumers
+        }
+        return withWork
+    }
+
+    /// Which of `consumers` the stream's per-subject message counts say have work.
+    static func withWork(_ consumers: [Consumer], subjects: [String: UInt64]) -> [Consumer] {
+        consumers.filter { c in c.subject.map { (subjects[$0] ?? 0) > 0 } ?? true }
+    }
+}
+
+/// One worker's pull subscriptions, bound the first time the worker pulls from a consumer
+/// (cnats allows one fetch at a time per subscription, so workers never share one).
+final class WorkerSubscriptions: @unchecked Sendable {
+    private let js: JetStream
+    /// Touched only by the worker's own task.
+    private var bound: [String: PullSubscription] = [:]
+    private var cursor = 0
+
+    init(js: JetStream) { self.js = js }
+
+    /// The next of `ready` to pull from: round-robin, preferring consumers already bound.
+    func choose(from ready: [WorkConsumers.Consumer]) -> WorkConsumers.Consumer? {
+        guard !ready.isEmpty else { return nil }
+        cursor &+= 1
+        let start = cursor % ready.count
+        let rotated = Array(ready[start...] + ready[..<start])
+        return rotated.first { bound[$0.name] != nil } ?? rotated.first
+    }
+
+    func subscription(for consumer: WorkConsumers.Consumer) async throws -> PullSubscription {
+        if let sub = bound[consumer.name] { return sub }
+        let sub = try await js.pullSubscribe(stream: Streams.work, consumer: consumer.name)
+        bound[consumer.name] = sub
+        return sub
+    }
+
+    /// A subscription that failed is bound again next time.
+    func drop(_ consumer: WorkConsumers.Consumer) {
+        bound.removeValue(forKey: consumer.name)?.close()
     }
 
     func closeAll() {
-        for s in subscriptions { s.sub.close() }
-        subscriptions.removeAll()
+        for sub in bound.values { sub.close() }
+        bound.removeAll()
     }
 }
 
@@ -143,15 +218,8 @@ public final class MarketWorkPool: Sendable {
     /// Runs until the process shuts down gracefully, or until `finished()` says so (checked
     /// about once a second).
     public func run(finished: @escaping @Sendable () async -> Bool = { false }) async throws {
-        // cnats allows one fetch at a time per subscription, so each worker binds its own
-        // subscriptions to the shared durable consumers.
-        var workerSubscriptions: [WorkSubscriptions] = []
-        for _ in 0..<concurrency {
-            let subs = WorkSubscriptions(js: js, topology: topology, tags: tags, excludedTags: excludedTags, listing: listingSyncer != nil)
-            try await retryUntilReady(logger: logger, what: "work subscriptions") { try await subs.refresh() }
-            workerSubscriptions.append(subs)
-        }
-        let allSubscriptions = workerSubscriptions
+        let directory = WorkConsumers(js: js, topology: topology, tags: tags, excludedTags: excludedTags, listing: listingSyncer != nil)
+        try await retryUntilReady(logger: logger, what: "work consumers") { try await directory.discover() }
         let deadLetters = DeadLetterPublisher(stage: "market-fetcher", js: js, logger: logger)
         let done = DoneFlag()
         await withTaskGroup(of: Void.self) { group in
@@ -161,55 +229,59 @@ public final class MarketWorkPool: Sendable {
                 }
             }
             if tags.isEmpty {
+                // New tags' consumers appear as series-fetcher creates them.
                 group.addTask {
                     while !done.isSet, await sleepUnlessShuttingDown(.seconds(2)) {
-                        for subs in allSubscriptions {
-                            do { try await subs.refresh() } catch { self.logger.warning("consumer discovery failed", metadata: ["error": "\(error)"]) }
-                        }
+                        do { try await directory.discover() } catch { self.logger.warning("consumer discovery failed", metadata: ["error": "\(error)"]) }
                     }
                 }
             }
             for worker in 0..<concurrency {
-                let subs = allSubscriptions[worker]
                 group.addTask {
                     var log = self.logger
                     log[metadataKey: "worker"] = "\(worker)"
-                    await self.workLoop(subs: subs, deadLetters: deadLetters, done: done, logger: log)
+                    let subs = WorkerSubscriptions(js: self.js)
+                    await self.workLoop(directory: directory, subs: subs, deadLetters: deadLetters, done: done, logger: log)
+                    subs.closeAll()
                 }
             }
         }
-        for subs in allSubscriptions { await subs.closeAll() }
     }
 
-    func workLoop(subs: WorkSubscriptions, deadLetters: DeadLetterPublisher, done: DoneFlag, logger: Logger) async {
-        // With one tag a fetch waits for work; with many, each is probed without waiting and
-        // the worker rests only after a whole round found nothing.
+    func workLoop(directory: WorkConsumers, subs: WorkerSubscriptions, deadLetters: DeadLetterPublisher, done: DoneFlag,
+                  logger: Logger) async {
+        // With one consumer a fetch waits for work; with several, each consumer that has work
+        // is probed without waiting, and the worker rests only after a whole round of them
+        // gave nothing (their messages in flight elsewhere, or waiting out a backoff).
         var emptyInARow = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled && !done.isSet {
-            guard let (sub, ackWait) = await subs.next() else {
-                _ = await sleepUnlessShuttingDown(.milliseconds(500))
+            let ready = await directory.ready()
+            let single = await directory.count == 1
+            guard let consumer = subs.choose(from: ready) else {
+                _ = await sleepUnlessShuttingDown(single ? .milliseconds(50) : WorkConsumers.lookEvery)
                 continue
             }
-            let count = await subs.count
             let messages: [JetStreamMessage]
             do {
-                messages = try await sub.fetch(batch: 1, maxWait: count > 1 ? .milliseconds(5) : .seconds(1))
+                let sub = try await subs.subscription(for: consumer)
+                messages = try await sub.fetch(batch: 1, maxWait: single ? .seconds(1) : .milliseconds(5))
             } catch {
-                logger.warning("work fetch failed", metadata: ["error": "\(error)"])
+                logger.warning("work fetch failed", metadata: ["consumer": "\(consumer.name)", "error": "\(error)"])
+                subs.drop(consumer)
                 _ = await sleepUnlessShuttingDown(.milliseconds(500))
                 continue
             }
             if messages.isEmpty {
                 emptyInARow += 1
-                if count > 1, emptyInARow >= count {
+                if emptyInARow >= ready.count {
                     emptyInARow = 0
-                    _ = await sleepUnlessShuttingDown(.milliseconds(250))
+                    if !single { _ = await sleepUnlessShuttingDown(.milliseconds(100)) }
                 }
                 continue
             }
             emptyInARow = 0
             for message in messages {
-                await process(message, ackWait: ackWait, deadLetters: deadLetters, logger: logger)
+                await process(message, ackWait: consumer.ackWait, deadLetters: deadLetters, logger: logger)
             }
         }
     }
