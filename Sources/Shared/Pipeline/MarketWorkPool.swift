@@ -130,7 +130,10 @@ final class WorkerSubscriptions: @unchecked Sendable {
     private let js: JetStream
     /// Touched only by the worker's own task.
     private var bound: [String: PullSubscription] = [:]
-    private var cursor = 0
+    /// Where this worker's rotation starts: random, so that the workers of every replica
+    /// spread over the consumers with work instead of all pulling from the same one (200
+    /// workers on one consumer exceeded its MaxWaiting, 512 pull requests).
+    private var cursor = Int.random(in: 0..<(1 << 30))
 
     init(js: JetStream) { self.js = js }
 
