@@ -170,7 +170,10 @@ public struct SettingsResolver: Sendable {
         guard let v = Self.parseDuration(s) else {
             throw invalid(d, "\(shown(d, s)) is not a duration (e.g. 500ms, 30s, 5m, 1h, 30d)\(d.offWord.map { " or \($0)" } ?? "")")
         }
-        guard range.contains(v) else { throw invalid(d, "\(s) is outside \(range.lowerBound)…\(range.upperBound)") }
+        // Bounds as people write them (1h…3650d), not as Duration prints them.
+        guard range.contains(v) else {
+            throw invalid(d, "\(s) is outside \(SettingDeclaration.format(range.lowerBound))…\(SettingDeclaration.format(range.upperBound))")
+        }
         return v
     }
 

@@ -31,7 +31,7 @@ extension Settings {
             if let env = d.environmentName { line += "  \(env)" }
             if let def = d.defaultText { line += "  default \(def)" }
             if let values = d.valuesText { line += "  \(values)" }
-            return line + "  [\(d.programs.map(\.name).joined(separator: ", "))]"
+            return line + "  [\(describe(d.programs).replacingOccurrences(of: "`", with: ""))]"
         }.joined(separator: "\n") + "\n"
     }
 
