@@ -19,34 +19,34 @@ struct DataAPICommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var database: DatabaseOptions
-    @Option(name: .customLong("read-database-url"), help: "Where every read goes, e.g. a standby or a multi-host string with target_session_attrs=prefer-standby (SSMD_READ_DATABASE_URL). Default: the --database-url")
+    @Option(name: Settings.readDatabaseURL.name, help: Settings.readDatabaseURL.help)
     var readDatabaseURL: String?
-    @Option(name: .customLong("http-host"), help: "Address to listen on (SSMD_HTTP_HOST). Default 127.0.0.1")
+    @Option(name: Settings.httpHost.name, help: Settings.httpHost.help)
     var httpHost: String?
-    @Option(name: .customLong("http-port"), help: "Port to listen on; 0 picks a free one (SSMD_HTTP_PORT). Default 8080")
+    @Option(name: Settings.httpPort.name, help: Settings.httpPort.help)
     var httpPort: String?
-    @Option(name: .customLong("db-connections"), help: "Most PostgreSQL connections at once (SSMD_DB_CONNECTIONS). Default 4")
+    @Option(name: Settings.dbConnections.name, help: Settings.dbConnections.help)
     var dbConnections: String?
-    @Option(name: .customLong("dashboard-sample-interval"), help: "How often the dashboard samples the pipeline for its charts (SSMD_DASHBOARD_SAMPLE_INTERVAL). Default 5s")
+    @Option(name: Settings.dashboardSampleInterval.name, help: Settings.dashboardSampleInterval.help)
     var sampleInterval: String?
-    @Option(name: .customLong("dashboard-history"), help: "How far back the dashboard's charts reach, kept in memory (SSMD_DASHBOARD_HISTORY). Default 1h")
+    @Option(name: Settings.dashboardHistory.name, help: Settings.dashboardHistory.help)
     var historyWindow: String?
 
     func run() async throws {
         let r = SettingsResolver()
         let c = try common.resolve(connectionName: "data-api", r)
-        let conninfo = try Self.readConnectionString(r.string("read-database-url", readDatabaseURL), default: try database.resolve(r))
-        let host = r.string("http-host", httpHost, default: "127.0.0.1") ?? "127.0.0.1"
+        let conninfo = try Self.readConnectionString(try r.value(Settings.readDatabaseURL, readDatabaseURL), default: try database.resolve(r))
+        let host = try r.value(Settings.httpHost, httpHost)
         if host.isEmpty || host.contains(where: \.isWhitespace) {
-            throw ConfigurationError(setting: "--http-host (SSMD_HTTP_HOST)", problem: "\"\(host)\" is not an address")
+            throw ConfigurationError(setting: Settings.httpHost.label, problem: "\"\(host)\" is not an address")
         }
-        let port = try r.int("http-port", httpPort, default: 8080, range: 0...65535)
-        let connections = try r.int("db-connections", dbConnections, default: 4, range: 1...64)
-        let interval = try r.duration("dashboard-sample-interval", sampleInterval, default: .seconds(5), min: .milliseconds(100), max: .seconds(3600))
-        let window = try r.duration("dashboard-history", historyWindow, default: .seconds(3600), min: .seconds(10), max: .seconds(7 * 86_400))
+        let port = try r.value(Settings.httpPort, httpPort)
+        let connections = try r.value(Settings.dbConnections, dbConnections)
+        let interval = try r.value(Settings.dashboardSampleInterval, sampleInterval)
+        let window = try r.value(Settings.dashboardHistory, historyWindow)
         // Bounded memory: a sample is a few hundred bytes.
         guard window.seconds / interval.seconds <= 100_000 else {
-            throw ConfigurationError(setting: "--dashboard-history (SSMD_DASHBOARD_HISTORY)", problem: "keeps more than 100,000 samples at --dashboard-sample-interval; sample less often or keep less")
+            throw ConfigurationError(setting: Settings.dashboardHistory.label, problem: "keeps more than 100,000 samples at --dashboard-sample-interval; sample less often or keep less")
         }
         StructuredLogHandler.bootstrap(level: c.logLevel, format: c.logFormat)
         let logger = Logger(label: "data-api")
@@ -83,7 +83,7 @@ extension DataAPICommand {
     static func readConnectionString(_ read: String?, default primary: String) throws -> String {
         guard let read, !read.isEmpty else { return primary }
         if read.contains("://"), !(read.hasPrefix("postgres://") || read.hasPrefix("postgresql://")) {
-            throw ConfigurationError(setting: "--read-database-url (SSMD_READ_DATABASE_URL)",
+            throw ConfigurationError(setting: Settings.readDatabaseURL.label,
                                      problem: "\(Redaction.conninfo(read)) is neither a postgres:// URI nor a key=value connection string")
         }
         return read

@@ -22,23 +22,23 @@ struct DBWriterCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
     @OptionGroup var database: DatabaseOptions
     @OptionGroup var ops: OpsOptions
-    @Option(name: .customLong("batch-max-rows"), help: "Messages per transaction at most (SSMD_BATCH_MAX_ROWS). Default 2500")
+    @Option(name: Settings.batchMaxRows.name, help: Settings.batchMaxRows.help)
     var batchMaxRows: String?
-    @Option(name: .customLong("batch-max-bytes"), help: "Payload bytes per transaction at most (SSMD_BATCH_MAX_BYTES). Default 8388608")
+    @Option(name: Settings.batchMaxBytes.name, help: Settings.batchMaxBytes.help)
     var batchMaxBytes: String?
-    @Option(name: .customLong("batch-max-age"), help: "Longest a message waits for its batch (SSMD_BATCH_MAX_AGE). Default 500ms")
+    @Option(name: Settings.batchMaxAge.name, help: Settings.batchMaxAge.help)
     var batchMaxAge: String?
-    @Option(name: .customLong("ack-wait"), help: "Silence after which the server redelivers an unacknowledged message (SSMD_ACK_WAIT). Default 60s")
+    @Option(name: Settings.writerAckWait.name, help: Settings.writerAckWait.help)
     var ackWait: String?
-    @Option(name: .customLong("statement-timeout"), help: "Longest a single SQL statement may run (SSMD_STATEMENT_TIMEOUT). Default 120s")
+    @Option(name: Settings.statementTimeout.name, help: Settings.statementTimeout.help)
     var statementTimeout: String?
-    @Option(name: .customLong("metrics-interval"), help: "How often the writer logs its metrics (SSMD_METRICS_INTERVAL). Default 10s")
+    @Option(name: Settings.metricsInterval.name, help: Settings.metricsInterval.help)
     var metricsInterval: String?
-    @Flag(name: .customLong("no-migrate"), help: "Do not apply migrations at start (SSMD_NO_MIGRATE)")
+    @Flag(name: Settings.noMigrate.name, help: Settings.noMigrate.help)
     var noMigrate = false
-    @Option(name: .customLong("retention"), help: "Markets and events gone from the exchange longer than this are deleted, with their last values in SSMD_SECMASTER, or off (SSMD_RETENTION). Default 30d")
+    @Option(name: Settings.retention.name, help: Settings.retention.help)
     var retention: String?
-    @Option(name: .customLong("retention-every"), help: "How often the retention runs (SSMD_RETENTION_EVERY). Default 1h")
+    @Option(name: Settings.retentionEvery.name, help: Settings.retentionEvery.help)
     var retentionEvery: String?
 }
 
@@ -216,16 +216,15 @@ enum DBWriterMain {
             let conninfo = try cmd.database.resolve(r)
             let settings = WriterSettings(
                 // 2,500: as fast as larger batches, and two of them in flight stay well under 100 MB.
-                maxRows: try r.int("batch-max-rows", cmd.batchMaxRows, default: 2500, range: 1...1_000_000),
-                maxBytes: try r.int("batch-max-bytes", cmd.batchMaxBytes, default: 8 << 20, range: 1024...(1 << 30)),
-                maxAge: try r.duration("batch-max-age", cmd.batchMaxAge, default: .milliseconds(500), min: .milliseconds(1), max: .seconds(600)),
-                ackWait: try r.duration("ack-wait", cmd.ackWait, default: Topology().writerAckWait, min: .seconds(1), max: .seconds(3600)),
-                statementTimeout: try r.duration("statement-timeout", cmd.statementTimeout, default: .seconds(120), min: .seconds(1), max: .seconds(86_400)),
-                metricsInterval: try r.duration("metrics-interval", cmd.metricsInterval, default: .seconds(10), min: .milliseconds(100), max: .seconds(86_400)),
-                migrate: !(try r.bool("no-migrate", cmd.noMigrate ? true : nil, default: false)),
-                retention: r.string("retention", cmd.retention)?.lowercased() == "off" ? nil
-                    : try r.duration("retention", cmd.retention, default: .seconds(30 * 86_400), min: .seconds(3600), max: .seconds(3650 * 86_400)),
-                retentionEvery: try r.duration("retention-every", cmd.retentionEvery, default: .seconds(3600), min: .seconds(1), max: .seconds(86_400)))
+                maxRows: try r.value(Settings.batchMaxRows, cmd.batchMaxRows),
+                maxBytes: try r.value(Settings.batchMaxBytes, cmd.batchMaxBytes),
+                maxAge: try r.value(Settings.batchMaxAge, cmd.batchMaxAge),
+                ackWait: try r.value(Settings.writerAckWait, cmd.ackWait),
+                statementTimeout: try r.value(Settings.statementTimeout, cmd.statementTimeout),
+                metricsInterval: try r.value(Settings.metricsInterval, cmd.metricsInterval),
+                migrate: !(try r.value(Settings.noMigrate, cmd.noMigrate)),
+                retention: try r.value(Settings.retention, cmd.retention),
+                retentionEvery: try r.value(Settings.retentionEvery, cmd.retentionEvery))
             StructuredLogHandler.bootstrap(level: common.logLevel, format: common.logFormat)
             let logger = Logger(label: "db-writer")
             logger.info("starting", metadata: [

@@ -21,19 +21,19 @@ struct LifecycleListenerCommand: ParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var ops: OpsOptions
-    @Option(name: .customLong("exchange-url"), help: "Trade API v2 base URL; the WebSocket URL is derived from it (SSMD_EXCHANGE_URL). Default \(ExchangeOptions.kalshiProduction)")
+    @Option(name: Settings.exchangeURL.name, help: Settings.exchangeURL.help)
     var exchangeURL: String?
-    @Option(name: .customLong("ws-url"), help: "WebSocket URL, overriding the one derived from --exchange-url (SSMD_WS_URL), e.g. wss://api.elections.kalshi.com/trade-api/ws/v2")
+    @Option(name: Settings.wsURL.name, help: Settings.wsURL.help)
     var wsURL: String?
-    @Option(name: .customLong("api-key-id"), help: "Kalshi API key id; required: the WebSocket handshake is signed (SSMD_API_KEY_ID)")
+    @Option(name: Settings.apiKeyID.name, help: Settings.apiKeyID.help)
     var apiKeyID: String?
-    @Option(name: .customLong("api-private-key"), help: "Path of the PEM private key of --api-key-id; required (SSMD_API_PRIVATE_KEY); the key is never logged")
+    @Option(name: Settings.apiPrivateKey.name, help: Settings.apiPrivateKey.help)
     var apiPrivateKey: String?
-    @Option(name: .customLong("ws-ping-interval"), help: "Period of our Ping frames; a connection whose Pong is not back within it is given up (SSMD_WS_PING_INTERVAL). Default 10s")
+    @Option(name: Settings.wsPingInterval.name, help: Settings.wsPingInterval.help)
     var pingInterval: String?
-    @Option(name: .customLong("reconnect-max-delay"), help: "Cap of the reconnect backoff (full jitter from 0.5s doubling) (SSMD_RECONNECT_MAX_DELAY). Default 30s")
+    @Option(name: Settings.reconnectMaxDelay.name, help: Settings.reconnectMaxDelay.help)
     var reconnectMaxDelay: String?
-    @Option(name: .customLong("buffer-limit"), help: "Notices held while NATS does not take them; past it the oldest are dropped and a gap published (SSMD_BUFFER_LIMIT). Default 100000")
+    @Option(name: Settings.bufferLimit.name, help: Settings.bufferLimit.help)
     var bufferLimit: String?
 }
 
@@ -46,32 +46,31 @@ enum LifecycleListenerMain {
             let r = SettingsResolver()
             let common = try cmd.common.resolve(connectionName: "lifecycle-listener")
             let ops = try cmd.ops.resolve(r)
-            let exchangeURL = try r.url("exchange-url", cmd.exchangeURL, default: ExchangeOptions.kalshiProduction, schemes: ["http", "https"])
+            let exchangeURL = try r.value(Settings.exchangeURL, cmd.exchangeURL)
             let url: String
-            if let given = r.string("ws-url", cmd.wsURL) {
-                url = try r.url("ws-url", given, default: given, schemes: ["ws", "wss"])
+            if let given = try r.value(Settings.wsURL, cmd.wsURL) {
+                url = given
             } else {
                 guard let derived = LiveEndpoint.webSocketURL(exchangeURL: exchangeURL) else {
-                    throw ConfigurationError(setting: "--exchange-url (SSMD_EXCHANGE_URL)", problem: "\(exchangeURL) has no host to derive the WebSocket URL from")
+                    throw ConfigurationError(setting: Settings.exchangeURL.label, problem: "\(exchangeURL) has no host to derive the WebSocket URL from")
                 }
                 url = derived
             }
-            let keyID = r.string("api-key-id", cmd.apiKeyID), keyPath = r.string("api-private-key", cmd.apiPrivateKey)
+            let keyID = try r.value(Settings.apiKeyID, cmd.apiKeyID), keyPath = try r.value(Settings.apiPrivateKey, cmd.apiPrivateKey)
             guard let keyID, !keyID.isEmpty, let keyPath, !keyPath.isEmpty else {
-                let missing = [keyID?.isEmpty == false ? nil : "--api-key-id (SSMD_API_KEY_ID)",
-                               keyPath?.isEmpty == false ? nil : "--api-private-key (SSMD_API_PRIVATE_KEY)"].compactMap { $0 }
+                let missing = [keyID?.isEmpty == false ? nil : Settings.apiKeyID.label,
+                               keyPath?.isEmpty == false ? nil : Settings.apiPrivateKey.label].compactMap { $0 }
                 throw ConfigurationError(setting: missing.joined(separator: " and "),
                                          problem: "required: the exchange's WebSocket accepts only signed connections")
             }
             let signer: KalshiKeySigner
             do { signer = try KalshiKeySigner(keyID: keyID, privateKeyPath: keyPath) } catch {
-                throw ConfigurationError(setting: "--api-private-key (SSMD_API_PRIVATE_KEY)", problem: "\(error)")
+                throw ConfigurationError(setting: Settings.apiPrivateKey.label, problem: "\(error)")
             }
             var configuration = LifecycleListener.Configuration(url: url, signer: signer)
-            configuration.pingInterval = try r.duration("ws-ping-interval", cmd.pingInterval, default: .seconds(10), min: .milliseconds(100), max: .seconds(300))
-            configuration.machine.backoff.cap = try r.duration("reconnect-max-delay", cmd.reconnectMaxDelay, default: .seconds(30),
-                                                               min: .milliseconds(500), max: .seconds(3600))
-            let bufferLimit = try r.int("buffer-limit", cmd.bufferLimit, default: 100_000, range: 1...10_000_000)
+            configuration.pingInterval = try r.value(Settings.wsPingInterval, cmd.pingInterval)
+            configuration.machine.backoff.cap = try r.value(Settings.reconnectMaxDelay, cmd.reconnectMaxDelay)
+            let bufferLimit = try r.value(Settings.bufferLimit, cmd.bufferLimit)
 
             StructuredLogHandler.bootstrap(level: common.logLevel, format: common.logFormat)
             let logger = Logger(label: "lifecycle-listener")

@@ -20,17 +20,17 @@ struct MarketFetcherCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
     @OptionGroup var exchange: ExchangeOptions
     @OptionGroup var ops: OpsOptions
-    @Option(name: .customLong("tag"), help: "Tag whose work this replica takes; repeatable (SSMD_TAG, comma-separated). None: every tag")
+    @Option(name: Settings.tag.name, help: Settings.tag.help)
     var tags: [String] = []
-    @Option(name: .customLong("exclude-tag"), help: "Without --tag: a tag whose work this replica leaves to another pool; repeatable (SSMD_EXCLUDE_TAG, comma-separated)")
+    @Option(name: Settings.excludeTag.name, help: Settings.excludeTag.help)
     var excludedTags: [String] = []
-    @Option(name: .customLong("concurrency"), help: "Work items synced at once by this replica (SSMD_CONCURRENCY). Default 4")
+    @Option(name: Settings.concurrency.name, help: Settings.concurrency.help)
     var concurrency: String?
-    @Option(name: .customLong("ack-wait"), help: "AckWait of the work consumers this replica creates: a work item whose replica went silent this long is redelivered (SSMD_ACK_WAIT). Default 30s")
+    @Option(name: Settings.workAckWait.name, help: Settings.workAckWait.help)
     var ackWait: String?
-    @Option(name: .customLong("pool-share"), help: "Cap this pool at a share (0–1] of the shared budget; unused share stays with the others (SSMD_POOL_SHARE). Default 1")
+    @Option(name: Settings.poolShare.name, help: Settings.poolShare.help)
     var poolShare: String?
-    @Option(name: .customLong("lookback"), help: "A full sync covers events with a market closing this long ago or later: open, unopened, recently closed and settled (SSMD_LOOKBACK). Default 24h")
+    @Option(name: Settings.lookback.name, help: Settings.lookback.help)
     var lookback: String?
 }
 
@@ -96,16 +96,16 @@ enum MarketFetcherMain {
             let common = try cmd.common.resolve(connectionName: "market-fetcher")
             let exchange = try cmd.exchange.resolve(r)
             let ops = try cmd.ops.resolve(r)
-            let tags = r.list("tag", cmd.tags)
-            let excluded = r.list("exclude-tag", cmd.excludedTags)
+            let tags = r.value(Settings.tag, cmd.tags)
+            let excluded = r.value(Settings.excludeTag, cmd.excludedTags)
             if !tags.isEmpty && !excluded.isEmpty {
-                throw ConfigurationError(setting: "--exclude-tag (SSMD_EXCLUDE_TAG)", problem: "applies only to a replica without --tag (SSMD_TAG)")
+                throw ConfigurationError(setting: Settings.excludeTag.label, problem: "applies only to a replica without --tag (SSMD_TAG)")
             }
-            let concurrency = try r.int("concurrency", cmd.concurrency, default: 4, range: 1...256)
+            let concurrency = try r.value(Settings.concurrency, cmd.concurrency)
             var topology = Topology(streamReplicas: common.streamReplicas)
-            topology.workAckWait = try r.duration("ack-wait", cmd.ackWait, default: .seconds(30), min: .seconds(1), max: .seconds(3600))
-            let lookback = try r.duration("lookback", cmd.lookback, default: .seconds(86_400), min: .seconds(60))
-            let share = try r.double("pool-share", cmd.poolShare, default: 1, range: 0.01...1)
+            topology.workAckWait = try r.value(Settings.workAckWait, cmd.ackWait)
+            let lookback = try r.value(Settings.lookback, cmd.lookback)
+            let share = try r.value(Settings.poolShare, cmd.poolShare)
             let pool = share < 1 ? SharedRequestBudget.Pool(name: tags.isEmpty ? "*" : tags.sorted().joined(separator: ","), share: share) : nil
             StructuredLogHandler.bootstrap(level: common.logLevel, format: common.logFormat)
             var logger = Logger(label: "market-fetcher")

@@ -20,41 +20,41 @@ struct SeriesFetcherCommand: ParsableCommand {
     @OptionGroup var common: CommonOptions
     @OptionGroup var exchange: ExchangeOptions
     @OptionGroup var ops: OpsOptions
-    @Option(name: .customLong("schedule"), help: "Schedule name, used in cycle ids and reports (SSMD_SCHEDULE). Default all")
+    @Option(name: Settings.schedule.name, help: Settings.schedule.help)
     var schedule: String?
-    @Option(name: .customLong("tag"), help: "Tag to cover; repeatable (SSMD_TAG, comma-separated). None and no --category: everything")
+    @Option(name: Settings.tag.name, help: Settings.tag.help)
     var tags: [String] = []
-    @Option(name: .customLong("category"), help: "Whole category to cover; repeatable (SSMD_CATEGORY)")
+    @Option(name: Settings.category.name, help: Settings.category.help)
     var categories: [String] = []
-    @Flag(name: .customLong("games-only"), help: "Keep only game series in every category (SSMD_GAMES_ONLY)")
+    @Flag(name: Settings.gamesOnly.name, help: Settings.gamesOnly.help)
     var gamesOnly = false
-    @Option(name: .customLong("interval"), help: "Time between cycle starts (SSMD_INTERVAL). Default 5m")
+    @Option(name: Settings.interval.name, help: Settings.interval.help)
     var interval: String?
-    @Option(name: .customLong("schedule-file"), help: "YAML file of schedules (name, tags, categories, games_only, interval), run side by side; replaces --schedule/--tag/--category/--games-only/--interval (SSMD_SCHEDULE_FILE)")
+    @Option(name: Settings.scheduleFile.name, help: Settings.scheduleFile.help)
     var scheduleFile: String?
-    @Option(name: .customLong("ack-wait"), help: "AckWait of the work consumers it creates: a work item whose replica went silent this long is redelivered (SSMD_ACK_WAIT). Default 30s")
+    @Option(name: Settings.workAckWait.name, help: Settings.workAckWait.help)
     var ackWait: String?
-    @Option(name: .customLong("reconcile-every"), help: "Every series gets a full sync at least this often, a slice of them each cycle; between, only what the change feed reports (SSMD_RECONCILE_EVERY). Default 6h")
+    @Option(name: Settings.reconcileEvery.name, help: Settings.reconcileEvery.help)
     var reconcileEvery: String?
-    @Option(name: .customLong("feed-interval"), help: "The exchange-wide change feed runs this often, shared by every schedule (new, opened, closed, settled and edited markets within about this long); 0: each cycle runs its own feed instead (SSMD_FEED_INTERVAL). Default 15s")
+    @Option(name: Settings.feedInterval.name, help: Settings.feedInterval.help)
     var feedInterval: String?
-    @Option(name: .customLong("reread-every"), help: "Every tracked market is read again at least this often, so no row's quotes are older (SSMD_REREAD_EVERY). Default 10m")
+    @Option(name: Settings.rereadEvery.name, help: Settings.rereadEvery.help)
     var rereadEvery: String?
-    @Option(name: .customLong("listing-min-series"), help: "A schedule tracking at least this many series reads its first cycle and each re-read with an exchange-wide listing (about 200 requests) instead of one request per series; 0: never (SSMD_LISTING_MIN_SERIES). Default 200")
+    @Option(name: Settings.listingMinSeries.name, help: Settings.listingMinSeries.help)
     var listingMinSeries: String?
-    @Option(name: .customLong("delta-limit"), help: "Changed markets carried inside one work item; more and the market-fetcher fetches them (SSMD_DELTA_LIMIT). Default 100")
+    @Option(name: Settings.deltaLimit.name, help: Settings.deltaLimit.help)
     var deltaLimit: String?
-    @Option(name: .customLong("lookback"), help: "Markets settled this long ago or later are fetched for a series synced the first time (SSMD_LOOKBACK; the market-fetchers' full-sync window). Default 24h")
+    @Option(name: Settings.lookback.name, help: Settings.lookback.help)
     var lookback: String?
-    @Flag(name: .customLong("full"), help: "Ignore the change feed: the first cycle syncs every series in full")
+    @Flag(name: Settings.full.name, help: Settings.full.help)
     var full = false
-    @Flag(name: .customLong("once"), help: "Run one cycle and exit: 0 if every category synced, 1 otherwise")
+    @Flag(name: Settings.once.name, help: Settings.once.help)
     var once = false
-    @Option(name: .customLong("leader-lease"), help: "Several series-fetchers may run: the one holding a lease in NATS KV runs the schedules, the others take over within two lease periods of its loss (SSMD_LEADER_LEASE). Default 15s")
+    @Option(name: Settings.leaderLease.name, help: Settings.leaderLease.help)
     var leaderLease: String?
-    @Option(name: .customLong("instance-id"), help: "This instance's name in the leader lease and logs (SSMD_INSTANCE_ID). Default host name and process id")
+    @Option(name: Settings.instanceID.name, help: Settings.instanceID.help)
     var instanceID: String?
-    @Option(name: .customLong("lifecycle-refresh"), help: "on: re-read markets named by lifecycle messages (SSMD_LIFECYCLE, from lifecycle-listener) within seconds; off: REST feeds only (SSMD_LIFECYCLE_REFRESH). Default on")
+    @Option(name: Settings.lifecycleRefresh.name, help: Settings.lifecycleRefresh.help)
     var lifecycleRefresh: String?
 }
 
@@ -160,8 +160,6 @@ struct SeriesFetcherService: Service {
     }
 }
 
-enum Switch: String, CaseIterable { case on, off }
-
 struct CycleIncomplete: Error, CustomStringConvertible {
     var failed: Int
     var description: String { "\(failed) categories could not be fetched" }
@@ -178,29 +176,29 @@ enum SeriesFetcherMain {
             let exchange = try cmd.exchange.resolve(r)
             let ops = try cmd.ops.resolve(r)
             let schedules: [Schedule]
-            if let file = r.string("schedule-file", cmd.scheduleFile) {
+            if let file = try r.value(Settings.scheduleFile, cmd.scheduleFile) {
                 if cmd.schedule != nil || !cmd.tags.isEmpty || !cmd.categories.isEmpty || cmd.gamesOnly || cmd.interval != nil {
-                    throw ConfigurationError(setting: "--schedule-file (SSMD_SCHEDULE_FILE)", problem: "cannot be combined with --schedule, --tag, --category, --games-only or --interval")
+                    throw ConfigurationError(setting: Settings.scheduleFile.label, problem: "cannot be combined with --schedule, --tag, --category, --games-only or --interval")
                 }
                 guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                    throw ConfigurationError(setting: "--schedule-file (SSMD_SCHEDULE_FILE)", problem: "cannot read \(file)")
+                    throw ConfigurationError(setting: Settings.scheduleFile.label, problem: "cannot read \(file)")
                 }
                 schedules = try ScheduleFile.parse(text)
             } else {
                 schedules = [Schedule(
-                    name: r.string("schedule", cmd.schedule, default: "all") ?? "all",
-                    selection: SeriesSelection(tags: r.list("tag", cmd.tags), categories: r.list("category", cmd.categories),
-                                               gamesOnly: try r.bool("games-only", cmd.gamesOnly ? true : nil, default: false)),
-                    interval: try r.duration("interval", cmd.interval, default: .seconds(300), min: .seconds(1)))]
+                    name: try r.value(Settings.schedule, cmd.schedule),
+                    selection: SeriesSelection(tags: r.value(Settings.tag, cmd.tags), categories: r.value(Settings.category, cmd.categories),
+                                               gamesOnly: try r.value(Settings.gamesOnly, cmd.gamesOnly)),
+                    interval: try r.value(Settings.interval, cmd.interval))]
             }
-            let reconcile = try r.duration("reconcile-every", cmd.reconcileEvery, default: .seconds(6 * 3600), min: .seconds(1))
-            let deltaLimit = try r.int("delta-limit", cmd.deltaLimit, default: 100, range: 1...500)
-            let reread = try r.duration("reread-every", cmd.rereadEvery, default: .seconds(600), min: .seconds(1))
-            let feedInterval = try r.duration("feed-interval", cmd.feedInterval, default: .seconds(15), min: .zero, max: .seconds(86_400))
-            let listingMinSeries = try r.int("listing-min-series", cmd.listingMinSeries, default: 200, range: 0...1_000_000)
-            let lookback = try r.duration("lookback", cmd.lookback, default: .seconds(86_400), min: .seconds(60))
+            let reconcile = try r.value(Settings.reconcileEvery, cmd.reconcileEvery)
+            let deltaLimit = try r.value(Settings.deltaLimit, cmd.deltaLimit)
+            let reread = try r.value(Settings.rereadEvery, cmd.rereadEvery)
+            let feedInterval = try r.value(Settings.feedInterval, cmd.feedInterval)
+            let listingMinSeries = try r.value(Settings.listingMinSeries, cmd.listingMinSeries)
+            let lookback = try r.value(Settings.lookback, cmd.lookback)
             var topology = Topology(streamReplicas: common.streamReplicas)
-            topology.workAckWait = try r.duration("ack-wait", cmd.ackWait, default: .seconds(30), min: .seconds(1), max: .seconds(3600))
+            topology.workAckWait = try r.value(Settings.workAckWait, cmd.ackWait)
             StructuredLogHandler.bootstrap(level: common.logLevel, format: common.logFormat)
             let logger = Logger(label: "series-fetcher")
             logger.info("starting", metadata: [
@@ -210,9 +208,9 @@ enum SeriesFetcherMain {
                 "reread_every_s": "\(reread.seconds)", "feed_interval_s": "\(feedInterval.seconds)", "listing_min_series": "\(listingMinSeries)",
                 "rate_tokens_per_s": "\(exchange.tokensPerSecond)"])
             let metrics = DaemonMetrics.bootstrap(program: "series-fetcher"), probe = ReadinessProbe()
-            let lifecycleRefresh = try r.choice("lifecycle-refresh", cmd.lifecycleRefresh, default: Switch.on) == .on
-            let leaderLease = try r.duration("leader-lease", cmd.leaderLease, default: .seconds(15), min: .seconds(1), max: .seconds(3600))
-            let instanceID = r.string("instance-id", cmd.instanceID) ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+            let lifecycleRefresh = try r.value(Settings.lifecycleRefresh, cmd.lifecycleRefresh) == .on
+            let leaderLease = try r.value(Settings.leaderLease, cmd.leaderLease)
+            let instanceID = try r.value(Settings.instanceID, cmd.instanceID) ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
             let service = SeriesFetcherService(schedules: schedules, once: cmd.once, lifecycleRefresh: lifecycleRefresh,
                                                leaderLease: leaderLease, instanceID: instanceID, fullFirst: cmd.full,
                                                reconcileSeconds: Int64(reconcile.seconds), rereadSeconds: Int64(reread.seconds),

@@ -18,7 +18,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
 struct DeadLetterFilter: ParsableArguments {
     @Option(name: .customLong("stage"), help: "Only this stage's (market-fetcher, db-writer, …)")
     var stage: String?
-    @Option(name: .customLong("since"), help: "Only those set aside within this long (e.g. 2h, 3d)")
+    @Option(name: Settings.deadLetterSince.name, help: Settings.deadLetterSince.help)
     var since: String?
 
     var subject: String { stage.map { Subjects.deadLetter(stage: $0) } ?? Subjects.allDeadLetters }
@@ -31,8 +31,7 @@ struct DeadLetterFilter: ParsableArguments {
     }
 
     func earliest(_ r: SettingsResolver) throws -> Timestamp? {
-        guard since != nil else { return nil }
-        let d = try r.duration("since", since, default: .zero, max: .seconds(366 * 86_400))
+        guard let d = try r.value(Settings.deadLetterSince, since) else { return nil }
         return Timestamp.now().adding(seconds: -Int64(d.seconds.rounded(.up)))
     }
 }

@@ -17,19 +17,21 @@ struct PruneCommand: AsyncParsableCommand {
             """)
     @OptionGroup var common: CommonOptions
     @OptionGroup var database: DatabaseOptions
-    @Option(name: .customLong("gone-older-than"), help: "Rows gone from the exchange longer than this (e.g. 30d, 12h)")
+    @Option(name: Settings.pruneGoneOlderThan.name, help: Settings.pruneGoneOlderThan.help)
     var goneOlderThan: String
     @Flag(name: .customLong("apply"), help: "Delete; without it only counts are printed")
     var apply = false
-    @Option(name: .customLong("batch-size"), help: "Rows per delete transaction. Default 2000")
+    @Option(name: Settings.pruneBatchSize.name, help: Settings.pruneBatchSize.help)
     var batchSize: String?
     @Flag(name: .customLong("keep-messages"), help: "Leave the pruned rows' last values in SSMD_SECMASTER")
     var keepMessages = false
 
     func run() async throws {
         let r = SettingsResolver.quietCLI
-        let age = try r.duration("gone-older-than", goneOlderThan, default: .zero, min: .seconds(60), max: .seconds(3650 * 86_400))
-        let batch = try r.int("batch-size", batchSize, default: 2000, range: 1...100_000)
+        guard let age = try r.value(Settings.pruneGoneOlderThan, goneOlderThan) else {
+            throw ConfigurationError(setting: Settings.pruneGoneOlderThan.label, problem: "is required")
+        }
+        let batch = try r.value(Settings.pruneBatchSize, batchSize)
         let conninfo = try database.resolve(r)
         let cutoff = Timestamp.now().adding(seconds: -Int64(age.seconds))
         let c = try common.resolve(connectionName: "ssmd-prune", r)

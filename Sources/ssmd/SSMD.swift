@@ -18,9 +18,10 @@ import WireContract
 struct SSMD: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ssmd",
-        abstract: "Kalshi security master: sync series and markets, list series, migrate the database, watch updates, serve MCP tools.",
+        abstract: "Kalshi security master: sync series and markets, list series, migrate the database, watch updates, serve MCP tools, list settings.",
         version: BuildInfo.versionLine(program: "ssmd"),
-        subcommands: [SeriesCommand.self, SecmasterCommand.self, MigrateCommand.self, WatchCommand.self, MCPCommand.self, DeadLetterCommand.self, PruneCommand.self])
+        subcommands: [SeriesCommand.self, SecmasterCommand.self, MigrateCommand.self, WatchCommand.self, MCPCommand.self, DeadLetterCommand.self, PruneCommand.self,
+                      SettingsCommand.self])
 }
 
 struct SeriesCommand: AsyncParsableCommand {
@@ -35,18 +36,18 @@ struct SecmasterCommand: AsyncParsableCommand {
 
 /// Selection flags shared by the sync commands.
 struct SelectionOptions: ParsableArguments {
-    @Option(name: .customLong("tag"), help: "Tag to sync; repeatable (SSMD_TAG). None: everything")
+    @Option(name: Settings.tag.name, help: Settings.tag.help)
     var tags: [String] = []
-    @Option(name: .customLong("category"), help: "Whole category to sync; repeatable (SSMD_CATEGORY)")
+    @Option(name: Settings.category.name, help: Settings.category.help)
     var categories: [String] = []
-    @Flag(name: .customLong("games-only"), help: "Only game series (SSMD_GAMES_ONLY)")
+    @Flag(name: Settings.gamesOnly.name, help: Settings.gamesOnly.help)
     var gamesOnly = false
-    @Flag(name: .customLong("full"), help: "Sync every series in full instead of what changed since the last run")
+    @Flag(name: Settings.full.name, help: Settings.full.help)
     var full = false
 
     func resolve(_ r: SettingsResolver) throws -> SeriesSelection {
-        SeriesSelection(tags: r.list("tag", tags), categories: r.list("category", categories),
-                        gamesOnly: try r.bool("games-only", gamesOnly ? true : nil, default: false))
+        SeriesSelection(tags: r.value(Settings.tag, tags), categories: r.value(Settings.category, categories),
+                        gamesOnly: try r.value(Settings.gamesOnly, gamesOnly))
     }
 }
 
@@ -90,9 +91,9 @@ struct SecmasterSync: AsyncParsableCommand {
     @OptionGroup var selection: SelectionOptions
     @Flag(name: .customLong("by-series"), help: "Sync per series (the only mode; the old time-window scan is gone)")
     var bySeries = false
-    @Option(name: .customLong("concurrency"), help: "Series synced at once by this process (SSMD_CONCURRENCY). Default 4")
+    @Option(name: Settings.concurrency.name, help: Settings.concurrency.help)
     var concurrency: String?
-    @Option(name: .customLong("timeout"), help: "Give up after (SSMD_TIMEOUT). Default 30m")
+    @Option(name: Settings.syncTimeout.name, help: Settings.syncTimeout.help)
     var timeout: String?
 
     func validate() throws {
@@ -105,8 +106,8 @@ struct SecmasterSync: AsyncParsableCommand {
         let c = try common.resolve(connectionName: "ssmd-cli", r)
         let x = try exchange.resolve(r)
         let sel = try selection.resolve(r)
-        let workers = try r.int("concurrency", concurrency, default: 4, range: 1...256)
-        let limit = try r.duration("timeout", timeout, default: .seconds(1800), min: .seconds(1))
+        let workers = try r.value(Settings.concurrency, concurrency)
+        let limit = try r.value(Settings.syncTimeout, timeout)
         let logger = bootstrapLogging(c)
         let started = ContinuousClock.now
         try await withCLIConnection(c, logger: logger) { js in

@@ -39,10 +39,10 @@ import Testing
 @Suite struct SettingConventionTests {
     @Test func aTagFlagWithCommasIsSeveralTags() {
         let r = SettingsResolver(environment: [:])
-        #expect(r.list("tag", ["Basketball,Hockey"]) == ["Basketball", "Hockey"])
-        #expect(r.list("tag", ["Basketball", " Hockey , Soccer"]) == ["Basketball", "Hockey", "Soccer"])
-        #expect(SettingsResolver(environment: ["SSMD_TAG": "A, B,,C"]).list("tag", []) == ["A", "B", "C"])
-        #expect(SettingsResolver(environment: ["SSMD_TAG": "A"]).list("tag", ["X"]) == ["X"], "the flag wins")
+        #expect(r.value(Settings.tag, ["Basketball,Hockey"]) == ["Basketball", "Hockey"])
+        #expect(r.value(Settings.tag, ["Basketball", " Hockey , Soccer"]) == ["Basketball", "Hockey", "Soccer"])
+        #expect(SettingsResolver(environment: ["SSMD_TAG": "A, B,,C"]).value(Settings.tag, []) == ["A", "B", "C"])
+        #expect(SettingsResolver(environment: ["SSMD_TAG": "A"]).value(Settings.tag, ["X"]) == ["X"], "the flag wins")
     }
 
     @Test func conventionalNamesAreReadAfterSSMDOnes() throws {

@@ -6,27 +6,28 @@ import NATSClient
 import RateBudget
 import SSMDCore
 
-/// Flags every daemon shares. Each also reads `SSMD_<FLAG>` from the environment; the flag wins.
+/// Flags every daemon shares. Each also reads `SSMD_<FLAG>` from the environment; the flag
+/// wins. Names, help, defaults and ranges are the declarations in `Settings`.
 public struct CommonOptions: ParsableArguments {
-    @Option(name: .customLong("nats-url"), help: "NATS server URL(s), comma-separated (SSMD_NATS_URL, else NATS_URL). Default nats://127.0.0.1:4222")
+    @Option(name: Settings.natsURL.name, help: Settings.natsURL.help)
     public var natsURL: String?
-    @Option(name: .customLong("nats-user"), help: "NATS user (SSMD_NATS_USER)")
+    @Option(name: Settings.natsUser.name, help: Settings.natsUser.help)
     public var natsUser: String?
-    @Option(name: .customLong("nats-password"), help: "NATS password (SSMD_NATS_PASSWORD); never logged")
+    @Option(name: Settings.natsPassword.name, help: Settings.natsPassword.help)
     public var natsPassword: String?
-    @Option(name: .customLong("nats-token"), help: "NATS token (SSMD_NATS_TOKEN); never logged")
+    @Option(name: Settings.natsToken.name, help: Settings.natsToken.help)
     public var natsToken: String?
-    @Option(name: .customLong("nats-creds"), help: "NATS credentials file (SSMD_NATS_CREDS)")
+    @Option(name: Settings.natsCreds.name, help: Settings.natsCreds.help)
     public var natsCreds: String?
-    @Option(name: .customLong("nats-tls-ca"), help: "CA certificate file for NATS TLS (SSMD_NATS_TLS_CA)")
+    @Option(name: Settings.natsTLSCA.name, help: Settings.natsTLSCA.help)
     public var natsTLSCA: String?
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical (SSMD_LOG_LEVEL). Default info")
+    @Option(name: Settings.logLevel.name, help: Settings.logLevel.help)
     public var logLevel: String?
-    @Option(name: .customLong("log-format"), help: "logfmt or json (SSMD_LOG_FORMAT). Default logfmt")
+    @Option(name: Settings.logFormat.name, help: Settings.logFormat.help)
     public var logFormat: String?
-    @Option(name: .customLong("stream-replicas"), help: "Copies of every JetStream stream and KV bucket ssmd creates, 1-5 (SSMD_STREAM_REPLICAS); raised on existing ones, never lowered. Default 1")
+    @Option(name: Settings.streamReplicas.name, help: Settings.streamReplicas.help)
     public var streamReplicas: String?
-    @Option(name: .customLong("shutdown-timeout"), help: "Longest graceful shutdown before in-flight work is abandoned to redelivery (SSMD_SHUTDOWN_TIMEOUT). Default 20s")
+    @Option(name: Settings.shutdownTimeout.name, help: Settings.shutdownTimeout.help)
     public var shutdownTimeout: String?
 
     public init() {}
@@ -40,56 +41,53 @@ public struct CommonOptions: ParsableArguments {
     }
 
     public func resolve(connectionName: String, _ r: SettingsResolver = SettingsResolver()) throws -> Resolved {
-        let urls = (r.string("nats-url", natsURL, default: "nats://127.0.0.1:4222") ?? "")
-            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !urls.isEmpty else { throw ConfigurationError(setting: "--nats-url (SSMD_NATS_URL)", problem: "is empty") }
-        for u in urls { _ = try r.url("nats-url", u, default: u, schemes: ["nats", "tls", "nats+tls"]) }
+        let urls = try r.value(Settings.natsURL, natsURL)
         var nats = NATSOptions(urls: urls, name: connectionName)
-        nats.user = r.string("nats-user", natsUser)
-        nats.password = r.string("nats-password", natsPassword)
-        nats.token = r.string("nats-token", natsToken)
-        nats.credentialsFile = r.string("nats-creds", natsCreds)
-        nats.tlsCAFile = r.string("nats-tls-ca", natsTLSCA)
-        for (flag, file) in [("nats-creds", nats.credentialsFile), ("nats-tls-ca", nats.tlsCAFile)] {
+        nats.user = try r.value(Settings.natsUser, natsUser)
+        nats.password = try r.value(Settings.natsPassword, natsPassword)
+        nats.token = try r.value(Settings.natsToken, natsToken)
+        nats.credentialsFile = try r.value(Settings.natsCreds, natsCreds)
+        nats.tlsCAFile = try r.value(Settings.natsTLSCA, natsTLSCA)
+        for (setting, file) in [(Settings.natsCreds, nats.credentialsFile), (Settings.natsTLSCA, nats.tlsCAFile)] {
             if let file, !FileManager.default.isReadableFile(atPath: file) {
-                throw ConfigurationError(setting: "--\(flag) (\(SettingsResolver.envName(flag)))", problem: "file \(file) is not readable")
+                throw ConfigurationError(setting: setting.label, problem: "file \(file) is not readable")
             }
         }
         if nats.password != nil && nats.user == nil {
-            throw ConfigurationError(setting: "--nats-password (SSMD_NATS_PASSWORD)", problem: "needs --nats-user")
+            throw ConfigurationError(setting: Settings.natsPassword.label, problem: "needs --nats-user")
         }
         if urls.contains(where: { $0.hasPrefix("tls") }) || nats.tlsCAFile != nil { nats.tlsRequired = true }
         return Resolved(nats: nats,
-                        logLevel: try r.logLevel(logLevel),
-                        logFormat: try r.choice("log-format", logFormat, default: LogFormat.logfmt),
-                        shutdownTimeout: try r.duration("shutdown-timeout", shutdownTimeout, default: .seconds(20), max: .seconds(3600)),
-                        streamReplicas: try r.int("stream-replicas", streamReplicas, default: 1, range: 1...5))
+                        logLevel: try r.value(Settings.logLevel, logLevel),
+                        logFormat: try r.value(Settings.logFormat, logFormat),
+                        shutdownTimeout: try r.value(Settings.shutdownTimeout, shutdownTimeout),
+                        streamReplicas: try r.value(Settings.streamReplicas, streamReplicas))
     }
 }
 
 /// Where the exchange is and how hard we may use it.
 public struct ExchangeOptions: ParsableArguments {
-    @Option(name: .customLong("exchange-url"), help: "Trade API v2 base URL (SSMD_EXCHANGE_URL). Default https://api.elections.kalshi.com/trade-api/v2")
+    @Option(name: Settings.exchangeURL.name, help: Settings.exchangeURL.help)
     public var exchangeURL: String?
-    @Option(name: .customLong("rate-tier"), help: "Budget preset: \(BudgetLimits.Tier.allCases.map(\.rawValue).joined(separator: ", ")) (SSMD_RATE_TIER). Default basic with an API key, unsigned without")
+    @Option(name: Settings.rateTier.name, help: Settings.rateTier.help)
     public var rateTier: String?
-    @Option(name: .customLong("rate-tokens-per-s"), help: "Read budget refill in tokens/s, overriding the tier (SSMD_RATE_TOKENS_PER_S)")
+    @Option(name: Settings.rateTokensPerSecond.name, help: Settings.rateTokensPerSecond.help)
     public var rateTokensPerSecond: String?
-    @Option(name: .customLong("rate-burst-s"), help: "Read budget depth in seconds of refill, overriding the tier (SSMD_RATE_BURST_S)")
+    @Option(name: Settings.rateBurstSeconds.name, help: Settings.rateBurstSeconds.help)
     public var rateBurstSeconds: String?
-    @Option(name: .customLong("rate-scope"), help: "shared: one budget for every process through NATS KV; local: this process alone (SSMD_RATE_SCOPE). Default shared")
+    @Option(name: Settings.rateScope.name, help: Settings.rateScope.help)
     public var rateScope: String?
-    @Option(name: .customLong("rate-lease-slots"), help: "Slots of the shared budget one compare-and-set takes: auto (sized from the rate and the write latency seen) or 1-10000; 1 is one write per request (SSMD_RATE_LEASE_SLOTS). Default auto")
+    @Option(name: Settings.rateLeaseSlots.name, help: Settings.rateLeaseSlots.help)
     public var rateLeaseSlots: String?
-    @Option(name: .customLong("rate-cost"), help: "Tokens per request (SSMD_RATE_COST). Default 10")
+    @Option(name: Settings.rateCost.name, help: Settings.rateCost.help)
     public var rateCost: String?
-    @Option(name: .customLong("api-key-id"), help: "Kalshi API key id; with --api-private-key, requests are signed and get the tier's budget (SSMD_API_KEY_ID)")
+    @Option(name: Settings.apiKeyID.name, help: Settings.apiKeyID.help)
     public var apiKeyID: String?
-    @Option(name: .customLong("api-private-key"), help: "Path of the PEM private key of --api-key-id (SSMD_API_PRIVATE_KEY); the key is never logged")
+    @Option(name: Settings.apiPrivateKey.name, help: Settings.apiPrivateKey.help)
     public var apiPrivateKey: String?
-    @Option(name: .customLong("http-timeout"), help: "Total timeout of one exchange request (SSMD_HTTP_TIMEOUT). Default 30s")
+    @Option(name: Settings.httpTimeout.name, help: Settings.httpTimeout.help)
     public var httpTimeout: String?
-    @Option(name: .customLong("http-max-attempts"), help: "Attempts per exchange request before giving up (SSMD_HTTP_MAX_ATTEMPTS). Default 6")
+    @Option(name: Settings.httpMaxAttempts.name, help: Settings.httpMaxAttempts.help)
     public var maxAttempts: String?
 
     public init() {}
@@ -109,36 +107,33 @@ public struct ExchangeOptions: ParsableArguments {
     }
 
     public func resolve(_ r: SettingsResolver = SettingsResolver()) throws -> Resolved {
-        var config = ExchangeClientConfig(baseURL: try r.url("exchange-url", exchangeURL, default: Self.kalshiProduction, schemes: ["http", "https"]))
-        config.costPerRequest = try r.int("rate-cost", rateCost, default: 10, range: 1...1000)
-        config.http.totalTimeout = try r.duration("http-timeout", httpTimeout, default: .seconds(30), min: .milliseconds(100), max: .seconds(600))
-        config.retry.maxAttempts = try r.int("http-max-attempts", maxAttempts, default: 6, range: 1...100)
+        var config = ExchangeClientConfig(baseURL: try r.value(Settings.exchangeURL, exchangeURL))
+        config.costPerRequest = try r.value(Settings.rateCost, rateCost)
+        config.http.totalTimeout = try r.value(Settings.httpTimeout, httpTimeout)
+        config.retry.maxAttempts = try r.value(Settings.httpMaxAttempts, maxAttempts)
         var signer: KalshiKeySigner?
-        let keyID = r.string("api-key-id", apiKeyID), keyPath = r.string("api-private-key", apiPrivateKey)
+        let keyID = try r.value(Settings.apiKeyID, apiKeyID), keyPath = try r.value(Settings.apiPrivateKey, apiPrivateKey)
         switch (keyID, keyPath) {
         case (nil, nil): signer = nil
         case (let id?, let path?):
             do { signer = try KalshiKeySigner(keyID: id, privateKeyPath: path) } catch {
-                throw ConfigurationError(setting: "--api-private-key (SSMD_API_PRIVATE_KEY)", problem: "\(error)")
+                throw ConfigurationError(setting: Settings.apiPrivateKey.label, problem: "\(error)")
             }
-        case (nil, _): throw ConfigurationError(setting: "--api-key-id (SSMD_API_KEY_ID)", problem: "is required with --api-private-key")
-        case (_, nil): throw ConfigurationError(setting: "--api-private-key (SSMD_API_PRIVATE_KEY)", problem: "is required with --api-key-id")
+        case (nil, _): throw ConfigurationError(setting: Settings.apiKeyID.label, problem: "is required with --api-private-key")
+        case (_, nil): throw ConfigurationError(setting: Settings.apiPrivateKey.label, problem: "is required with --api-key-id")
         }
         // Unsigned requests are throttled far below the Basic tier: without a key, the
         // unsigned preset is the honest default.
-        let tier = BudgetLimits(tier: try r.choice("rate-tier", rateTier, default: signer == nil ? BudgetLimits.Tier.unsigned : .basic))
+        let tier = BudgetLimits(tier: try r.value(Settings.rateTier, rateTier, default: signer == nil ? .unsigned : .basic))
         let limits = BudgetLimits(
-            tokensPerSecond: try r.double("rate-tokens-per-s", rateTokensPerSecond, default: tier.tokensPerSecond, range: 0.1...1_000_000),
-            burstSeconds: try r.double("rate-burst-s", rateBurstSeconds, default: tier.burstSeconds, range: 0...3600))
-        var leaseSize = LeaseSize.auto
-        if let s = r.string("rate-lease-slots", rateLeaseSlots) {
-            guard let size = LeaseSize(s) else {
-                throw ConfigurationError(setting: SettingsResolver.label("rate-lease-slots"),
-                                         problem: "\(SettingsResolver.quote(s)) is neither auto nor a whole number of slots 1-\(LeaseSize.maximumSlots)")
-            }
-            leaseSize = size
+            tokensPerSecond: try r.value(Settings.rateTokensPerSecond, rateTokensPerSecond, default: tier.tokensPerSecond),
+            burstSeconds: try r.value(Settings.rateBurstSeconds, rateBurstSeconds, default: tier.burstSeconds))
+        let slots = try r.value(Settings.rateLeaseSlots, rateLeaseSlots)
+        guard let leaseSize = LeaseSize(slots) else {
+            throw ConfigurationError(setting: Settings.rateLeaseSlots.label,
+                                     problem: "\(SettingsResolver.quote(slots)) is neither auto nor a whole number of slots 1-\(LeaseSize.maximumSlots)")
         }
-        return Resolved(client: config, limits: limits, scope: try r.choice("rate-scope", rateScope, default: Scope.shared), signer: signer,
+        return Resolved(client: config, limits: limits, scope: try r.value(Settings.rateScope, rateScope), signer: signer,
                         leaseSize: leaseSize)
     }
 }
@@ -146,15 +141,15 @@ public struct ExchangeOptions: ParsableArguments {
 /// PostgreSQL connection: a libpq connection string or URI; empty means libpq's own `PG*`
 /// environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE …).
 public struct DatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("database-url"), help: "libpq connection string or postgres:// URI (SSMD_DATABASE_URL, else DATABASE_URL). Default: the PG* environment variables")
+    @Option(name: Settings.databaseURL.name, help: Settings.databaseURL.help)
     public var databaseURL: String?
 
     public init() {}
 
     public func resolve(_ r: SettingsResolver = SettingsResolver()) throws -> String {
-        let s = r.string("database-url", databaseURL, default: "") ?? ""
+        let s = try r.value(Settings.databaseURL, databaseURL) ?? ""
         if s.contains("://"), !(s.hasPrefix("postgres://") || s.hasPrefix("postgresql://")) {
-            throw ConfigurationError(setting: "--database-url (SSMD_DATABASE_URL)", problem: "\(Redaction.conninfo(s)) is neither a postgres:// URI nor a key=value connection string")
+            throw ConfigurationError(setting: Settings.databaseURL.label, problem: "\(Redaction.conninfo(s)) is neither a postgres:// URI nor a key=value connection string")
         }
         return s
     }

@@ -27,7 +27,7 @@ public enum DaemonMain {
             fail(2, "\(ConfigurationError(setting: "--nats-url/--nats-user/--nats-password/--nats-token/--nats-creds (SSMD_NATS_*)", problem: "\(e)"))")
         }
         if let e = error as? PostgresError, e.isRefusal {
-            fail(2, "\(ConfigurationError(setting: "--database-url (SSMD_DATABASE_URL)", problem: "PostgreSQL refused the connection: \(e.message)"))")
+            fail(2, "\(ConfigurationError(setting: Settings.databaseURL.label, problem: "PostgreSQL refused the connection: \(e.message)"))")
         }
         let code = C.exitCode(for: error)
         if code == .success {

@@ -11,21 +11,19 @@ import SSMDCore
 /// Where a daemon serves `/metrics` (Prometheus), `/healthz` (alive) and `/readyz` (its
 /// NATS and PostgreSQL connections are up).
 public struct OpsOptions: ParsableArguments {
-    @Option(name: .customLong("metrics-port"), help: "Port of /metrics, /healthz and /readyz; 0 picks a free one, off disables (SSMD_METRICS_PORT). Default 0")
+    @Option(name: Settings.metricsPort.name, help: Settings.metricsPort.help)
     public var metricsPort: String?
-    @Option(name: .customLong("metrics-host"), help: "Address those listen on (SSMD_METRICS_HOST). Default 127.0.0.1")
+    @Option(name: Settings.metricsHost.name, help: Settings.metricsHost.help)
     public var metricsHost: String?
 
     public init() {}
 
     /// nil when disabled.
     public func resolve(_ r: SettingsResolver = SettingsResolver()) throws -> (host: String, port: Int)? {
-        let raw = r.string("metrics-port", metricsPort, default: "0") ?? "0"
-        if raw.lowercased() == "off" { return nil }
-        let port = try r.int("metrics-port", raw, default: 0, range: 0...65535)
-        let host = r.string("metrics-host", metricsHost, default: "127.0.0.1") ?? "127.0.0.1"
+        guard let port = try r.value(Settings.metricsPort, metricsPort) else { return nil }
+        let host = try r.value(Settings.metricsHost, metricsHost)
         guard !host.isEmpty, !host.contains(where: \.isWhitespace) else {
-            throw ConfigurationError(setting: "--metrics-host (SSMD_METRICS_HOST)", problem: "\"\(host)\" is not an address")
+            throw ConfigurationError(setting: Settings.metricsHost.label, problem: "\"\(host)\" is not an address")
         }
         return (host, port)
     }
