@@ -56,12 +56,28 @@ public final class LeaderElection: Sendable {
         }
     }
 
-    /// Waits until this instance holds the lease.
+    /// Waits until this instance holds the lease. NATS failing meanwhile (a bucket whose
+    /// Raft group is electing a leader, the node it talked to killed) is waited out like the
+    /// lease itself: a standby that exited on it would leave nobody to take over (seen in the
+    /// cluster chaos run: "bind key-value bucket ssmd_state: Timeout", "no responders").
     func acquire() async throws {
         var said = ""
+        var failures = 0
         while true {
             try Task.checkCancellation()
-            switch try await attempt() {
+            let result: Attempt
+            do {
+                result = try await attempt()
+                failures = 0
+            } catch where !isPermanentStartupFailure(error) && !(error is CancellationError) {
+                if failures % 10 == 0 {
+                    logger.warning("leader lease unreadable; retrying", metadata: ["error": "\(error)", "attempt": "\(failures + 1)"])
+                }
+                failures += 1
+                try await Task.sleep(for: min(period / 3, .seconds(2)))
+                continue
+            }
+            switch result {
             case .held:
                 became(true)
                 return

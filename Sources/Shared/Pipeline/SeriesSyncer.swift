@@ -385,9 +385,23 @@ public final class SeriesSyncer: Sendable {
 
     /// The schedule's sync state. A missing key is a first cycle; an unreadable value is
     /// logged and treated as one (everything full once); NATS being unreachable fails the
-    /// cycle instead, so a passing outage never costs a full cycle.
+    /// cycle instead, so a passing outage never costs a full cycle. A timeout is retried for
+    /// about 15 s first: a bucket just created on a cluster answers only once its Raft group
+    /// has elected a leader (a `--once` cycle on a fresh three-node cluster failed on it).
     func loadPlanState(key: String, log: Logger) async throws -> SyncPlanState {
-        guard let entry = try await js.keyValue(bucket: Topology.stateBucket).get(key) else { return SyncPlanState() }
+        var attempt = 0
+        var read: KeyValueEntry?
+        while true {
+            do {
+                read = try await js.keyValue(bucket: Topology.stateBucket).get(key)
+                break
+            } catch let error as NATSError where error.isTransient && attempt < 6 {
+                attempt += 1
+                log.info("sync state not readable yet; retrying", metadata: ["key": "\(key)", "error": "\(error)", "attempt": "\(attempt)"])
+                try await Task.sleep(for: .milliseconds(250 << min(attempt, 4)))
+            }
+        }
+        guard let entry = read else { return SyncPlanState() }
         do {
             return try JSONCodec.decode(SyncPlanState.self, from: entry.value)
         } catch {
