@@ -234,7 +234,7 @@ enum DBWriterMain {
                 "statement_timeout_s": "\(settings.statementTimeout.seconds)", "migrate": "\(settings.migrate)",
                 "retention": "\(settings.retention.map { "\(Int($0.seconds / 86_400))d" } ?? "off")"])
             let registry = DaemonMetrics.bootstrap(program: "db-writer"), probe = ReadinessProbe()
-            let service = DBWriterService(settings: settings, topology: Topology(streamReplicas: common.streamReplicas), nats: common.nats, conninfo: conninfo,
+            let service = DBWriterService(settings: settings, topology: common.topology, nats: common.nats, conninfo: conninfo,
                                           probe: probe, logger: logger)
             try await DaemonMain.run(service, program: "db-writer", ops: ops, metrics: registry, probe: probe, logger: logger,
                                      shutdownTimeout: common.shutdownTimeout)

@@ -102,7 +102,7 @@ enum MarketFetcherMain {
                 throw ConfigurationError(setting: Settings.excludeTag.label, problem: "applies only to a replica without --tag (SSMD_TAG)")
             }
             let concurrency = try r.value(Settings.concurrency, cmd.concurrency)
-            var topology = Topology(streamReplicas: common.streamReplicas)
+            var topology = common.topology
             topology.workAckWait = try r.value(Settings.workAckWait, cmd.ackWait)
             let lookback = try r.value(Settings.lookback, cmd.lookback)
             let share = try r.value(Settings.poolShare, cmd.poolShare)

@@ -197,7 +197,7 @@ enum SeriesFetcherMain {
             let feedInterval = try r.value(Settings.feedInterval, cmd.feedInterval)
             let listingMinSeries = try r.value(Settings.listingMinSeries, cmd.listingMinSeries)
             let lookback = try r.value(Settings.lookback, cmd.lookback)
-            var topology = Topology(streamReplicas: common.streamReplicas)
+            var topology = common.topology
             topology.workAckWait = try r.value(Settings.workAckWait, cmd.ackWait)
             StructuredLogHandler.bootstrap(level: common.logLevel, format: common.logFormat)
             let logger = Logger(label: "series-fetcher")

@@ -209,7 +209,7 @@ func withCLIConnection<T: Sendable>(_ c: CommonOptions.Resolved, logger: Logger,
     options.retryOnFailedConnect = false
     return try await withNATS(options, logger: logger) { connection in
         let js = try connection.jetStream()
-        try await Topology(streamReplicas: c.streamReplicas).provision(js)
+        try await c.topology.provision(js)
         return try await body(js)
     }
 }

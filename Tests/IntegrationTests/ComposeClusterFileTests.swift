@@ -55,7 +55,9 @@ import TestSupport
         for d in daemons {
             let lines = services[d] ?? []
             #expect(lines.contains("SSMD_NATS_URL: nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222"), "\(d)")
-            #expect(lines.contains("SSMD_STREAM_REPLICAS: '3'") || lines.contains("SSMD_STREAM_REPLICAS: \"3\""), "\(d): \(lines)")
+            for setting in ["SSMD_STREAM_REPLICAS", "SSMD_COORDINATION_REPLICAS"] {
+                #expect(lines.contains("\(setting): '3'") || lines.contains("\(setting): \"3\""), "\(d) \(setting): \(lines)")
+            }
             #expect(lines.contains("image: ssmd:latest") && lines.contains("target: runtime"), "\(d) reuses compose.yaml's image")
             #expect(lines.contains("stop_grace_period: 30s"), "\(d)")
         }

@@ -38,7 +38,7 @@ import WireContract
         defer { connection.close() }
         let js = try connection.jetStream()
 
-        try await Topology(streamReplicas: 3).provision(js)
+        try await Topology(streamReplicas: 3, coordinationReplicas: 3).provision(js)
         let expected = [Streams.work, Streams.secmaster, Streams.deadLetters, Streams.lifecycle,
                         "KV_\(Topology.stateBucket)", "KV_\(Topology.budgetBucket)"]
         var counts = try await Self.replicas(cluster)
@@ -79,7 +79,7 @@ import WireContract
         published += 1
         try cluster.start(meta)
         // The restarted node catches up every stream through Raft before the next loss.
-        try await cluster.waitUntilReady(timeout: .seconds(90))
+        try await cluster.waitUntilStreamsReplicated(timeout: .seconds(90))
         let leader = try #require(try await cluster.streamLeader(Streams.work))
         await cluster.kill(leader)
         #expect(await publishAndWrite("after-stream"), "no progress after the work stream's leader \(cluster.nodes[leader].name) died:\n\(cluster.log())")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import KalshiAPI
+import Pipeline
 import NATSClient
 import RateBudget
 import SSMDCore
@@ -27,6 +28,8 @@ public struct CommonOptions: ParsableArguments {
     public var logFormat: String?
     @Option(name: Settings.streamReplicas.name, help: Settings.streamReplicas.help)
     public var streamReplicas: String?
+    @Option(name: Settings.coordinationReplicas.name, help: Settings.coordinationReplicas.help)
+    public var coordinationReplicas: String?
     @Option(name: Settings.shutdownTimeout.name, help: Settings.shutdownTimeout.help)
     public var shutdownTimeout: String?
 
@@ -38,6 +41,10 @@ public struct CommonOptions: ParsableArguments {
         public var logFormat: LogFormat
         public var shutdownTimeout: Duration
         public var streamReplicas: Int
+        public var coordinationReplicas: Int
+
+        /// The streams and buckets these settings ask for.
+        public var topology: Topology { Topology(streamReplicas: streamReplicas, coordinationReplicas: coordinationReplicas) }
     }
 
     public func resolve(connectionName: String, _ r: SettingsResolver = SettingsResolver()) throws -> Resolved {
@@ -61,7 +68,8 @@ public struct CommonOptions: ParsableArguments {
                         logLevel: try r.value(Settings.logLevel, logLevel),
                         logFormat: try r.value(Settings.logFormat, logFormat),
                         shutdownTimeout: try r.value(Settings.shutdownTimeout, shutdownTimeout),
-                        streamReplicas: try r.value(Settings.streamReplicas, streamReplicas))
+                        streamReplicas: try r.value(Settings.streamReplicas, streamReplicas),
+                        coordinationReplicas: try r.value(Settings.coordinationReplicas, coordinationReplicas))
     }
 }
 

@@ -21,7 +21,10 @@ public enum Settings {
                                                             "Log line format: logfmt for people, json for collectors")
     public static let streamReplicas = Setting<Int>.int(
         "stream-replicas", default: 1, range: 1...5, for: Program.all,
-        "Copies of every JetStream stream and KV bucket ssmd creates, for a NATS cluster; raised on existing ones, never lowered, so an operator's R3 survives a start with the default")
+        "Copies of the JetStream streams ssmd creates (work, secmaster, dead letters, lifecycle), for a NATS cluster; raised on existing ones, never lowered, so an operator's R3 survives a start with the default. The compare-and-set buckets follow --coordination-replicas")
+    public static let coordinationReplicas = Setting<Int>.int(
+        "coordination-replicas", default: 1, range: 1...5, for: Program.all,
+        "Copies of the two KV buckets ssmd coordinates through by compare-and-set: the shared rate budget, and the series-fetchers' leader lease and sync state. 1 even on a cluster unless raised: before nats-server 2.9.21 a replicated bucket checks an update's expected revision outside Raft (nats-server#4320), so racing replicas can all win — two leaders, or more requests than the exchange allows; 3 on 2.9.21 or later keeps them through a node's loss. Raised on existing buckets, never lowered")
     public static let shutdownTimeout = Setting<Duration>.duration(
         "shutdown-timeout", default: .seconds(20), max: .seconds(3600), for: Program.all,
         "Longest graceful drain on SIGTERM/SIGINT before in-flight work is abandoned to redelivery")
@@ -224,7 +227,7 @@ public enum Settings {
     public static let all: [SettingDeclaration] = [
         natsURL.declaration, natsUser.declaration, natsPassword.declaration, natsToken.declaration, natsCreds.declaration,
         natsTLSCA.declaration, logLevel.declaration, logFormat.declaration, metricsPort.declaration, metricsHost.declaration,
-        shutdownTimeout.declaration, streamReplicas.declaration,
+        shutdownTimeout.declaration, streamReplicas.declaration, coordinationReplicas.declaration,
         exchangeURL.declaration, rateTier.declaration, rateTokensPerSecond.declaration, rateBurstSeconds.declaration,
         rateScope.declaration, rateLeaseSlots.declaration, apiKeyID.declaration, apiPrivateKey.declaration, rateCost.declaration,
         httpTimeout.declaration, httpMaxAttempts.declaration,

@@ -54,8 +54,9 @@ public enum NATSError: Error, CustomStringConvertible, Sendable, Equatable {
         case .status(let s, _):
             return s == Int32(NATS_TIMEOUT.rawValue) || s == Int32(NATS_CONNECTION_DISCONNECTED.rawValue)
                 || s == Int32(NATS_NO_RESPONDERS.rawValue) || s == Int32(NATS_NOT_YET_CONNECTED.rawValue)
-        case .jetStream(let code, _, _):
+        case .jetStream(let code, let errorCode, _):
             return code == Int(NATS_TIMEOUT.rawValue) || code == Int(NATS_NO_RESPONDERS.rawValue)
+                || JetStreamErrorCode.clusterUnavailable.matches(errorCode)
         case .publishFailed: return true
         default: return false
         }
@@ -65,6 +66,9 @@ public enum NATSError: Error, CustomStringConvertible, Sendable, Equatable {
 /// The JetStream API error codes ssmd reacts to (nats-server's `errors.json`; codes are
 /// never reused).
 public enum JetStreamErrorCode: Int, Sendable, CaseIterable {
+    /// "JetStream system temporarily unavailable": a group (the meta group, a stream's or a
+    /// consumer's) has no leader for the moment — a node died or came back.
+    case clusterUnavailable = 10008
     case consumerNameInUse = 10013
     case consumerNotFound = 10014
     case noMessageFound = 10037

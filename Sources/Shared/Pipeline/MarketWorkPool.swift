@@ -65,7 +65,10 @@ actor WorkConsumers {
     /// The stream-info request under way, awaited by every worker that asks meanwhile.
     private var looking: Task<[String: UInt64]?, Never>?
 
-    init(js: JetStream, topology: Topology, tags: [String], excludedTags: [String] = [], listing: Bool) {
+    private let logger: Logger
+
+    init(js: JetStream, topology: Topology, tags: [String], excludedTags: [String] = [], listing: Bool, logger: Logger) {
+        self.logger = logger
         self.listing = listing
         self.js = js
         self.topology = topology
@@ -88,13 +91,26 @@ actor WorkConsumers {
             try await js.ensureConsumer(stream: Streams.work, topology.listingConsumer)
             names.append(Streams.listingConsumer)
         }
+        // One consumer that cannot answer (its group electing a leader after a node died)
+        // does not keep the ones after it out: each is tried, the first failure thrown after.
+        var failure: Error?
+        var added = 0
         for name in names where !consumers.contains(where: { $0.name == name }) {
-            let info = try await js.consumerInfo(stream: Streams.work, name: name)
+            let info: ConsumerState
+            do {
+                info = try await js.consumerInfo(stream: Streams.work, name: name)
+            } catch {
+                failure = failure ?? error
+                continue
+            }
             // Another discovery may have added it while this one waited.
             guard !consumers.contains(where: { $0.name == name }) else { continue }
             let subject = info.filterSubject.flatMap { $0.contains("*") || $0.contains(">") ? nil : $0 }
             consumers.append(Consumer(name: name, subject: subject, ackWait: info.ackWait))
+            added += 1
         }
+        if added > 0 { logger.info("following work consumers", metadata: ["added": "\(added)", "consumers": "\(consumers.count)"]) }
+        if let failure { throw failure }
     }
 
     /// The consumers with messages waiting (delivered but unacked ones count: the stream still
@@ -221,7 +237,7 @@ public final class MarketWorkPool: Sendable {
     /// Runs until the process shuts down gracefully, or until `finished()` says so (checked
     /// about once a second).
     public func run(finished: @escaping @Sendable () async -> Bool = { false }) async throws {
-        let directory = WorkConsumers(js: js, topology: topology, tags: tags, excludedTags: excludedTags, listing: listingSyncer != nil)
+        let directory = WorkConsumers(js: js, topology: topology, tags: tags, excludedTags: excludedTags, listing: listingSyncer != nil, logger: logger)
         try await retryUntilReady(logger: logger, what: "work consumers") { try await directory.discover() }
         let deadLetters = DeadLetterPublisher(stage: "market-fetcher", js: js, logger: logger)
         let done = DoneFlag()

@@ -389,17 +389,8 @@ public final class SeriesSyncer: Sendable {
     /// about 15 s first: a bucket just created on a cluster answers only once its Raft group
     /// has elected a leader (a `--once` cycle on a fresh three-node cluster failed on it).
     func loadPlanState(key: String, log: Logger) async throws -> SyncPlanState {
-        var attempt = 0
-        var read: KeyValueEntry?
-        while true {
-            do {
-                read = try await js.keyValue(bucket: Topology.stateBucket).get(key)
-                break
-            } catch let error as NATSError where error.isTransient && attempt < 6 {
-                attempt += 1
-                log.info("sync state not readable yet; retrying", metadata: ["key": "\(key)", "error": "\(error)", "attempt": "\(attempt)"])
-                try await Task.sleep(for: .milliseconds(250 << min(attempt, 4)))
-            }
+        let read = try await retryingTransientNATS("reading sync state \(key)", log: log) {
+            try await js.keyValue(bucket: Topology.stateBucket).get(key)
         }
         guard let entry = read else { return SyncPlanState() }
         do {
@@ -463,7 +454,9 @@ public final class SeriesSyncer: Sendable {
 
     func ensureWorkConsumer(tag: String) async throws {
         guard !knownConsumers.withLock({ $0.contains(tag) }) else { return }
-        try await js.ensureConsumer(stream: Streams.work, topology.workConsumer(tag: tag))
+        try await retryingTransientNATS("creating the work consumer of tag \(tag)", log: logger) {
+            try await js.ensureConsumer(stream: Streams.work, topology.workConsumer(tag: tag))
+        }
         _ = knownConsumers.withLock { $0.insert(tag) }
     }
 

@@ -62,3 +62,21 @@ public func retryUntilReady(logger: Logger, what: String, permanent: (Error) -> 
         }
     }
 }
+
+/// Runs one step of a cycle, retrying it while NATS fails transiently (a timeout, a group
+/// electing a leader after a node died: "JetStream system temporarily unavailable") — up to
+/// `attempts` more times, pausing 0.5, 1, 2, 4, 4, 4 s (about 15 s in all), so that an
+/// election does not fail a whole cycle. Any other failure, or the last one, is thrown.
+public func retryingTransientNATS<T>(_ what: String, log: Logger, attempts: Int = 6,
+                                     _ body: () async throws -> T) async throws -> T {
+    var attempt = 0
+    while true {
+        do {
+            return try await body()
+        } catch let error as NATSError where error.isTransient && attempt < attempts {
+            attempt += 1
+            log.info("\(what) failed for the moment; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+            try await Task.sleep(for: .milliseconds(250 << min(attempt, 4)))
+        }
+    }
+}

@@ -17,7 +17,15 @@ public struct Topology: Sendable {
     /// Raised on existing ones when asked, never lowered (see `JetStream.ensureStream`).
     public var streamReplicas = 1
 
-    public init(streamReplicas: Int = 1) { self.streamReplicas = max(1, streamReplicas) }
+    /// Copies of the buckets written by compare-and-set (the rate budget; the leader lease and
+    /// sync state): 1 unless raised, whatever `streamReplicas` says — see
+    /// `Settings.coordinationReplicas` for why.
+    public var coordinationReplicas = 1
+
+    public init(streamReplicas: Int = 1, coordinationReplicas: Int = 1) {
+        self.streamReplicas = max(1, streamReplicas)
+        self.coordinationReplicas = max(1, coordinationReplicas)
+    }
 
     public static let stateBucket = "ssmd_state"
     public static let budgetBucket = "ssmd_budget"
@@ -84,8 +92,8 @@ public struct Topology: Sendable {
 
     public func provision(_ js: JetStream) async throws {
         for s in streams { try await js.ensureStream(s) }
-        _ = try await js.ensureKeyValue(KeyValueSpec(bucket: Topology.stateBucket, replicas: streamReplicas))
+        _ = try await js.ensureKeyValue(KeyValueSpec(bucket: Topology.stateBucket, replicas: coordinationReplicas))
         _ = try await js.ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket, description: Topology.budgetBucketDescription,
-                                                     replicas: streamReplicas))
+                                                     replicas: coordinationReplicas))
     }
 }
