@@ -153,8 +153,14 @@ import SSMDCore
         let e = try await Self.expectation(h)
         let tagCounts = Dictionary(grouping: e.series.values.flatMap(\.tags), by: { $0 }).mapValues(\.count)
         let tag = try #require(tagCounts.max { $0.value < $1.value }?.key)
-        let a = try h.start("market-fetcher", ["--tag", tag, "--concurrency", "1"])
-        let b = try h.start("market-fetcher", ["--tag", tag, "--concurrency", "1"])
+        // About 40 requests/s between them, and both pulling before the cycle hands out work:
+        // on a loaded machine one replica once started so late that the other had already
+        // taken every item.
+        let slow = ["SSMD_RATE_TOKENS_PER_S": "400", "SSMD_RATE_BURST_S": "0.3"]
+        let a = try h.start("market-fetcher", ["--tag", tag, "--concurrency", "1"], environment: slow)
+        let b = try h.start("market-fetcher", ["--tag", tag, "--concurrency", "1"], environment: slow)
+        let pulling = await eventually(timeout: .seconds(60)) { [a, b].allSatisfy { $0.output.contains("following work consumers") } }
+        #expect(pulling, "the replicas did not start:\n\(h.logs())")
         let cycle = try await h.run("series-fetcher", ["--once", "--tag", tag])
         #expect(cycle.status == 0, "series-fetcher: \(cycle.output.suffix(2000))")
         await #expect(try h.waitUntilDrained(timeout: .seconds(120)), "did not drain:\n\(h.logs())")
