@@ -83,10 +83,10 @@ public final class NATSClusterTestServer: @unchecked Sendable {
     /// (KV buckets are streams too) has a leader that counts all its replicas current.
     ///
     /// Unlike `waitUntilReady` this leaves consumers out: nats-server 2.9.10 was seen (CI)
-    /// reporting one consumer of a restarted node "not current" for over 240 s while the
-    /// pipeline ran through it. A lagging consumer replica still votes, so losing another node
-    /// keeps every group's quorum once the streams and the meta group are whole — which is what
-    /// a test needs before it kills the next node.
+    /// reporting one consumer of a restarted node "not current" for over 240 s. Enough before
+    /// the next node loss when a test's state is in streams and buckets (ClusterTests); a test
+    /// whose work goes through consumers also needs them caught up (ClusterPipelineTests says
+    /// what goes wrong otherwise).
     public func waitUntilStreamsReplicated(timeout: Duration) async throws {
         var last = "no answer yet"
         let ready = await eventually(timeout: timeout, every: .milliseconds(250)) {
