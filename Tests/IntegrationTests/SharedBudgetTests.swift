@@ -33,7 +33,7 @@ import SSMDCore
 
     /// Sorted send times (µs) of every request granted.
     static func contend(replicas: Int, requestsEach: Int, limits: BudgetLimits, pool: SharedRequestBudget.Pool? = nil,
-                        lease: LeaseSize = .slots(1), tasksEach: Int = 1, urls: [String], streamReplicas: Int = 1,
+                        lease: LeaseSize = .slots(1), tasksEach: Int = 1, urls: [String], bucketReplicas: Int = 1,
                         keep: BudgetList? = nil) async throws -> [Int64] {
         var connections: [NATSConnection] = []
         var budgets: [SharedRequestBudget] = []
@@ -43,7 +43,7 @@ import SSMDCore
             options.retryOnFailedConnect = true
             let c = try await NATSConnection.connect(options: options, logger: Logger(label: "t"))
             connections.append(c)
-            let kv = try await c.jetStream().ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket, replicas: streamReplicas))
+            let kv = try await c.jetStream().ensureKeyValue(KeyValueSpec(bucket: Topology.budgetBucket, replicas: bucketReplicas))
             budgets.append(SharedRequestBudget(store: KeyValueBudgetStore(bucket: kv), limits: limits, pool: pool, lease: lease, clock: clock,
                                                logger: Logger(label: "t")))
         }
@@ -109,7 +109,7 @@ import SSMDCore
         let limits = BudgetLimits(tokensPerSecond: 10_000, burstSeconds: 0.5)
         let kept = BudgetList()
         let times = try await Self.contend(replicas: 4, requestsEach: 600, limits: limits, lease: .auto, tasksEach: 8,
-                                           urls: cluster.nodes.map(\.url), streamReplicas: Topology().coordinationReplicas, keep: kept)
+                                           urls: cluster.nodes.map(\.url), bucketReplicas: Topology().coordinationReplicas, keep: kept)
         #expect(times.count == 2400)
         let elapsed = Double(times.last! - times.first!) / 1e6
         // The exchange's bucket (0.5 s = 500 requests) then 1,000/s: (2400 − 500) / 1,000 = 1.9 s

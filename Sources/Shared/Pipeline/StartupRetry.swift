@@ -65,18 +65,20 @@ public func retryUntilReady(logger: Logger, what: String, permanent: (Error) -> 
 
 /// Runs one step of a cycle, retrying it while NATS fails transiently (a timeout, a group
 /// electing a leader after a node died: "JetStream system temporarily unavailable") — up to
-/// `attempts` more times, pausing 0.5, 1, 2, 4, 4, 4 s (about 15 s in all), so that an
-/// election does not fail a whole cycle. Any other failure, or the last one, is thrown.
+/// `attempts` more times, pausing as `retryUntilReady` does (half-jittered doubling from
+/// 0.5 s, capped at 4 s: 8–15 s in all for 6), so that an election does not fail a whole
+/// cycle. Any other failure, or the last one, is thrown.
 public func retryingTransientNATS<T>(_ what: String, log: Logger, attempts: Int = 6,
                                      _ body: () async throws -> T) async throws -> T {
+    let policy = RetryPolicy(maxAttempts: attempts, base: .milliseconds(500), cap: .seconds(4))
     var attempt = 0
     while true {
         do {
             return try await body()
-        } catch let error as NATSError where error.isTransient && attempt < attempts {
+        } catch let error as NATSError where error.isTransient && attempt < policy.maxAttempts {
+            log.info("\(what) failed for the moment; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt + 1)"])
+            try await Task.sleep(for: policy.delay(attempt: attempt, unit: Double.random(in: 0.5..<1)))
             attempt += 1
-            log.info("\(what) failed for the moment; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
-            try await Task.sleep(for: .milliseconds(250 << min(attempt, 4)))
         }
     }
 }
