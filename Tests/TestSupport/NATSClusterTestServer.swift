@@ -16,7 +16,7 @@ public final class NATSClusterTestServer: @unchecked Sendable {
         public var url: String { "nats://127.0.0.1:\(clientPort)" }
     }
 
-    public let nodes: [Node]
+    public private(set) var nodes: [Node]
     public let directory: URL
     private let lock = NSLock()
     private var pids: [Int: pid_t] = [:]
@@ -26,6 +26,31 @@ public final class NATSClusterTestServer: @unchecked Sendable {
 
     public init(size: Int = 3, timeout: Duration = .seconds(60)) async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ssmd-cluster-\(getpid())-\(UUID().uuidString.prefix(8))")
+        self.directory = dir
+        self.nodes = []
+        // A port picked as free can be taken before the node binds it (another test's server
+        // starting at the same moment; CI saw a node die on its monitor port): kill the
+        // cluster, pick new ports, start again on empty stores.
+        var attempt = 0
+        while true {
+            do {
+                nodes = try Self.freshNodes(size: size, in: dir)
+                for i in nodes.indices { try start(i) }
+                try await waitUntilReady(timeout: timeout)
+                return
+            } catch NATSTestServer.TestServerError.exited(let log) where log.contains("address already in use") && attempt < 5 {
+                attempt += 1
+                for i in nodes.indices { await kill(i) }
+                try? FileManager.default.removeItem(at: dir)
+            } catch {
+                teardown()
+                throw error
+            }
+        }
+    }
+
+    /// `size` nodes on distinct free ports, each with an empty store under `directory`.
+    private static func freshNodes(size: Int, in directory: URL) throws -> [Node] {
         var used = Set<Int>()
         func port() throws -> Int {
             var p = try NATSTestServer.freePort()
@@ -33,16 +58,11 @@ public final class NATSClusterTestServer: @unchecked Sendable {
             used.insert(p)
             return p
         }
-        var nodes: [Node] = []
-        for i in 1...size {
-            let store = dir.appendingPathComponent("n\(i)")
+        return try (1...size).map { i in
+            let store = directory.appendingPathComponent("n\(i)")
             try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true)
-            nodes.append(Node(name: "n\(i)", clientPort: try port(), clusterPort: try port(), monitorPort: try port(), store: store))
+            return Node(name: "n\(i)", clientPort: try port(), clusterPort: try port(), monitorPort: try port(), store: store)
         }
-        self.nodes = nodes
-        self.directory = dir
-        for i in nodes.indices { try start(i) }
-        try await waitUntilReady(timeout: timeout)
     }
 
     deinit { teardown() }
@@ -62,6 +82,7 @@ public final class NATSClusterTestServer: @unchecked Sendable {
     /// SIGKILL node `i` and wait for it to exit.
     public func kill(_ i: Int) async {
         guard let pid = lock.withLock({ pids.removeValue(forKey: i) }) else { return }
+        if Spawn.poll(pid) != nil { return }   // already gone (and reaped): its PID may be another's now
         Glibc.kill(pid, SIGKILL)
         _ = await Spawn.exit(of: pid)
     }
@@ -71,12 +92,20 @@ public final class NATSClusterTestServer: @unchecked Sendable {
     /// Every running node answers healthz with JetStream, and a meta leader is elected.
     public func waitUntilReady(timeout: Duration) async throws {
         let ready = await eventually(timeout: timeout, every: .milliseconds(250)) {
+            if self.exitedNode() != nil { return true }
             for i in self.nodes.indices where self.isRunning(i) {
                 guard let r = try? await NATSTestServer.httpGet(port: self.nodes[i].monitorPort, path: "/healthz"), r.status == 200 else { return false }
             }
             return (try? await self.metaLeader()) != nil
         }
-        guard ready else { throw NATSTestServer.TestServerError.exited(log()) }
+        guard ready, exitedNode() == nil else { throw NATSTestServer.TestServerError.exited(log()) }
+    }
+
+    /// A node that was started and has exited since (a port taken, a bad store), if any:
+    /// waiting for it to answer would only run out the timeout.
+    private func exitedNode() -> Int? {
+        let started = lock.withLock { pids }
+        return started.first { Spawn.poll($0.value) != nil }?.key
     }
 
     /// Every node runs, the meta group has a leader with every peer current, and every stream
