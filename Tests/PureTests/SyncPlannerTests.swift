@@ -258,6 +258,26 @@ import WireContract
         #expect(!due.isWaiting("GONE"))
     }
 
+    @Test func aMarketJustListedIsNotReadAgainByTickerAtOnce() {
+        // A sweep (or the closed feed) lists a market closed two hours ago, still undetermined:
+        // that listing was a read, so it is due a recheck later, not in the same run.
+        var due = DueIndex()
+        var m = Self.market("X", status: "closed", opens: 10)
+        m.closeTime = .seconds(1000)
+        due.observe(m, readAt: .seconds(8200))
+        #expect(due.isWaiting("X"))
+        #expect(due.due(now: .seconds(8200)).isEmpty)
+        #expect(due.due(now: .seconds(8799)).isEmpty && due.due(now: .seconds(8800)) == ["X"], "waited 2 h: next read 10 min later")
+        // Without a reading time it is due as soon as it closed.
+        var fresh = DueIndex()
+        fresh.observe(m)
+        #expect(fresh.due(now: .seconds(8200)) == ["X"])
+        // A listed market that is no longer waiting is simply gone from the index.
+        m.status = "determined"
+        due.observe(m, readAt: .seconds(8300))
+        #expect(!due.isWaiting("X") && due.due(now: .seconds(9000)).isEmpty)
+    }
+
     @Test func overdueEntriesAreGivenUpAfterSixHours() {
         var due = DueIndex()
         due.observe(Self.market("OLD", status: "initialized", opens: 1000))

@@ -64,7 +64,7 @@ public struct ChangeFeed: Sendable {
         }
         var result = Result()
         var merge = FeedMerge()
-        try await read(queries, listed: listed, into: &result, merge: &merge) { due.observe($0) }
+        try await read(queries, listed: listed, into: &result, merge: &merge) { due.observe($0, readAt: now) }
         if due.needsSweep(now: now, every: sweepEverySeconds) {
             // A market the index waited for that the sweep shows moved on (say, determined)
             // changed since the last look: it goes out like any other change.
@@ -113,7 +113,7 @@ public struct ChangeFeed: Sendable {
                     guard let series = SeriesAttribution.series(ofEvent: m.eventTicker, listed: listed) else { continue }
                     swept += 1
                     let waited = due.isWaiting(m.ticker)
-                    due.observe(m)
+                    due.observe(m, readAt: now)
                     if waited && !due.isWaiting(m.ticker) { movedOn(m, series) }
                 }
             }

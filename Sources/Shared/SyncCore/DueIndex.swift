@@ -57,7 +57,18 @@ public struct DueIndex: Codable, Sendable, Equatable {
 
     /// Takes what a fresh description of a market says: an unopened market with an
     /// `open_time` waits for its opening, a closed one for its determination; any other
-    /// status removes it.
+    /// status removes it. `readAt`: the description was read from the exchange at that
+    /// time, so a market still waiting is not due again before `recheckSeconds` (a sweep
+    /// or a feed query that just listed it is as good as reading it by ticker; at a cold
+    /// start, re-reading the thousands of closed markets the sweep had just listed cost a
+    /// quarter of its requests).
+    public mutating func observe(_ m: Market, readAt now: Timestamp) {
+        observe(m)
+        markRead([m.ticker], now: now)
+    }
+
+    /// `observe(_:readAt:)` for a description whose reading time does not count (the
+    /// market is due as soon as its time has passed).
     public mutating func observe(_ m: Market) {
         let was = opens[m.ticker] ?? determinations[m.ticker]
         opens[m.ticker] = nil
