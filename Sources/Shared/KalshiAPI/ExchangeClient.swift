@@ -145,15 +145,7 @@ public final class ExchangeClient: Sendable {
         do { try query.validate() } catch let e as MarketQuery.Incompatible {
             throw ExchangeError.http(status: 400, endpoint: "/markets", code: "invalid_query", message: e.description)
         }
-        var paginator = CursorPaginator(endpoint: "/markets", maxPages: config.maxPages)
-        var cursor: String? = nil
-        repeat {
-            var q = query.queryItems
-            if let cursor { q.append(("cursor", cursor)) }
-            let page = try await get("/markets", q, as: MarketsPage.self)
-            try await onPage(page.markets)
-            cursor = try paginator.next(after: page.cursor)
-        } while cursor != nil
+        try await forEachPage("/markets", query.queryItems, as: MarketsPage.self, cursor: \.cursor) { try await onPage($0.markets) }
     }
 
     /// Tickers per `GET /markets?tickers=…` request: the URL stays a few kilobytes.
@@ -170,15 +162,31 @@ public final class ExchangeClient: Sendable {
     }
 
     public func forEachEventsPage(_ query: EventQuery, _ onPage: ([Event]) async throws -> Void) async throws {
-        var paginator = CursorPaginator(endpoint: "/events", maxPages: config.maxPages)
-        var cursor: String? = nil
-        repeat {
-            var q = query.queryItems
-            if let cursor { q.append(("cursor", cursor)) }
-            let page = try await get("/events", q, as: EventsPage.self)
-            try await onPage(page.events)
-            cursor = try paginator.next(after: page.cursor)
-        } while cursor != nil
+        try await forEachPage("/events", query.queryItems, as: EventsPage.self, cursor: \.cursor) { try await onPage($0.events) }
+    }
+
+    /// Every page of a cursor chain, the next page requested while `onPage` handles this one:
+    /// a chain is sequential by its cursor, and at a cold start its longest one (open events,
+    /// about 120 pages) waited for each page's markets to be published before asking for the
+    /// next. At most two pages are held. A cursor that repeats, or too many pages, is thrown
+    /// after the page that returned it has been handled.
+    func forEachPage<Page: Decodable & Sendable>(_ endpoint: String, _ query: [(String, String)], as: Page.Type,
+                                                 cursor cursorOf: (Page) -> String?,
+                                                 _ onPage: (Page) async throws -> Void) async throws {
+        var paginator = CursorPaginator(endpoint: endpoint, maxPages: config.maxPages)
+        var page = try await get(endpoint, query, as: Page.self)
+        while true {
+            let cursor: String?
+            do { cursor = try paginator.next(after: cursorOf(page)) } catch {
+                try await onPage(page)
+                throw error
+            }
+            guard let cursor else { return try await onPage(page) }
+            // Cancelled (and its answer dropped) if `onPage` throws.
+            async let next = get(endpoint, query + [("cursor", cursor)], as: Page.self)
+            try await onPage(page)
+            page = try await next
+        }
     }
 
     // MARK: Transport
