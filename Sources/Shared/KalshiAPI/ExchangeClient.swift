@@ -140,7 +140,7 @@ public final class ExchangeClient: Sendable {
     }
 
     /// Every page of a markets query; `onPage` sees each page as it arrives so memory stays
-    /// bounded by one page.
+    /// bounded by two pages (the one handled and the next, already asked for).
     public func forEachMarketsPage(_ query: MarketQuery, _ onPage: ([Market]) async throws -> Void) async throws {
         do { try query.validate() } catch let e as MarketQuery.Incompatible {
             throw ExchangeError.http(status: 400, endpoint: "/markets", code: "invalid_query", message: e.description)
