@@ -140,7 +140,7 @@ public final class ExchangeClient: Sendable {
     }
 
     /// Every page of a markets query; `onPage` sees each page as it arrives so memory stays
-    /// bounded by two pages (the one handled and the next, already asked for).
+    /// bounded by one page.
     public func forEachMarketsPage(_ query: MarketQuery, _ onPage: ([Market]) async throws -> Void) async throws {
         do { try query.validate() } catch let e as MarketQuery.Incompatible {
             throw ExchangeError.http(status: 400, endpoint: "/markets", code: "invalid_query", message: e.description)
@@ -165,28 +165,21 @@ public final class ExchangeClient: Sendable {
         try await forEachPage("/events", query.queryItems, as: EventsPage.self, cursor: \.cursor) { try await onPage($0.events) }
     }
 
-    /// Every page of a cursor chain, the next page requested while `onPage` handles this one:
-    /// a chain is sequential by its cursor, and at a cold start its longest one (open events,
-    /// about 120 pages) waited for each page's markets to be published before asking for the
-    /// next. At most two pages are held. A cursor that repeats, or too many pages, is thrown
-    /// after the page that returned it has been handled.
+    /// Every page of a cursor chain, one at a time: memory stays bounded by one page. (Asking
+    /// for the next page while `onPage` handles this one was tried: it did not shorten the
+    /// cold start's longest chain, which decoding and publishing bind on two cores, not
+    /// waiting.) A cursor that repeats, or too many pages, is thrown after the page that
+    /// returned it is handled.
     func forEachPage<Page: Decodable & Sendable>(_ endpoint: String, _ query: [(String, String)], as: Page.Type,
                                                  cursor cursorOf: (Page) -> String?,
                                                  _ onPage: (Page) async throws -> Void) async throws {
         var paginator = CursorPaginator(endpoint: endpoint, maxPages: config.maxPages)
-        var page = try await get(endpoint, query, as: Page.self)
-        while true {
-            let cursor: String?
-            do { cursor = try paginator.next(after: cursorOf(page)) } catch {
-                try await onPage(page)
-                throw error
-            }
-            guard let cursor else { return try await onPage(page) }
-            // Cancelled (and its answer dropped) if `onPage` throws.
-            async let next = get(endpoint, query + [("cursor", cursor)], as: Page.self)
+        var cursor: String? = nil
+        repeat {
+            let page = try await get(endpoint, cursor.map { query + [("cursor", $0)] } ?? query, as: Page.self)
             try await onPage(page)
-            page = try await next
-        }
+            cursor = try paginator.next(after: cursorOf(page))
+        } while cursor != nil
     }
 
     // MARK: Transport

@@ -9,8 +9,7 @@ import WireContract
 /// The market side of a `ListingItem`: pages through one exchange-wide chain and publishes
 /// the events and markets of the schedule's tracked series (by the route table the
 /// series-fetcher stored for the listing), events before their markets, acknowledged by
-/// JetStream before this returns. Memory is bounded by two pages (the next is read while
-/// one is published), whatever the exchange's size.
+/// JetStream before this returns. Memory is bounded by one page, whatever the exchange's size.
 public final class ListingSyncer: Sendable {
     private let client: ExchangeClient
     private let js: JetStream

@@ -82,9 +82,8 @@ public final class MarketSyncer: Sendable {
         var eventTickers: [String] = [], marketTickers: [String] = []
         var seenMarkets = Set<String>()
         var publisher = SlicedPublisher(js: js, logger: logger, heartbeat: heartbeat)
-        // Page by page, published in slices: memory is bounded by two pages (the next is
-        // read while one is published), whatever the series' size. A page's events go
-        // before its markets.
+        // Page by page, published in slices: memory is bounded by one page, whatever the
+        // series' size. A page's events go before its markets.
         try await client.forEachEventsPage(query) { page in
             let fetchedAt = Timestamp.now()
             for e in page where e.seriesTicker == item.seriesTicker {
