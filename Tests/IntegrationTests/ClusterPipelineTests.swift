@@ -82,9 +82,10 @@ import WireContract
         // The consumers (one per tag) must be whole too. nats-server 2.9.10 does not always
         // manage that: with the streams whole but the consumers not, the market-fetchers were
         // told of 55 consumers out of 70 for minutes (consumer names and stream info as they
-        // stood at the first kill), and a second kill left work no replica knew of. That is the server's defect, not ssmd's: the second kill
-        // needs the restarted node to have caught up, and is skipped (said in the output) when
-        // healthz does not say so within 150 s. See docs/reliability.md.
+        // stood at the first kill), and a second kill left work no replica knew of. That is
+        // the server's defect, not ssmd's: the second kill needs the restarted node to have
+        // caught up, and is skipped (said in the output) when healthz does not say so within
+        // 150 s. See docs/reliability.md.
         let caughtUp = (try? await cluster.waitUntilReady(timeout: .seconds(150))) != nil
         if !caughtUp {
             print("cluster pipeline test: the restarted node did not catch up within 150 s; the second kill is skipped")
