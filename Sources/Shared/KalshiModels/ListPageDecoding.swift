@@ -37,7 +37,12 @@ package enum ListPageDecoder {
             }
             var elements: [P.Element] = []
             elements.reserveCapacity(ranges.count)
+            let fast = P.Element.self as? any FastListElement.Type
             for r in ranges {
+                if let fast, let e = fast.fastDecode(buffer, r) as? P.Element {
+                    elements.append(e)
+                    continue
+                }
                 guard let e = try? decoder.decode(P.Element.self, from: Data(UnsafeBufferPointer(rebasing: buffer[r]))) else { return nil }
                 elements.append(e)
             }
@@ -52,3 +57,37 @@ package enum ListPageDecoder {
     }
 }
 
+
+/// A list element with a decoder faster than its `Decodable` for the shapes the exchange
+/// sends today; nil means "not sure", and the element is decoded by `Decodable` instead.
+/// For what it accepts, the value equals the `Decodable` one.
+package protocol FastListElement {
+    static func fastDecode(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Self?
+}
+
+extension Market: FastListElement {
+    package static func fastDecode(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Market? {
+        MarketFastDecoding.decode(b, range)
+    }
+}
+
+extension Event: FastListElement {
+    /// The event's own fields by `Decodable` (they are few), its nested markets by the fast
+    /// market decoder — most of an events page's bytes.
+    package static func fastDecode(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Event? {
+        guard let members = JSONScan.members(ofObject: range, in: b), let nested = members["markets"] else { return nil }
+        let decoder = JSONDecoder()
+        decoder.userInfo[Event.withoutNestedMarkets] = true
+        guard var event = try? decoder.decode(Event.self, from: Data(UnsafeBufferPointer(rebasing: b[range]))) else { return nil }
+        if JSONScan.stringOrNull(nested, in: b) == .some(nil) { return event }  // "markets": null
+        guard let ranges = JSONScan.elements(ofArray: nested, in: b) else { return nil }
+        var markets: [Market] = []
+        markets.reserveCapacity(ranges.count)
+        for r in ranges {
+            guard let m = MarketFastDecoding.decode(b, r) else { return nil }
+            markets.append(m)
+        }
+        event.markets = markets
+        return event
+    }
+}

@@ -186,10 +186,10 @@ enum SecmasterMessages {
     }
 
     static func market(_ m: Market, fetchedAt: Timestamp, series: String, tag: String, category: String, cycleId: String) throws -> OutgoingMessage {
-        let body = try JSONCodec.encode(m)
+        let body = m.jsonBytes
         return OutgoingMessage(
             subject: Subjects.market(tag: tag, series: series, market: m.ticker),
-            data: try MessageCodec.encode(MarketMessage(fetchedAt: fetchedAt, tag: tag, category: category, seriesTicker: series, market: m)),
+            data: MarketMessage.encoded(fetchedAt: fetchedAt, tag: tag, category: category, seriesTicker: series, marketJSON: body),
             // Same sync, same content → same id (a retried publish, or the same market in two
             // parts of a listing, is deduplicated); the cycle is in the id so a value that
             // returns (A → B → A) within the duplicate window still lands.

@@ -3,7 +3,13 @@ package enum JSONScan {
     /// The members of a top-level object, by key; nil for anything but one well-formed
     /// object (surrounded by whitespace only) with distinct keys.
     package static func topLevelMembers(_ b: UnsafeBufferPointer<UInt8>) -> [String: Range<Int>]? {
-        var r = JSONReader(b)
+        members(ofObject: 0..<b.count, in: b)
+    }
+
+    /// The members of the object `range` holds (whitespace around it allowed), by key; nil
+    /// unless it is one well-formed object with distinct keys.
+    package static func members(ofObject range: Range<Int>, in b: UnsafeBufferPointer<UInt8>) -> [String: Range<Int>]? {
+        var r = JSONReader(b, start: range.lowerBound, end: range.upperBound)
         var members: [String: Range<Int>] = [:]
         guard r.object(onKey: { r, key in
             r.skipSpace()

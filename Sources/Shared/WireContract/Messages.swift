@@ -177,6 +177,26 @@ public struct MarketMessage: SSMDMessage, Equatable {
     enum CodingKeys: String, CodingKey { case schema, kind, fetchedAt = "fetched_at", tag, category, seriesTicker = "series_ticker", market }
 }
 
+extension MarketMessage {
+    /// The message's bytes around a market already written as JSON (`Market.jsonBytes`):
+    /// byte for byte what `MessageCodec.encode` gives for the same message (tests pin it),
+    /// keys in the same sorted order. The fetchers publish every market this way.
+    public static func encoded(fetchedAt: Timestamp, tag: String, category: String?, seriesTicker: String,
+                               marketJSON: [UInt8]) -> [UInt8] {
+        var out = JSONOutput(capacity: marketJSON.count + 256)
+        out.beginObject()
+        if let category { out.key(CodingKeys.category.rawValue); out.string(category) }
+        out.key(CodingKeys.fetchedAt.rawValue); out.string(fetchedAt.iso8601)
+        out.key(CodingKeys.kind.rawValue); out.string(MessageKind.market.rawValue)
+        out.key(CodingKeys.market.rawValue); out.json(marketJSON)
+        out.key(CodingKeys.schema.rawValue); out.int(Int64(MessageSchema.version))
+        out.key(CodingKeys.seriesTicker.rawValue); out.string(seriesTicker)
+        out.key(CodingKeys.tag.rawValue); out.string(tag)
+        out.endObject()
+        return out.bytes
+    }
+}
+
 /// What a complete sync of one series found, on `ssmd.snapshot.<series>`, published after
 /// its events and markets. The sync covered every event with a market closing at or after
 /// `closedSince`; the writer marks the series' markets in that scope that are not listed,
