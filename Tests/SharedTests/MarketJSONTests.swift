@@ -105,9 +105,8 @@ import Testing
         for bytes in try recordedMarketObjects() {
             let reference = try JSONDecoder().decode(Market.self, from: Data(bytes))
             let fast = Self.fast(bytes)
-            // The documented market has a numeric strike, the full one numbers in custom_strike:
-            // both are Decodable's.
-            if reference.ticker == "KXBTCD-25NOV2517-T98999.99" || reference == MarketJSONTests.everyField {
+            // The full market has numbers in custom_strike: Decodable's.
+            if reference == MarketJSONTests.everyField {
                 #expect(fast == nil)
                 continue
             }
@@ -117,7 +116,7 @@ import Testing
 
     @Test func whatIsUnusualIsLeftToDecodable() {
         for json in [#"{"ticker":"A","event_ticker":"E","status":"active","yes_bid":56.5}"#,     // legacy cents, not an integer
-                     #"{"ticker":"A","event_ticker":"E","status":"active","floor_strike":5}"#,  // numeric strike
+                     #"{"ticker":"A","event_ticker":"E","status":"active","floor_strike":1e400}"#,  // out of range
                      #"{"ticker":"A","event_ticker":"E","status":"active","ticker":"B"}"#,      // duplicate key
                      #"{"ticker":"A","event_ticker":"E","status":null}"#,                      // required null
                      #"{"ticker":"A","event_ticker":"E"}"#,                                    // required missing
@@ -127,8 +126,15 @@ import Testing
                      #"{"ticker":"A","event_ticker":"E","status":"active"} x"#] {
             #expect(Self.fast(Array(json.utf8)) == nil, "\(json)")
         }
+        for json in [#"{"event_ticker":"E","series_ticker":null}"#, #"{"event_ticker":"E","series_ticker":"S","strike_date":"soon"}"#,
+                     #"{"event_ticker":"E","series_ticker":"S","title":5}"#, #"{"event_ticker":"E","series_ticker":"S","markets":[{"ticker":"A"}]}"#,
+                     #"{"event_ticker":"E","series_ticker":"S","markets":{}}"#] {
+            #expect(Array(json.utf8).withUnsafeBufferPointer { EventFastDecoding.decode($0, 0..<$0.count) } == nil, "\(json)")
+        }
         for ok in [#"{"ticker":"A","event_ticker":"E","status":"active","new_field":{"deep":[1,2,{"x":null}]},"close_time":"","yes_bid_dollars":""}"#,
-                   #"{"ticker":"A","event_ticker":"E","status":"active","yes_bid":56,"yes_bid_dollars":"","volume":7,"no_bid":"x","no_bid_dollars":"0.1000"}"#] {
+                   #"{"ticker":"A","event_ticker":"E","status":"active","yes_bid":56,"yes_bid_dollars":"","volume":7,"no_bid":"x","no_bid_dollars":"0.1000"}"#,
+                   #"{"ticker":"A","event_ticker":"E","status":"active","floor_strike":98999.99,"cap_strike":-0.000001,"strike_type":"between"}"#,
+                   #"{"ticker":"A","event_ticker":"E","status":"active","floor_strike":5,"cap_strike":1.5e3}"#] {
             let fast = Self.fast(Array(ok.utf8))
             #expect(fast != nil && fast == (try? JSONDecoder().decode(Market.self, from: Data(ok.utf8))), "\(ok)")
         }
@@ -150,6 +156,26 @@ import Testing
         #expect(accepted > 1_000, "only \(accepted) mutations were read fast: the test would prove little")
     }
 
+    /// Mutated event objects with nested markets, likewise.
+    @Test func eventMutationsNeverDisagree() throws {
+        let single = try JSONSerialization.jsonObject(with: Fixtures.recorded("event_single_response.json")) as! [String: Any]
+        var nested = single["event"] as! [String: Any]
+        nested["markets"] = single["markets"]
+        let list = try JSONSerialization.jsonObject(with: Fixtures.recorded("events_list_response.json")) as! [String: Any]
+        let seeds = try ([nested] + (list["events"] as! [Any])).map { Array(try JSONSerialization.data(withJSONObject: $0)) }
+        var rng = DecoderFuzzTests.Rng(state: 0xe7e4_7500)
+        var accepted = 0
+        for i in 0..<10_000 {
+            let input = DecoderFuzzTests.mutate(seeds[i % seeds.count], &rng)
+            guard let fast = input.withUnsafeBufferPointer({ EventFastDecoding.decode($0, 0..<$0.count) }) else { continue }
+            accepted += 1
+            let reference = try? JSONDecoder().decode(Event.self, from: Data(input))
+            #expect(fast == reference, "\(String(decoding: input, as: UTF8.self))")
+            if fast != reference { return }
+        }
+        #expect(accepted > 500, "only \(accepted) mutations were read fast: the test would prove little")
+    }
+
     /// Whole pages: the element-wise decoder (fast markets, nested or not) equals `JSONDecoder`.
     @Test func pagesDecodeAsJSONDecoderDecodesThem() throws {
         let markets = Array(try Fixtures.recorded("markets_list_response.json"))
@@ -162,6 +188,14 @@ import Testing
         var withNull = nested
         withNull["markets"] = NSNull()
         let body = Array(try JSONSerialization.data(withJSONObject: ["events": [nested, withNull, event["event"]!], "cursor": "c"]))
+        // The fast path, not the fallback, read each of them.
+        try body.withUnsafeBufferPointer { b in
+            let members = try #require(JSONScan.members(ofObject: 0..<b.count, in: b))
+            for r in try #require(JSONScan.elements(ofArray: members["events"]!, in: b)) {
+                let fast = try #require(EventFastDecoding.decode(b, r))
+                #expect(fast == (try JSONDecoder().decode(Event.self, from: Data(UnsafeBufferPointer(rebasing: b[r])))))
+            }
+        }
         let events = try #require(ListPageDecoder.decode(EventsPage.self, from: body))
         let reference = try JSONDecoder().decode(EventsPage.self, from: Data(body))
         #expect(events.events == reference.events)

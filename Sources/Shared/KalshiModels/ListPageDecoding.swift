@@ -72,22 +72,7 @@ extension Market: FastListElement {
 }
 
 extension Event: FastListElement {
-    /// The event's own fields by `Decodable` (they are few), its nested markets by the fast
-    /// market decoder — most of an events page's bytes.
     package static func fastDecode(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Event? {
-        guard let members = JSONScan.members(ofObject: range, in: b), let nested = members["markets"] else { return nil }
-        let decoder = JSONDecoder()
-        decoder.userInfo[Event.withoutNestedMarkets] = true
-        guard var event = try? decoder.decode(Event.self, from: Data(UnsafeBufferPointer(rebasing: b[range]))) else { return nil }
-        if JSONScan.stringOrNull(nested, in: b) == .some(nil) { return event }  // "markets": null
-        guard let ranges = JSONScan.elements(ofArray: nested, in: b) else { return nil }
-        var markets: [Market] = []
-        markets.reserveCapacity(ranges.count)
-        for r in ranges {
-            guard let m = MarketFastDecoding.decode(b, r) else { return nil }
-            markets.append(m)
-        }
-        event.markets = markets
-        return event
+        EventFastDecoding.decode(b, range)
     }
 }

@@ -88,13 +88,8 @@ public struct Event: Sendable, Hashable, Codable {
         strikePeriod = try c.string(.strikePeriod).flatMap { $0.isEmpty ? nil : $0 }
         collateralReturnType = try c.string(.collateralReturnType)
         lastUpdated = try c.timestamp(.lastUpdated)
-        // A page decoder that reads the nested markets itself asks for the rest only.
-        if decoder.userInfo[Event.withoutNestedMarkets] as? Bool == true { return }
         markets = try c.decodeIfPresent([Market].self, forKey: .markets)
     }
-
-    /// A `JSONDecoder.userInfo` key: `true` leaves `markets` unread (nil).
-    static let withoutNestedMarkets = CodingUserInfoKey(rawValue: "ssmd.withoutNestedMarkets")!
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
