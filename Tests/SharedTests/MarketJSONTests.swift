@@ -56,7 +56,7 @@ import Testing
 
     @Test func everyStoredPropertyIsInTheTable() {
         let properties = Mirror(reflecting: Self.everyField).children.compactMap(\.label)
-        #expect(properties.count == Market.jsonFields.count, "Market has \(properties.count) properties, its JSON table \(Market.jsonFields.count)")
+        #expect(properties.count == Market.fields.count, "Market has \(properties.count) properties, its JSON table \(Market.fields.count)")
         // ...and the full market really sets every one (a nil would hide a missing row).
         #expect(Mirror(reflecting: Self.everyField).children.allSatisfy { child in
             let inner = Mirror(reflecting: child.value)

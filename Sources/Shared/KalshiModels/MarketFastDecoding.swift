@@ -13,18 +13,16 @@ import SSMDCore
 /// mutations of it). Unknown members are skipped after a syntax check.
 enum MarketFastDecoding {
     typealias Token = JSONReader.Token
-    /// Sets one field from its value; false for "not sure" (let `Decodable` decide).
-    typealias Setter = (inout Market, Token, UnsafeBufferPointer<UInt8>) -> Bool
 
     static func decode(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Market? {
         var r = JSONReader(b, start: range.lowerBound, end: range.upperBound)
         var m = Market(ticker: "", eventTicker: "", status: "")
         var seen = Set<String>()
-        var legacyValues: [(Legacy, Token)] = []
+        var legacyValues: [(MarketField.Legacy, Token)] = []
         guard r.object(onKey: { r, key in
             guard seen.insert(key).inserted, let value = r.token(depth: 2) else { return false }
-            if let set = setters[key] { return set(&m, value, b) }
-            if let legacy = legacy[key] { legacyValues.append((legacy, value)) }
+            if let field = fieldsByKey[key] { return field.read(value, into: &m, b) }
+            if let legacy = legacyByKey[key] { legacyValues.append((legacy, value)) }
             return true
         }) else { return nil }
         r.skipSpace()
@@ -43,150 +41,12 @@ enum MarketFastDecoding {
         return m
     }
 
-    /// A legacy integer field (removed by the exchange in March 2026, still in older
-    /// recordings beside the new ones): which field it stands in for, and in what unit.
-    struct Legacy {
-        let field: WritableKeyPath<Market, FixedPoint?>
-        let cents: Bool
-    }
+    static let fieldsByKey = Dictionary(uniqueKeysWithValues: Market.fields.map { ($0.key.rawValue, $0) })
 
-    nonisolated(unsafe) static let legacy: [String: Legacy] = [
-        Keys.legacyYesBid.rawValue: Legacy(field: \.yesBid, cents: true), Keys.legacyYesAsk.rawValue: Legacy(field: \.yesAsk, cents: true),
-        Keys.legacyNoBid.rawValue: Legacy(field: \.noBid, cents: true), Keys.legacyNoAsk.rawValue: Legacy(field: \.noAsk, cents: true),
-        Keys.legacyLastPrice.rawValue: Legacy(field: \.lastPrice, cents: true),
-        Keys.legacyNotional.rawValue: Legacy(field: \.notionalValue, cents: true),
-        Keys.legacySettlementValue.rawValue: Legacy(field: \.settlementValue, cents: true),
-        Keys.legacyVolume.rawValue: Legacy(field: \.volume, cents: false), Keys.legacyVolume24h.rawValue: Legacy(field: \.volume24h, cents: false),
-        Keys.legacyOpenInterest.rawValue: Legacy(field: \.openInterest, cents: false),
-    ]
-
-    typealias Keys = Market.CodingKeys
-
-    /// Built once, never mutated (its closures capture only key paths).
-    nonisolated(unsafe) static let setters: [String: Setter] = {
-        var out: [String: Setter] = [:]
-        func required(_ k: Keys, _ p: WritableKeyPath<Market, String>) {
-            out[k.rawValue] = { m, v, _ in
-                guard case .string(let s) = v else { return false }
-                m[keyPath: p] = s
-                return true
-            }
-        }
-        func text(_ k: Keys, _ p: WritableKeyPath<Market, String?>) {
-            out[k.rawValue] = { m, v, _ in
-                switch v {
-                case .null: return true
-                case .string(let s): m[keyPath: p] = s; return true
-                default: return false
-                }
-            }
-        }
-        func time(_ k: Keys, _ p: WritableKeyPath<Market, Timestamp?>) {
-            out[k.rawValue] = { m, v, _ in
-                switch v {
-                case .null: return true
-                case .string(let s):
-                    if s.isEmpty { return true }
-                    guard let t = Timestamp(iso8601: s) else { return false }
-                    m[keyPath: p] = t
-                    return true
-                default: return false
-                }
-            }
-        }
-        /// Prices, counts and (string) strikes: "" is absent.
-        func fixed(_ k: Keys, _ p: WritableKeyPath<Market, FixedPoint?>) {
-            out[k.rawValue] = { m, v, _ in
-                switch v {
-                case .null: return true
-                case .string(let s):
-                    if s.isEmpty { return true }
-                    guard let d = FixedPoint(s) else { return false }
-                    m[keyPath: p] = d
-                    return true
-                default: return false
-                }
-            }
-        }
-        /// Strikes: the exchange documents them as numbers (older responses sent strings).
-        func strike(_ k: Keys, _ p: WritableKeyPath<Market, FixedPoint?>) {
-            out[k.rawValue] = { m, v, b in
-                switch v {
-                case .null: return true
-                case .string(let s):
-                    if s.isEmpty { return true }
-                    guard let d = FixedPoint(s) else { return false }
-                    m[keyPath: p] = d
-                    return true
-                case .number(let range):
-                    // As Decodable reads it: the Double, then its shortest text. An
-                    // out-of-range number is Decodable's to refuse.
-                    guard let d = Double(String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self)), d.isFinite else { return false }
-                    m[keyPath: p] = FixedPoint(number: d)
-                    return true
-                default: return false
-                }
-            }
-        }
-        func bool(_ k: Keys, _ p: WritableKeyPath<Market, Bool?>) {
-            out[k.rawValue] = { m, v, _ in
-                switch v {
-                case .null: return true
-                case .bool(let x): m[keyPath: p] = x; return true
-                default: return false
-                }
-            }
-        }
-        func int(_ k: Keys, _ p: WritableKeyPath<Market, Int64?>) {
-            out[k.rawValue] = { m, v, b in
-                switch v {
-                case .null: return true
-                case .number(let range):
-                    // Plain integers only; fractions and exponents are Decodable's.
-                    guard let n = Int64(String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self)) else { return false }
-                    m[keyPath: p] = n
-                    return true
-                default: return false
-                }
-            }
-        }
-        func json(_ k: Keys, _ p: WritableKeyPath<Market, JSONValue?>) {
-            out[k.rawValue] = { m, v, b in
-                switch v {
-                case .null: return true
-                case .string(let s): m[keyPath: p] = .string(s); return true
-                case .bool(let x): m[keyPath: p] = .bool(x); return true
-                case .number: return false
-                case .composite(let range):
-                    var r = JSONReader(b, start: range.lowerBound, end: range.upperBound)
-                    guard let value = jsonValue(&r, depth: 2) else { return false }
-                    m[keyPath: p] = value
-                    return true
-                }
-            }
-        }
-        required(.ticker, \.ticker); required(.eventTicker, \.eventTicker); required(.status, \.status)
-        for (k, p) in [(Keys.marketType, \Market.marketType), (.title, \.title), (.subtitle, \.subtitle),
-                       (.yesSubTitle, \.yesSubTitle), (.noSubTitle, \.noSubTitle), (.result, \.result),
-                       (.strikeType, \.strikeType), (.rulesPrimary, \.rulesPrimary), (.rulesSecondary, \.rulesSecondary),
-                       (.mveCollectionTicker, \.mveCollectionTicker), (.priceLevelStructure, \.priceLevelStructure),
-                       (.earlyCloseCondition, \.earlyCloseCondition), (.expirationValue, \.expirationValue),
-                       (.functionalStrike, \.functionalStrike), (.primaryParticipantKey, \.primaryParticipantKey)] { text(k, p) }
-        for (k, p) in [(Keys.createdTime, \Market.createdTime), (.updatedTime, \.updatedTime), (.openTime, \.openTime),
-                       (.closeTime, \.closeTime), (.expectedExpirationTime, \.expectedExpirationTime),
-                       (.latestExpirationTime, \.latestExpirationTime), (.settlementTs, \.settlementTs),
-                       (.expirationTime, \.expirationTime), (.occurrenceDatetime, \.occurrenceDatetime),
-                       (.feeWaiverExpirationTime, \.feeWaiverExpirationTime)] { time(k, p) }
-        strike(.floorStrike, \.floorStrike); strike(.capStrike, \.capStrike)
-        for (k, p) in [(Keys.yesBid, \Market.yesBid),
-                       (.yesAsk, \.yesAsk), (.noBid, \.noBid), (.noAsk, \.noAsk), (.lastPrice, \.lastPrice),
-                       (.notionalValue, \.notionalValue), (.settlementValue, \.settlementValue), (.volume, \.volume),
-                       (.volume24h, \.volume24h), (.openInterest, \.openInterest)] { fixed(k, p) }
-        bool(.canCloseEarly, \.canCloseEarly); bool(.isProvisional, \.isProvisional)
-        int(.settlementTimerSeconds, \.settlementTimerSeconds)
-        json(.customStrike, \.customStrike); json(.priceRanges, \.priceRanges)
-        return out
-    }()
+    static let legacyByKey: [String: MarketField.Legacy] = Dictionary(uniqueKeysWithValues: Market.fields.compactMap { f in
+        guard case .fixed(let p, let legacy?, let cents) = f.kind else { return nil }
+        return (legacy.rawValue, MarketField.Legacy(field: p, cents: cents))
+    })
 
     /// An object or array of strings, booleans and nulls (numbers are Decodable's: its
     /// `Double` parsing is the reference); nil for anything else.
@@ -280,5 +140,51 @@ enum EventFastDecoding {
         }
         e.markets = markets
         return ok
+    }
+}
+
+extension MarketField {
+    /// A legacy integer field: the field it stands in for, and in what unit.
+    struct Legacy: @unchecked Sendable {
+        let field: WritableKeyPath<Market, FixedPoint?>
+        let cents: Bool
+    }
+
+    /// Sets the field from its value as `decode(from:into:)` would; false for "not sure"
+    /// (a type `Decodable` might still accept or must refuse: it decides).
+    func read(_ v: JSONReader.Token, into m: inout Market, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        func integerText(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self) }
+        switch (kind, v) {
+        case (.required(let p), .string(let s)): m[keyPath: p] = s
+        case (.required, _): return false
+        case (_, .null): return true
+        case (.text(let p), .string(let s)): m[keyPath: p] = s
+        case (.time(let p), .string(let s)):
+            if s.isEmpty { return true }
+            guard let t = Timestamp(iso8601: s) else { return false }
+            m[keyPath: p] = t
+        case (.fixed(let p, _, _), .string(let s)), (.strike(let p), .string(let s)):
+            if s.isEmpty { return true }
+            guard let d = FixedPoint(s) else { return false }
+            m[keyPath: p] = d
+        case (.strike(let p), .number(let range)):
+            // As Decodable reads it: the Double, then its shortest text. An out-of-range
+            // number is Decodable's to refuse.
+            guard let d = Double(integerText(range)), d.isFinite else { return false }
+            m[keyPath: p] = FixedPoint(number: d)
+        case (.integer(let p), .number(let range)):
+            // Plain integers only; fractions and exponents are Decodable's.
+            guard let n = Int64(integerText(range)) else { return false }
+            m[keyPath: p] = n
+        case (.bool(let p), .bool(let x)): m[keyPath: p] = x
+        case (.json(let p), .string(let s)): m[keyPath: p] = .string(s)
+        case (.json(let p), .bool(let x)): m[keyPath: p] = .bool(x)
+        case (.json(let p), .composite(let range)):
+            var r = JSONReader(b, start: range.lowerBound, end: range.upperBound)
+            guard let value = MarketFastDecoding.jsonValue(&r, depth: 2) else { return false }
+            m[keyPath: p] = value
+        default: return false
+        }
+        return true
     }
 }

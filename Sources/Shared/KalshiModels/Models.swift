@@ -170,13 +170,6 @@ public struct Market: Sendable, Hashable, Codable {
         self.ticker = ticker; self.eventTicker = eventTicker; self.status = status
     }
 
-    /// Integer fields the exchange removed in March 2026; read only as fallbacks for the
-    /// `*_dollars` / `*_fp` strings.
-    public static let legacyKeys: Set<String> = [
-        "yes_bid", "yes_ask", "no_bid", "no_ask", "last_price", "notional_value", "settlement_value",
-        "volume", "volume_24h", "open_interest",
-    ]
-
     enum CodingKeys: String, CodingKey {
         case ticker, eventTicker = "event_ticker", marketType = "market_type", title, subtitle
         case yesSubTitle = "yes_sub_title", noSubTitle = "no_sub_title", status, result
@@ -204,100 +197,13 @@ public struct Market: Sendable, Hashable, Codable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        ticker = try c.requiredString(.ticker)
-        eventTicker = try c.requiredString(.eventTicker)
-        status = try c.requiredString(.status)
-        marketType = try c.string(.marketType)
-        title = try c.string(.title)
-        subtitle = try c.string(.subtitle)
-        yesSubTitle = try c.string(.yesSubTitle)
-        noSubTitle = try c.string(.noSubTitle)
-        result = try c.string(.result)
-        createdTime = try c.timestamp(.createdTime)
-        updatedTime = try c.timestamp(.updatedTime)
-        openTime = try c.timestamp(.openTime)
-        closeTime = try c.timestamp(.closeTime)
-        expectedExpirationTime = try c.timestamp(.expectedExpirationTime)
-        latestExpirationTime = try c.timestamp(.latestExpirationTime)
-        settlementTs = try c.timestamp(.settlementTs)
-        settlementTimerSeconds = try c.int(.settlementTimerSeconds)
-        canCloseEarly = try c.bool(.canCloseEarly)
-        strikeType = try c.string(.strikeType)
-        floorStrike = try c.decimal(.floorStrike)
-        capStrike = try c.decimal(.capStrike)
-        customStrike = try c.decodeIfPresent(JSONValue.self, forKey: .customStrike)
-        rulesPrimary = try c.string(.rulesPrimary)
-        rulesSecondary = try c.string(.rulesSecondary)
-        yesBid = try c.dollars(.yesBid, legacyCents: .legacyYesBid)
-        yesAsk = try c.dollars(.yesAsk, legacyCents: .legacyYesAsk)
-        noBid = try c.dollars(.noBid, legacyCents: .legacyNoBid)
-        noAsk = try c.dollars(.noAsk, legacyCents: .legacyNoAsk)
-        lastPrice = try c.dollars(.lastPrice, legacyCents: .legacyLastPrice)
-        notionalValue = try c.dollars(.notionalValue, legacyCents: .legacyNotional)
-        settlementValue = try c.dollars(.settlementValue, legacyCents: .legacySettlementValue)
-        volume = try c.count(.volume, legacy: .legacyVolume)
-        volume24h = try c.count(.volume24h, legacy: .legacyVolume24h)
-        openInterest = try c.count(.openInterest, legacy: .legacyOpenInterest)
-        mveCollectionTicker = try c.string(.mveCollectionTicker)
-        priceLevelStructure = try c.string(.priceLevelStructure)
-        priceRanges = try c.decodeIfPresent(JSONValue.self, forKey: .priceRanges)
-        earlyCloseCondition = try c.string(.earlyCloseCondition)
-        expirationTime = try c.timestamp(.expirationTime)
-        expirationValue = try c.string(.expirationValue)
-        occurrenceDatetime = try c.timestamp(.occurrenceDatetime)
-        feeWaiverExpirationTime = try c.timestamp(.feeWaiverExpirationTime)
-        functionalStrike = try c.string(.functionalStrike)
-        primaryParticipantKey = try c.string(.primaryParticipantKey)
-        isProvisional = try c.bool(.isProvisional)
+        self.init(ticker: "", eventTicker: "", status: "")
+        for field in Market.fields { try field.decode(from: c, into: &self) }
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(ticker, forKey: .ticker)
-        try c.encode(eventTicker, forKey: .eventTicker)
-        try c.encode(status, forKey: .status)
-        try c.encodeIfPresent(marketType, forKey: .marketType)
-        try c.encodeIfPresent(title, forKey: .title)
-        try c.encodeIfPresent(subtitle, forKey: .subtitle)
-        try c.encodeIfPresent(yesSubTitle, forKey: .yesSubTitle)
-        try c.encodeIfPresent(noSubTitle, forKey: .noSubTitle)
-        try c.encodeIfPresent(result, forKey: .result)
-        try c.encodeTime(createdTime, forKey: .createdTime)
-        try c.encodeTime(updatedTime, forKey: .updatedTime)
-        try c.encodeTime(openTime, forKey: .openTime)
-        try c.encodeTime(closeTime, forKey: .closeTime)
-        try c.encodeTime(expectedExpirationTime, forKey: .expectedExpirationTime)
-        try c.encodeTime(latestExpirationTime, forKey: .latestExpirationTime)
-        try c.encodeTime(settlementTs, forKey: .settlementTs)
-        try c.encodeIfPresent(settlementTimerSeconds, forKey: .settlementTimerSeconds)
-        try c.encodeIfPresent(canCloseEarly, forKey: .canCloseEarly)
-        try c.encodeIfPresent(strikeType, forKey: .strikeType)
-        try c.encodeIfPresent(floorStrike, forKey: .floorStrike)
-        try c.encodeIfPresent(capStrike, forKey: .capStrike)
-        try c.encodeIfPresent(customStrike, forKey: .customStrike)
-        try c.encodeIfPresent(rulesPrimary, forKey: .rulesPrimary)
-        try c.encodeIfPresent(rulesSecondary, forKey: .rulesSecondary)
-        try c.encodeIfPresent(yesBid, forKey: .yesBid)
-        try c.encodeIfPresent(yesAsk, forKey: .yesAsk)
-        try c.encodeIfPresent(noBid, forKey: .noBid)
-        try c.encodeIfPresent(noAsk, forKey: .noAsk)
-        try c.encodeIfPresent(lastPrice, forKey: .lastPrice)
-        try c.encodeIfPresent(notionalValue, forKey: .notionalValue)
-        try c.encodeIfPresent(settlementValue, forKey: .settlementValue)
-        try c.encodeIfPresent(volume, forKey: .volume)
-        try c.encodeIfPresent(volume24h, forKey: .volume24h)
-        try c.encodeIfPresent(openInterest, forKey: .openInterest)
-        try c.encodeIfPresent(mveCollectionTicker, forKey: .mveCollectionTicker)
-        try c.encodeIfPresent(priceLevelStructure, forKey: .priceLevelStructure)
-        try c.encodeIfPresent(priceRanges, forKey: .priceRanges)
-        try c.encodeIfPresent(earlyCloseCondition, forKey: .earlyCloseCondition)
-        try c.encodeTime(expirationTime, forKey: .expirationTime)
-        try c.encodeIfPresent(expirationValue, forKey: .expirationValue)
-        try c.encodeTime(occurrenceDatetime, forKey: .occurrenceDatetime)
-        try c.encodeTime(feeWaiverExpirationTime, forKey: .feeWaiverExpirationTime)
-        try c.encodeIfPresent(functionalStrike, forKey: .functionalStrike)
-        try c.encodeIfPresent(primaryParticipantKey, forKey: .primaryParticipantKey)
-        try c.encodeIfPresent(isProvisional, forKey: .isProvisional)
+        for field in Market.fields { try field.encode(self, to: &c) }
     }
 }
 
