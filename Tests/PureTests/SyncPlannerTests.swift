@@ -248,14 +248,39 @@ import WireContract
         var due = DueIndex()
         due.observe(Self.market("U", status: "initialized", opens: 100))
         due.markRead(["U"], now: .seconds(110))
-        #expect(due.due(now: .seconds(120)).isEmpty, "read 10 s after its open time: next in 30 s")
+        #expect(due.due(now: .seconds(119)).isEmpty, "read 10 s after its open time: next in 10 s")
         let saved = due
         // open_time moved (a metadata change): a new wait, due as soon as it passes.
         due.observe(Self.market("U", status: "initialized", opens: 115))
-        #expect(due.due(now: .seconds(120)) == ["U"])
+        #expect(due.due(now: .seconds(116)) == ["U"])
         #expect(DueIndex(opens: ["U": 100]) == saved, "the pacing is not part of what is saved")
         due.markRead(["GONE"], now: .seconds(120))
         #expect(!due.isWaiting("GONE"))
+    }
+
+    @Test func anOpeningIsDueAtItsOpenTimeAndReadAgainSecondsLaterIfTheExchangeLags() {
+        var due = DueIndex()
+        due.observe(Self.market("LATE", status: "initialized", opens: 300))
+        due.observe(Self.market("SOON", status: "initialized", opens: 200))
+        var closed = Self.market("X", status: "closed", opens: 10)
+        closed.closeTime = .seconds(150)
+        due.observe(closed)
+        // The feed wakes for the next opening, not for determinations (they are not urgent).
+        #expect(due.nextOpening(after: .seconds(100)) == .seconds(200))
+        #expect(due.nextOpening(after: .seconds(200)) == .seconds(300), "strictly after: SOON is due now, not next")
+        #expect(due.due(now: .seconds(201)) == ["X", "SOON"])
+        // Read a second after its open time and still unopened (the exchange flips it a few
+        // milliseconds late): read again 2 s later, not at a determination's 30 s.
+        due.observe(Self.market("SOON", status: "initialized", opens: 200), readAt: .seconds(201))
+        due.markRead(["X"], now: .seconds(201))
+        #expect(due.nextOpening(after: .seconds(201)) == .seconds(203))
+        #expect(due.due(now: .seconds(202)).isEmpty && due.due(now: .seconds(203)) == ["SOON"])
+        #expect(DueIndex.openingRecheckSeconds(waited: 0) == 2 && DueIndex.openingRecheckSeconds(waited: 90_000) == 600)
+        // Opened: nothing left to wake for but LATE.
+        due.observe(Self.market("SOON", status: "active", opens: 200), readAt: .seconds(203))
+        #expect(due.nextOpening(after: .seconds(203)) == .seconds(300))
+        due.observe(Self.market("LATE", status: "active", opens: 300), readAt: .seconds(301))
+        #expect(due.nextOpening(after: .seconds(301)) == nil)
     }
 
     @Test func aMarketJustListedIsNotReadAgainByTickerAtOnce() {

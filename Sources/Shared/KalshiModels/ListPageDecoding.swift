@@ -16,7 +16,9 @@ package protocol ListPage: Decodable {
 /// several times the body's size: a large category's series (0.75 MB) cost 6.5 MB at once,
 /// most of a series-fetcher's peak memory; a page of 1,000 markets is 1.3 MB.
 /// Here the top level is only scanned (nothing is built), and each element is decoded from
-/// its own slice by the same `Decodable` code, so the index is one element's.
+/// its own slice — in one pass by its ``FastListElement`` decoder when it has one (markets,
+/// events with nested markets) and the shape is today's, else by the same `Decodable` code —
+/// so the index is one element's at most.
 ///
 /// The result is the value `JSONDecoder` gives for the whole body. Anything unusual —
 /// malformed JSON, a duplicate top-level key, the list missing, null or not an array, a
@@ -56,7 +58,6 @@ package enum ListPageDecoder {
         return decode(pageType, from: body) as? T
     }
 }
-
 
 /// A list element with a decoder faster than its `Decodable` for the shapes the exchange
 /// sends today; nil means "not sure", and the element is decoded by `Decodable` instead.

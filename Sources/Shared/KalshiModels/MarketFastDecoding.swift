@@ -4,13 +4,14 @@ import SSMDCore
 /// An exchange market object read in one pass over its bytes, without `JSONDecoder`'s keyed
 /// containers (a quarter of a cold start's CPU went to `Market.init(from:)`).
 ///
-/// It accepts only the shape the exchange sends today — string prices, counts and strikes,
-/// RFC 3339 strings (or "") for times, an integer `settlement_timer_seconds`, distinct keys,
-/// legacy integer fields as integers, strikes as numbers (as documented) or strings — and
-/// returns nil for anything else: a number inside `custom_strike`, a field of an unexpected type, malformed JSON. The caller then
-/// decodes with `Market`'s `Decodable`, which accepts it or says what is wrong. For what it
-/// accepts, the market equals the `Decodable` one (tests check recorded exchange data and
-/// mutations of it). Unknown members are skipped after a syntax check.
+/// It accepts only the shapes the exchange sends — string prices and counts, strikes as
+/// numbers (as documented) or strings, RFC 3339 strings (or "") for times, an integer
+/// `settlement_timer_seconds`, legacy integer fields as integers, distinct keys — and
+/// returns nil for anything else: a number inside `custom_strike`, a field of an unexpected
+/// type, malformed JSON. The caller then decodes with `Market`'s `Decodable`, which accepts
+/// it or says what is wrong. For what it accepts, the market equals the `Decodable` one
+/// (tests check recorded exchange data and mutations of it). Fields are read as
+/// ``MarketField`` describes them; unknown members are skipped after a syntax check.
 enum MarketFastDecoding {
     typealias Token = JSONReader.Token
 
@@ -153,7 +154,7 @@ extension MarketField {
     /// Sets the field from its value as `decode(from:into:)` would; false for "not sure"
     /// (a type `Decodable` might still accept or must refuse: it decides).
     func read(_ v: JSONReader.Token, into m: inout Market, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        func integerText(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self) }
+        func text(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self) }
         switch (kind, v) {
         case (.required(let p), .string(let s)): m[keyPath: p] = s
         case (.required, _): return false
@@ -170,11 +171,11 @@ extension MarketField {
         case (.strike(let p), .number(let range)):
             // As Decodable reads it: the Double, then its shortest text. An out-of-range
             // number is Decodable's to refuse.
-            guard let d = Double(integerText(range)), d.isFinite else { return false }
+            guard let d = Double(text(range)), d.isFinite else { return false }
             m[keyPath: p] = FixedPoint(number: d)
         case (.integer(let p), .number(let range)):
             // Plain integers only; fractions and exponents are Decodable's.
-            guard let n = Int64(integerText(range)) else { return false }
+            guard let n = Int64(text(range)) else { return false }
             m[keyPath: p] = n
         case (.bool(let p), .bool(let x)): m[keyPath: p] = x
         case (.json(let p), .string(let s)): m[keyPath: p] = .string(s)

@@ -70,7 +70,24 @@ public struct ChangeFeed: Sendable {
             // changed since the last look: it goes out like any other change.
             result.swept = try await sweep(listed: listed, into: &due, now: now) { m, series in merge.add(m, series: series) }
         }
-        // Openings and determinations: markets due, read again by ticker.
+        try await readDue(listed: listed, due: &due, now: now, paced: paced, into: &result, merge: &merge)
+        result.changes = merge.changes
+        return result
+    }
+
+    /// Only the due-time index's part: markets due by `now` (openings, determinations), read
+    /// again by ticker. The feed runs it on its own when an opening falls due between two
+    /// runs (`DueIndex.nextOpening`).
+    public func fetchDue(listed: Set<String>, due: inout DueIndex, now: Timestamp) async throws -> Result {
+        var result = Result()
+        var merge = FeedMerge()
+        try await readDue(listed: listed, due: &due, now: now, paced: true, into: &result, merge: &merge)
+        result.changes = merge.changes
+        return result
+    }
+
+    private func readDue(listed: Set<String>, due: inout DueIndex, now: Timestamp, paced: Bool,
+                         into result: inout Result, merge: inout FeedMerge) async throws {
         due.expire(now: now)
         var dueRead = 0, dueChanged = 0
         let dueTickers = due.due(now: now)
@@ -89,8 +106,6 @@ public struct ChangeFeed: Sendable {
         if paced { due.markRead(dueTickers, now: now) }
         result.dueRead = dueRead
         result.dueChanged = dueChanged
-        result.changes = merge.changes
-        return result
     }
 
     /// Indexes every unopened market of `listed` series (`status=unopened`) and every market

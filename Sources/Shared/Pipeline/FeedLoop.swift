@@ -67,10 +67,78 @@ public final class FeedLoop: Sendable {
                 logger.warning("change feed failed; the next run asks again from the same point", metadata: ["error": "\(error)"])
             }
             let next = started + wait
+            // Openings fall due at their `open_time`, which no feed query reports: wake for
+            // each one before the next run instead of leaving it up to an interval late.
+            while let wake = nextOpeningWake(before: next) {
+                guard await sleepUnlessShuttingDown(wake - ContinuousClock.now) else { return }
+                do {
+                    try await runDue()
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.warning("reading due openings failed; the next run reads them", metadata: ["error": "\(error)"])
+                    break
+                }
+            }
             if ContinuousClock.now < next {
                 guard await sleepUnlessShuttingDown(next - ContinuousClock.now) else { return }
             }
         }
+    }
+
+    /// How long after an `open_time` the feed reads the market: the exchange opens it "when
+    /// `open_time` passes" (recorded markets show `updated_time` a few milliseconds later).
+    static let openingLag: Duration = .seconds(1)
+    /// Due-only runs are at least this far apart (openings a second apart share one).
+    static let dueRunSpacing: Duration = .seconds(1)
+
+    /// When to wake for the index's next opening, if that comes before `next` (the next
+    /// regular run).
+    func nextOpeningWake(before next: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        let exchangeNow = client.clock.now()
+        guard let opening = syncer.nextFeedOpening(after: exchangeNow) else { return nil }
+        let untilDue = Duration.microseconds(opening.microsecondsSinceEpoch - exchangeNow.microsecondsSinceEpoch) + Self.openingLag
+        let wake = ContinuousClock.now + Swift.max(untilDue, Self.dueRunSpacing)
+        return wake < next ? wake : nil
+    }
+
+    /// Only the due-time index's markets due now, read by ticker and handed out; the feed's
+    /// saved position does not move (the feed queries did not run).
+    func runDue() async throws {
+        let tracked = syncer.trackedSeries()
+        guard !tracked.isEmpty else { return }
+        let now = client.clock.now()
+        let tally = RequestTally()
+        let report = try await syncer.withFeedDueIndex(log: logger) { [self] due in
+            let result = try await ExchangeClient.$tally.withValue(tally) {
+                try await ChangeFeed(client: client).fetchDue(listed: syncer.listedTickers(), due: &due, now: now)
+            }
+            let items = try await handOut(result, tracked: tracked, now: now, from: now.adding(seconds: -policy.feedOverlapSeconds))
+            return Report(requests: tally.requests, returned: result.returned, workItems: items,
+                          dueRead: result.dueRead, dueChanged: result.dueChanged)
+        }
+        FeedMetrics.ranDue(report)
+        if report.workItems > 0 {
+            logger.info("due openings handed out", metadata: [
+                "work_items": "\(report.workItems)", "due_read": "\(report.dueRead)", "due_changed": "\(report.dueChanged)",
+                "requests": "\(report.requests)"])
+        }
+    }
+
+    /// The work items of `result`'s changes, published; how many.
+    private func handOut(_ result: ChangeFeed.Result, tracked: [String: (schedule: String, series: TrackedSeriesRef)],
+                         now: Timestamp, from: Timestamp) async throws -> Int {
+        let items = workItems(result.changes, tracked: tracked, now: now, from: from)
+        // A series-fetcher that lost its lease meanwhile hands out nothing and keeps its place.
+        guard mayWrite() else { throw LeaseLost() }
+        var publisher = SlicedPublisher(js: js, logger: logger)
+        for item in items {
+            try await syncer.ensureWorkConsumer(tag: item.routingTag)
+            try await publisher.append(OutgoingMessage(subject: item.subject, data: try MessageCodec.encode(item), msgId: item.messageID))
+        }
+        try await publisher.flush()
+        guard mayWrite() else { throw LeaseLost() }
+        return items.count
     }
 
     /// What one run did.
@@ -107,18 +175,9 @@ public final class FeedLoop: Sendable {
                     try await ChangeFeed(client: client).fetch(since: from, listed: syncer.listedTickers(), due: &due, now: now,
                                                                sweepEverySeconds: policy.unopenedSweepSeconds, paced: true)
                 }
-                let items = workItems(result.changes, tracked: tracked, now: now, from: from)
-                // A series-fetcher that lost its lease meanwhile hands out nothing and keeps its place.
-                guard mayWrite() else { throw LeaseLost() }
-                var publisher = SlicedPublisher(js: js, logger: logger)
-                for item in items {
-                    try await syncer.ensureWorkConsumer(tag: item.routingTag)
-                    try await publisher.append(OutgoingMessage(subject: item.subject, data: try MessageCodec.encode(item), msgId: item.messageID))
-                }
-                try await publisher.flush()
-                guard mayWrite() else { throw LeaseLost() }
+                let items = try await handOut(result, tracked: tracked, now: now, from: from)
                 _ = try await kv.put(StateKeys.feed, value: try JSONCodec.encode(FeedState(since: now)))
-                return Report(requests: tally.requests, returned: result.returned, workItems: items.count,
+                return Report(requests: tally.requests, returned: result.returned, workItems: items,
                               dueRead: result.dueRead, dueChanged: result.dueChanged)
             }
         } catch {
@@ -177,6 +236,13 @@ public enum FeedMetrics {
     static func ran(_ r: FeedLoop.Report) {
         Counter(label: runs.name, dimensions: runs.dimensions("complete")).increment()
         Gauge(label: lastSuccess.name).record(Double(Timestamp.now().microsecondsSinceEpoch) / 1e6)
+        if r.requests > 0 { Counter(label: requests.name).increment(by: r.requests) }
+        if r.workItems > 0 { Counter(label: workItems.name).increment(by: r.workItems) }
+    }
+
+    /// A due-only run between two runs (an opening): its requests and work items count, the
+    /// run itself does not (it is not a complete feed run).
+    static func ranDue(_ r: FeedLoop.Report) {
         if r.requests > 0 { Counter(label: requests.name).increment(by: r.requests) }
         if r.workItems > 0 { Counter(label: workItems.name).increment(by: r.workItems) }
     }

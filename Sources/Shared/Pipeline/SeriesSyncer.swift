@@ -367,6 +367,11 @@ public final class SeriesSyncer: Sendable {
         }
     }
 
+    /// When the shared feed's due-time index next has an opening due (see `DueIndex.nextOpening`).
+    func nextFeedOpening(after now: Timestamp) -> Timestamp? {
+        feedIndex.withLock { $0?.nextOpening(after: now) }
+    }
+
     /// The shared feed's next run starts at `since` at the latest.
     func noteFeedGap(since: Timestamp) {
         feedGap.withLock { $0 = $0.map { Swift.min($0, since) } ?? since }

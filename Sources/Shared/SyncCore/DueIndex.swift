@@ -44,6 +44,12 @@ public struct DueIndex: Codable, Sendable, Equatable {
     /// thousands of markets a run at full scale.
     public static func recheckSeconds(waited: Int64) -> Int64 { Swift.min(600, Swift.max(30, waited)) }
 
+    /// The same for an opening: the feed wakes for an opening as its `open_time` passes
+    /// (`nextOpening`), and a market read a second too early (the exchange flips it a few
+    /// milliseconds after) is read again 2 s later, not 30 s: openings are due to show
+    /// within seconds where the WebSocket is used, and the exchange sends no message for them.
+    public static func openingRecheckSeconds(waited: Int64) -> Int64 { Swift.min(600, Swift.max(2, waited)) }
+
     public init(opens: [String: Int64] = [:], determinations: [String: Int64] = [:], sweptAt: Timestamp? = nil) {
         self.opens = opens
         self.determinations = determinations
@@ -93,14 +99,25 @@ public struct DueIndex: Codable, Sendable, Equatable {
     /// some reads the longest-waiting.
     public func due(now: Timestamp) -> [String] {
         let nowS = now.secondsSinceEpoch
-        func isDue(_ ticker: String, since: Int64) -> Bool {
-            guard since <= nowS else { return false }
-            guard let read = lastRead[ticker] else { return true }
-            return nowS - read >= Self.recheckSeconds(waited: read - since)
-        }
-        let entries = opens.filter { isDue($0.key, since: $0.value) }.map { ($0.value, $0.key) }
-            + determinations.filter { isDue($0.key, since: $0.value) }.map { ($0.value, $0.key) }
+        let entries = opens.filter { dueAt($0.key, since: $0.value, opening: true).map { $0 <= nowS } ?? false }.map { ($0.value, $0.key) }
+            + determinations.filter { dueAt($0.key, since: $0.value, opening: false).map { $0 <= nowS } ?? false }.map { ($0.value, $0.key) }
         return entries.sorted { $0 < $1 }.map(\.1)
+    }
+
+    /// When the market waiting since `since` is next due (unix seconds): at `since`, then
+    /// at its recheck pace after each read.
+    private func dueAt(_ ticker: String, since: Int64, opening: Bool) -> Int64? {
+        guard let read = lastRead[ticker] else { return since }
+        let waited = read - since
+        return read + (opening ? Self.openingRecheckSeconds(waited: waited) : Self.recheckSeconds(waited: waited))
+    }
+
+    /// The earliest time after `now` that an opening falls due (an `open_time` passing, or a
+    /// market read just before its opening due again): the feed wakes for it instead of
+    /// waiting for its next run. Nil when none is waiting.
+    public func nextOpening(after now: Timestamp) -> Timestamp? {
+        let nowS = now.secondsSinceEpoch
+        return opens.compactMap { dueAt($0.key, since: $0.value, opening: true) }.filter { $0 > nowS }.min().map(Timestamp.seconds)
     }
 
     /// The markets were just read again at `now` (after `observe`): those still waiting
