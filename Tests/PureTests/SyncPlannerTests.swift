@@ -83,6 +83,14 @@ import WireContract
         let third = planner.plan(tracked: tracked, feed: .changes([:]), state: second.state, now: t2, feedStarted: t2)
         #expect(third.listing && third.state.lastListing == t2)
         #expect(third.counts.full == 2, "the listing does not replace the reconciliation slice")
+        // The period runs between cycle starts: a first cycle that planned 29 s after it began
+        // (it listed every series first) is not what the next listing waits for.
+        let slowFirst = planner.plan(tracked: tracked, feed: .none, state: SyncPlanState(), now: now.adding(seconds: 29),
+                                     feedStarted: now, cycleStarted: now)
+        #expect(slowFirst.listing && slowFirst.state.lastListing == now)
+        let onTime = planner.plan(tracked: tracked, feed: .changes([:]), state: slowFirst.state, now: t2.adding(seconds: 1),
+                                  feedStarted: t2, cycleStarted: t2)
+        #expect(onTime.listing, "the cycle starting 600 s after the first lists again")
     }
 
     @Test func aSmallScheduleRereadsByFullSyncsOnTheRereadPeriod() {

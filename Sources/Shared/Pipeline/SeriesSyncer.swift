@@ -88,6 +88,7 @@ public final class SeriesSyncer: Sendable {
     private func runCounted(schedule: String, selection: SeriesSelection, claimedByEarlier: [SeriesSelection],
                             policy: SyncPolicy, forceFull: Bool, tally: RequestTally) async throws -> CycleReport {
         let started = Timestamp.now(), startedInstant = ContinuousClock.now
+        let startedOnExchange = client.clock.now()
         let cycleId = "\(schedule)-\(started.secondsSinceEpoch)"
         var log = logger
         log[metadataKey: "cycle"] = "\(cycleId)"
@@ -172,7 +173,8 @@ public final class SeriesSyncer: Sendable {
         if due != dueBefore { await saveDueIndex(due, key: dueKey, log: log) }
 
         // 3. Plan and hand out the work.
-        let plan = planner.plan(tracked: listing.tracked.map(\.ticker), feed: feed, state: state, now: now, feedStarted: now)
+        let plan = planner.plan(tracked: listing.tracked.map(\.ticker), feed: feed, state: state, now: now, feedStarted: now,
+                                cycleStarted: startedOnExchange)
         // A series synced for the first time also needs its markets settled within the
         // lookback whose event closed before it (the full sync covers events by close time).
         let firstTime = Set(plan.decisions.filter { $0.decision == .full && state.lastFull[$0.series] == nil }.map(\.series))

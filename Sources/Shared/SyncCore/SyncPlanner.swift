@@ -142,12 +142,18 @@ public struct SyncPlanner: Sendable {
     ///     category that failed this cycle is absent, drops out of the state, and so gets a
     ///     full sync when it is next listed.
     ///   - feedStarted: exchange time the feed (or, without one, the cycle) began.
-    public func plan(tracked: [String], feed: Feed, state: SyncPlanState, now: Timestamp, feedStarted: Timestamp) -> Plan {
+    ///   - cycleStarted: exchange time the cycle began (default `now`). The re-read period is
+    ///     counted between cycle starts, which come every interval: counted from the moment of
+    ///     planning, a first cycle that planned 29 s in (listing every series first) put the
+    ///     next listing a whole interval late (629 s apart at `--interval 30s`).
+    public func plan(tracked: [String], feed: Feed, state: SyncPlanState, now: Timestamp, feedStarted: Timestamp,
+                     cycleStarted: Timestamp? = nil) -> Plan {
         let nowS = now.secondsSinceEpoch
         var full = Set<String>()
         let changes: [String: [Market]]
+        let cycleStarted = cycleStarted ?? now
         let listing = policy.usesListing(tracked: tracked.count)
-            && (state.lastListing.map { nowS - $0.secondsSinceEpoch >= policy.rereadSeconds } ?? true)
+            && (state.lastListing.map { cycleStarted.secondsSinceEpoch - $0.secondsSinceEpoch >= policy.rereadSeconds } ?? true)
         var listedInFull = false
         switch feed {
         case .none where listing:
@@ -184,7 +190,7 @@ public struct SyncPlanner: Sendable {
         let feedSince: Timestamp? = if case .failed = feed { state.feedSince } else { feedStarted }
         // Series no longer tracked drop out of the state, which keeps it small.
         var plan = Plan(decisions: decisions, state: SyncPlanState(feedSince: feedSince, lastFull: lastFull,
-                                                                   lastListing: listing ? now : state.lastListing))
+                                                                   lastListing: listing ? cycleStarted : state.lastListing))
         plan.listing = listing
         return plan
     }
