@@ -284,6 +284,10 @@ import WireContract
         #expect(due.nextOpening(after: .seconds(201)) == .seconds(203))
         #expect(due.due(now: .seconds(202)).isEmpty && due.due(now: .seconds(203)) == ["SOON"])
         #expect(DueIndex.openingRecheckSeconds(waited: 0) == 2 && DueIndex.openingRecheckSeconds(waited: 90_000) == 600)
+        // Still unopened long after its time: left to the regular runs, no wake of its own.
+        var late = DueIndex()
+        late.observe(Self.market("STUCK", status: "initialized", opens: 1000), readAt: .seconds(1100))
+        #expect(late.nextOpening(after: .seconds(1100)) == nil && late.due(now: .seconds(1200)) == ["STUCK"])
         // Opened: nothing left to wake for but LATE.
         due.observe(Self.market("SOON", status: "active", opens: 200), readAt: .seconds(203))
         #expect(due.nextOpening(after: .seconds(203)) == .seconds(300))

@@ -115,10 +115,20 @@ public struct DueIndex: Codable, Sendable, Equatable {
     /// The earliest time after `now` that an opening falls due (an `open_time` passing, or a
     /// market read just before its opening due again): the feed wakes for it instead of
     /// waiting for its next run. Nil when none is waiting.
+    /// Only an opening's first read and its quick re-reads (within `wakeWindowSeconds` of
+    /// its `open_time`) wake the feed: a market the exchange is late to open by more is read
+    /// again on the feed's regular runs, batched with the others, not by a wake of its own
+    /// (thousands of overdue openings each waking the feed would cost a request a second).
     public func nextOpening(after now: Timestamp) -> Timestamp? {
         let nowS = now.secondsSinceEpoch
-        return opens.compactMap { dueAt($0.key, since: $0.value, opening: true) }.filter { $0 > nowS }.min().map(Timestamp.seconds)
+        return opens.compactMap { ticker, since -> Int64? in
+            guard let at = dueAt(ticker, since: since, opening: true), at > nowS, at - since <= Self.wakeWindowSeconds else { return nil }
+            return at
+        }.min().map(Timestamp.seconds)
     }
+
+    /// See `nextOpening`.
+    public static let wakeWindowSeconds: Int64 = 30
 
     /// The markets were just read again at `now` (after `observe`): those still waiting
     /// wait `recheckSeconds` before the next read.
