@@ -140,40 +140,40 @@ import Testing
         }
     }
 
-    /// Mutated market objects: when the fast decoder accepts one, `Decodable` gives the same.
-    @Test func mutationsNeverDisagree() throws {
-        let seeds = try recordedMarketObjects()
-        var rng = DecoderFuzzTests.Rng(state: 0x5eed_f00d)
-        var accepted = 0
-        for i in 0..<20_000 {
-            let input = DecoderFuzzTests.mutate(seeds[i % seeds.count], &rng)
-            guard let fast = Self.fast(input) else { continue }
-            accepted += 1
-            let reference = try? JSONDecoder().decode(Market.self, from: Data(input))
-            #expect(fast == reference, "\(String(decoding: input, as: UTF8.self))")
-            if fast != reference { return }
-        }
-        #expect(accepted > 1_000, "only \(accepted) mutations were read fast: the test would prove little")
-    }
-
-    /// Mutated event objects with nested markets, likewise.
-    @Test func eventMutationsNeverDisagree() throws {
+    /// The recorded event with its markets nested, as `with_nested_markets=true` returns it.
+    func recordedEventWithMarkets() throws -> [String: Any] {
         let single = try JSONSerialization.jsonObject(with: Fixtures.recorded("event_single_response.json")) as! [String: Any]
         var nested = single["event"] as! [String: Any]
         nested["markets"] = single["markets"]
-        let list = try JSONSerialization.jsonObject(with: Fixtures.recorded("events_list_response.json")) as! [String: Any]
-        let seeds = try ([nested] + (list["events"] as! [Any])).map { Array(try JSONSerialization.data(withJSONObject: $0)) }
-        var rng = DecoderFuzzTests.Rng(state: 0xe7e4_7500)
+        return nested
+    }
+
+    /// Mutations of `seeds`: whenever `T`'s fast decoder accepts one, `Decodable` gives the
+    /// same value; and it accepts enough of them for that to mean something.
+    func fastNeverDisagrees<T: FastListElement & Decodable & Equatable>(_ type: T.Type, seeds: [[UInt8]], iterations: Int,
+                                                                         seed: UInt64, minAccepted: Int) {
+        var rng = DecoderFuzzTests.Rng(state: seed)
         var accepted = 0
-        for i in 0..<10_000 {
+        for i in 0..<iterations {
             let input = DecoderFuzzTests.mutate(seeds[i % seeds.count], &rng)
-            guard let fast = input.withUnsafeBufferPointer({ EventFastDecoding.decode($0, 0..<$0.count) }) else { continue }
+            guard let fast = input.withUnsafeBufferPointer({ T.fastDecode($0, 0..<$0.count) }) else { continue }
             accepted += 1
-            let reference = try? JSONDecoder().decode(Event.self, from: Data(input))
+            let reference = try? JSONDecoder().decode(T.self, from: Data(input))
             #expect(fast == reference, "\(String(decoding: input, as: UTF8.self))")
             if fast != reference { return }
         }
-        #expect(accepted > 500, "only \(accepted) mutations were read fast: the test would prove little")
+        #expect(accepted > minAccepted, "only \(accepted) mutations were read fast: the test would prove little")
+    }
+
+    @Test func mutationsNeverDisagree() throws {
+        fastNeverDisagrees(Market.self, seeds: try recordedMarketObjects(), iterations: 20_000, seed: 0x5eed_f00d, minAccepted: 1_000)
+    }
+
+    /// Event objects with nested markets, likewise.
+    @Test func eventMutationsNeverDisagree() throws {
+        let list = try JSONSerialization.jsonObject(with: Fixtures.recorded("events_list_response.json")) as! [String: Any]
+        let seeds = try ([try recordedEventWithMarkets()] + (list["events"] as! [Any])).map { Array(try JSONSerialization.data(withJSONObject: $0)) }
+        fastNeverDisagrees(Event.self, seeds: seeds, iterations: 10_000, seed: 0xe7e4_7500, minAccepted: 500)
     }
 
     /// Whole pages: the element-wise decoder (fast markets, nested or not) equals `JSONDecoder`.
@@ -182,12 +182,11 @@ import Testing
         let page = try #require(ListPageDecoder.decode(MarketsPage.self, from: markets))
         #expect(page.markets == (try JSONDecoder().decode(MarketsPage.self, from: Data(markets))).markets)
         // An events page with nested markets, built from the recorded event and its markets.
-        let event = try JSONSerialization.jsonObject(with: Fixtures.recorded("event_single_response.json")) as! [String: Any]
-        var nested = event["event"] as! [String: Any]
-        nested["markets"] = event["markets"]
-        var withNull = nested
+        let nested = try recordedEventWithMarkets()
+        var withNull = nested, without = nested
+        without["markets"] = nil
         withNull["markets"] = NSNull()
-        let body = Array(try JSONSerialization.data(withJSONObject: ["events": [nested, withNull, event["event"]!], "cursor": "c"]))
+        let body = Array(try JSONSerialization.data(withJSONObject: ["events": [nested, withNull, without], "cursor": "c"]))
         // The fast path, not the fallback, read each of them.
         try body.withUnsafeBufferPointer { b in
             let members = try #require(JSONScan.members(ofObject: 0..<b.count, in: b))

@@ -108,11 +108,11 @@ enum EventFastDecoding {
             case (Keys.collateralReturnType.rawValue, .string(let s)): e.collateralReturnType = s
             case (Keys.mutuallyExclusive.rawValue, .bool(let x)): e.mutuallyExclusive = x
             case (Keys.strikeDate.rawValue, .string(let s)):
-                guard s.isEmpty || Timestamp(iso8601: s) != nil else { return false }
-                e.strikeDate = Timestamp(iso8601: s)
+                guard let t = time(s) else { return false }
+                e.strikeDate = t
             case (Keys.lastUpdated.rawValue, .string(let s)):
-                guard s.isEmpty || Timestamp(iso8601: s) != nil else { return false }
-                e.lastUpdated = Timestamp(iso8601: s)
+                guard let t = time(s) else { return false }
+                e.lastUpdated = t
             case (Keys.ticker.rawValue, _), (Keys.seriesTicker.rawValue, _), (Keys.title.rawValue, _), (Keys.subTitle.rawValue, _),
                  (Keys.category.rawValue, _), (Keys.strikePeriod.rawValue, _), (Keys.collateralReturnType.rawValue, _),
                  (Keys.mutuallyExclusive.rawValue, _), (Keys.strikeDate.rawValue, _), (Keys.lastUpdated.rawValue, _):
@@ -125,6 +125,12 @@ enum EventFastDecoding {
         r.skipSpace()
         guard r.i == range.upperBound, seen.contains(Keys.ticker.rawValue), seen.contains(Keys.seriesTicker.rawValue) else { return nil }
         return e
+    }
+
+    /// An RFC 3339 time, "" absent (`.some(nil)`); nil when it is neither.
+    static func time(_ s: String) -> Timestamp?? {
+        if s.isEmpty { return .some(nil) }
+        return Timestamp(iso8601: s).map { .some($0) }
     }
 
     /// `"markets"`: null (absent) or an array of markets each read fast.
