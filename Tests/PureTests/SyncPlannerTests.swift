@@ -91,6 +91,17 @@ import WireContract
         let onTime = planner.plan(tracked: tracked, feed: .changes([:]), state: slowFirst.state, now: t2.adding(seconds: 1),
                                   feedStarted: t2, cycleStarted: t2)
         #expect(onTime.listing, "the cycle starting 600 s after the first lists again")
+        // A cycle on the period whose exchange clock reads a second short of it still lists;
+        // one half an interval or more before it does not.
+        let short = planner.plan(tracked: tracked, feed: .changes([:]), state: slowFirst.state, now: t2,
+                                 feedStarted: t2, cycleStarted: t2.adding(seconds: -1))
+        #expect(short.listing, "599 s after the last listing, on the cycle nearest the 600 s period")
+        let halfEarly = planner.plan(tracked: tracked, feed: .changes([:]), state: slowFirst.state, now: t2,
+                                     feedStarted: t2, cycleStarted: t2.adding(seconds: -151))
+        #expect(!halfEarly.listing, "449 s after: the next cycle, 749 s after, is nearer the 600 s period")
+        let fast = SyncPolicy(intervalSeconds: 30, rereadSeconds: 600, listingMinSeries: 10)
+        #expect(fast.rereadDue(elapsedMicroseconds: 599_000_000) && fast.rereadDue(elapsedMicroseconds: 585_000_000))
+        #expect(!fast.rereadDue(elapsedMicroseconds: 584_999_999) && !fast.rereadDue(elapsedMicroseconds: 570_000_000))
     }
 
     @Test func aSmallScheduleRereadsByFullSyncsOnTheRereadPeriod() {

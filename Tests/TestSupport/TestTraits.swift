@@ -25,8 +25,21 @@ public struct ProcessSlotTrait: TestTrait, SuiteTrait, TestScoping {
     public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
         // A suite's own scope is not a test: only its tests take slots.
         guard testCase != nil else { return try await function() }
-        try await ProcessSlots.shared.withSlots(slots, function)
+        let asked = ContinuousClock.now
+        try await ProcessSlots.shared.withSlots(slots) {
+            let took = ContinuousClock.now
+            // Where the suite's time goes: each slotted test's wait and run, in `scripts/test`'s log.
+            defer {
+                let line = "process slot: \(test.id) waited \(seconds(took - asked)) s, ran \(seconds(.now - took)) s\n"
+                FileHandle.standardError.write(Data(line.utf8))
+            }
+            try await function()
+        }
     }
+}
+
+private func seconds(_ d: Duration) -> String {
+    String(format: "%.1f", Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
 }
 
 extension Trait where Self == ProcessSlotTrait {

@@ -68,6 +68,16 @@ public struct SyncPolicy: Sendable, Equatable {
         self.lookbackSeconds = max(60, lookbackSeconds)
     }
 
+    /// Whether a re-read listing is due, this long after the cycle that handed out the last.
+    /// Cycles start an interval apart, so the cycle nearest the period lists: one within half
+    /// an interval of it, not only one at or past it. The exchange clock is corrected from
+    /// whole-second `Date` headers, so the cycle on the period can read a second short of it;
+    /// with `≥ period` it waited a whole interval more (listings 631 s apart at `--interval 30s`
+    /// for a 600 s period).
+    public func rereadDue(elapsedMicroseconds: Int64) -> Bool {
+        elapsedMicroseconds * 2 >= (rereadSeconds * 2 - intervalSeconds) * 1_000_000
+    }
+
     /// Whether a schedule of this size reads with exchange-wide listings.
     public func usesListing(tracked: Int) -> Bool { listingMinSeries > 0 && tracked >= listingMinSeries }
 
@@ -153,7 +163,7 @@ public struct SyncPlanner: Sendable {
         let changes: [String: [Market]]
         let cycleStarted = cycleStarted ?? now
         let listing = policy.usesListing(tracked: tracked.count)
-            && (state.lastListing.map { cycleStarted.secondsSinceEpoch - $0.secondsSinceEpoch >= policy.rereadSeconds } ?? true)
+            && (state.lastListing.map { policy.rereadDue(elapsedMicroseconds: cycleStarted.microsecondsSinceEpoch - $0.microsecondsSinceEpoch) } ?? true)
         var listedInFull = false
         switch feed {
         case .none where listing:
