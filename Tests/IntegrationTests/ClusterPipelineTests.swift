@@ -85,10 +85,11 @@ import WireContract
         // stood at the first kill), and a second kill left work no replica knew of. That is
         // the server's defect, not ssmd's: the second kill needs the restarted node to have
         // caught up, and is skipped (said in the output) when healthz does not say so within
-        // 150 s. See docs/reliability.md.
-        let caughtUp = (try? await cluster.waitUntilReady(timeout: .seconds(150))) != nil
+        // 30 s. See docs/reliability.md. (It waited 150 s, holding every process slot; in
+        // every run on record here it did not catch up within that either.)
+        let caughtUp = (try? await cluster.waitUntilReady(timeout: .seconds(30))) != nil
         if !caughtUp {
-            print("cluster pipeline test: the restarted node did not catch up within 150 s; the second kill is skipped")
+            print("cluster pipeline test: the restarted node did not catch up within 30 s; the second kill is skipped")
         }
         // The first cycle may have finished meanwhile: queue another, so that the second
         // kill lands with work in flight.

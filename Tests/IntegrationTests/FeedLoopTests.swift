@@ -53,11 +53,13 @@ import TestSupport
         #expect(fetcher.output.components(separatedBy: "cycle complete").count == 2, "only the first cycle ran: the feed did it")
     }
 
-    /// An opening falls due at its `open_time`, which no feed query reports and the exchange
-    /// sends no WebSocket message for: the feed wakes for it between two runs (here 2 min
-    /// apart) instead of leaving it up to a whole interval late. The exchange clock runs at
-    /// real speed from a minute before the opening, as the exchange's does.
-    @Test func anOpeningArrivesWithinSecondsNotAFeedIntervalLater() async throws {
+    /// An opening falls due at its `open_time`, which no feed query reports, and a scheduled
+    /// close at its `close_time`, which the closed feed reports only at its next run; the
+    /// exchange sends no WebSocket message for either. The feed wakes for each between two
+    /// runs (here 2 min apart) instead of leaving it up to a whole interval late. The
+    /// exchange clock runs at real speed from a minute before, as the exchange's does.
+    @Test(arguments: [("opened", "initialized"), ("closed", "active")])
+    func anOpeningOrACloseArrivesWithinSecondsNotAFeedIntervalLater(kind: String, before: String) async throws {
         let h = try await PipelineHarness(name: "feed-opening", simulatorArguments: PipelineEndToEndTests.frozenClock)
         defer { h.teardown() }
         let now = try #require((try await h.simulatorJSON("/_sim/clock")["now_unix"] as? Int).map(Int64.init))
@@ -69,29 +71,35 @@ import TestSupport
             let isSports = (s["category"] as? String) == "Sports" || ((s["tags"] as? [String]) ?? []).contains(where: sports.contains)
             return !isSports || ticker.uppercased().contains("GAME") || ticker.uppercased().contains("MATCH") ? ticker : nil
         })
-        let openings = try await h.simulatorJSONLines("/_sim/truth/transitions?entity=market&from=\(now + 600)&to=\(now + 3 * 86_400)")
-            .filter { ($0["kind"] as? String) == "opened" && ($0["is_mve"] as? Bool) != true && tracked.contains(($0["series_ticker"] as? String) ?? "") }
-        let at = try #require(openings.first?["at"] as? Int, "no opening ahead")
+        let ahead = try await h.simulatorJSONLines("/_sim/truth/transitions?entity=market&from=\(now + 600)&to=\(now + 3 * 86_400)")
+        // A close at its scheduled time, not an early one (its close_time moved to that moment,
+        // which the metadata feed and the WebSocket's close_date_updated report).
+        let moved = Set(ahead.filter { ($0["kind"] as? String) == "close_date_updated" }.map { "\($0["ticker"] ?? "")@\($0["at"] ?? "")" })
+        let transitions = ahead.filter {
+            ($0["kind"] as? String) == kind && ($0["is_mve"] as? Bool) != true && tracked.contains(($0["series_ticker"] as? String) ?? "")
+                && !moved.contains("\($0["ticker"] ?? "")@\($0["at"] ?? "")")
+        }
+        let at = try #require(transitions.first?["at"] as? Int, "no \(kind) transition ahead")
         let lead: Int64 = 60
         _ = try await h.simulatorPost("/_sim/clock", json: #"{"advance_seconds": \#(Int64(at) - now - lead), "speed": 1}"#)
-        let openingAt = ContinuousClock.now + .seconds(lead)
+        let dueAt = ContinuousClock.now + .seconds(lead)
 
         let fetcher = try await h.startThroughFirstCycle(seriesFetcher: ["--interval", "3600s", "--feed-interval", "120s", "--lifecycle-refresh", "off"])
-        // The markets opening then that the first cycle stored unopened (tracked ones).
-        let tickers = openings.filter { ($0["at"] as? Int) == at }.compactMap { $0["ticker"] as? String }
-        let stored = try await h.storedStatuses(tickers).filter { $0.value == "initialized" }.keys.sorted()
-        try #require(ContinuousClock.now < openingAt - .seconds(5), "the first cycle ended too close to the opening to tell:\n\(h.logs())")
-        try #require(!stored.isEmpty, "none of \(tickers) is a tracked market stored unopened")
+        // The markets changing then that the first cycle stored as they were before (tracked ones).
+        let tickers = transitions.filter { ($0["at"] as? Int) == at }.compactMap { $0["ticker"] as? String }
+        let stored = try await h.storedStatuses(tickers).filter { $0.value == before }.keys.sorted()
+        try #require(ContinuousClock.now < dueAt - .seconds(5), "the first cycle ended too close to the \(kind) transition to tell:\n\(h.logs())")
+        try #require(!stored.isEmpty, "none of \(tickers) is a tracked market stored \(before)")
         #expect(fetcher.output.contains("exchange-wide change feed running"))
 
-        try await Task.sleep(until: openingAt, clock: .continuous)
+        try await Task.sleep(until: dueAt, clock: .continuous)
         let truth = try await h.trueStatuses()
-        #expect(stored.allSatisfy { truth[$0] != "initialized" }, "the simulator did not open \(stored)")
+        #expect(stored.allSatisfy { truth[$0] != before }, "the simulator did not move \(stored) on from \(before)")
         // The feed's next regular run is more than a minute away: only waking for the
-        // opening brings it within seconds (1 s after open_time, then the work item's way).
+        // transition brings it within seconds (1 s after its time, then the work item's way).
         let arrived = await h.statusesArrive(stored, truth: truth, timeout: .seconds(12))
         let got = try await h.storedStatuses(stored)
-        #expect(arrived, "openings not in PostgreSQL within 12 s: \(stored.map { "\($0): \(got[$0] ?? "missing") ≠ \(truth[$0] ?? "?")" })\n\(h.logs())")
-        #expect(fetcher.output.contains("due openings handed out"), "\(fetcher.output.suffix(3000))")
+        #expect(arrived, "\(kind) markets not in PostgreSQL within 12 s: \(stored.map { "\($0): \(got[$0] ?? "missing") ≠ \(truth[$0] ?? "?")" })\n\(h.logs())")
+        #expect(fetcher.output.contains("due openings and closes handed out"), "\(fetcher.output.suffix(3000))")
     }
 }

@@ -285,25 +285,88 @@ import WireContract
         closed.closeTime = .seconds(150)
         due.observe(closed)
         // The feed wakes for the next opening, not for determinations (they are not urgent).
-        #expect(due.nextOpening(after: .seconds(100)) == .seconds(200))
-        #expect(due.nextOpening(after: .seconds(200)) == .seconds(300), "strictly after: SOON is due now, not next")
+        #expect(due.nextWake(from: .seconds(100)) == .seconds(200))
+        // A regular run that ended after SOON's open_time passed, without reading it: due now
+        // (waiting for the next wake after it was the hourly burst's 16.9 s).
+        #expect(due.nextWake(from: .seconds(205)) == .seconds(205))
         #expect(due.due(now: .seconds(201)) == ["X", "SOON"])
         // Read a second after its open time and still unopened (the exchange flips it a few
         // milliseconds late): read again 2 s later, not at a determination's 30 s.
         due.observe(Self.market("SOON", status: "initialized", opens: 200), readAt: .seconds(201))
         due.markRead(["X"], now: .seconds(201))
-        #expect(due.nextOpening(after: .seconds(201)) == .seconds(203))
+        #expect(due.nextWake(from: .seconds(201)) == .seconds(203))
         #expect(due.due(now: .seconds(202)).isEmpty && due.due(now: .seconds(203)) == ["SOON"])
         #expect(DueIndex.openingRecheckSeconds(waited: 0) == 2 && DueIndex.openingRecheckSeconds(waited: 90_000) == 600)
         // Still unopened long after its time: left to the regular runs, no wake of its own.
         var late = DueIndex()
         late.observe(Self.market("STUCK", status: "initialized", opens: 1000), readAt: .seconds(1100))
-        #expect(late.nextOpening(after: .seconds(1100)) == nil && late.due(now: .seconds(1200)) == ["STUCK"])
+        #expect(late.nextWake(from: .seconds(1100)) == nil && late.due(now: .seconds(1200)) == ["STUCK"])
+        var neverRead = DueIndex()
+        neverRead.observe(Self.market("STUCK", status: "initialized", opens: 1000))
+        #expect(neverRead.nextWake(from: .seconds(1031)) == nil, "overdue by more than the wake window: the regular runs read it")
         // Opened: nothing left to wake for but LATE.
         due.observe(Self.market("SOON", status: "active", opens: 200), readAt: .seconds(203))
-        #expect(due.nextOpening(after: .seconds(203)) == .seconds(300))
+        #expect(due.nextWake(from: .seconds(203)) == .seconds(300))
         due.observe(Self.market("LATE", status: "active", opens: 300), readAt: .seconds(301))
-        #expect(due.nextOpening(after: .seconds(301)) == nil)
+        #expect(due.nextWake(from: .seconds(301)) == nil)
+    }
+
+    @Test func aMarketListedBeforeItsOpenTimeIsNotDueUntilThen() {
+        // The sweep lists an unopened market an hour before it opens: that read does not
+        // make it due at the recheck pace (it was read again every 2 s, every unopened
+        // market of the exchange, until it opened).
+        var due = DueIndex()
+        due.observe(Self.market("LATER", status: "initialized", opens: 4000), readAt: .seconds(400))
+        #expect(due.due(now: .seconds(402)).isEmpty && due.due(now: .seconds(3999)).isEmpty)
+        #expect(due.due(now: .seconds(4000)) == ["LATER"])
+        #expect(due.nextWake(from: .seconds(402)) == .seconds(4000))
+    }
+
+    static func open(_ ticker: String, closes: Int64, status: String = "active") -> Market {
+        var m = market(ticker, status: status, opens: 10)
+        m.closeTime = .seconds(closes)
+        return m
+    }
+
+    @Test func scheduledClosesWithinTheHorizonAreDueAtTheirCloseTime() {
+        var due = DueIndex()
+        // Before the horizon is listed, open markets are not remembered.
+        due.observe(Self.open("EARLY", closes: 1100))
+        #expect(!due.isWaiting("EARLY") && due.needsCloseListing(now: .seconds(1000)))
+        due.beginCloseListing(now: .seconds(1000))
+        #expect(due.closesKnownUntil == 1000 + DueIndex.closeHorizonSeconds)
+        due.observe(Self.open("SOON", closes: 1100), readAt: .seconds(1000))
+        due.observe(Self.open("PAUSED", closes: 1200, status: "inactive"), readAt: .seconds(1000))
+        due.observe(Self.open("FAR", closes: 1000 + DueIndex.closeHorizonSeconds + 1), readAt: .seconds(1000))
+        #expect(due.wait("SOON") == .close(1100) && due.wait("PAUSED") == .close(1200) && !due.isWaiting("FAR"))
+        #expect(!due.needsCloseListing(now: .seconds(1000 + DueIndex.closeHorizonSeconds / 2 - 1)))
+        #expect(due.needsCloseListing(now: .seconds(1000 + DueIndex.closeHorizonSeconds / 2)))
+        // Listed at 1000, so not due before its close time; the feed wakes for it.
+        #expect(due.due(now: .seconds(1099)).isEmpty && due.nextWake(from: .seconds(1000)) == .seconds(1100))
+        #expect(due.due(now: .seconds(1101)) == ["SOON"])
+        // Read a second after, still active (the exchange lags): again 2 s later.
+        let stillOpen = Self.open("SOON", closes: 1100)
+        #expect(!DueIndex.movedOn(stillOpen, from: due.wait("SOON")))
+        due.observe(stillOpen, readAt: .seconds(1101))
+        #expect(due.due(now: .seconds(1102)).isEmpty && due.nextWake(from: .seconds(1101)) == .seconds(1103))
+        // Closed: a change to hand out, and now it waits for its determination.
+        let closed = Self.open("SOON", closes: 1100, status: "closed")
+        #expect(DueIndex.movedOn(closed, from: due.wait("SOON")))
+        due.observe(closed, readAt: .seconds(1103))
+        #expect(due.wait("SOON") == .determination(1100))
+        #expect(!DueIndex.movedOn(closed, from: .determination(1100)), "still closed is no change for a determination")
+        // A close the exchange never makes is given up after closeGiveUpSeconds.
+        #expect(due.expire(now: .seconds(1200 + DueIndex.closeGiveUpSeconds)) == 0)
+        #expect(due.expire(now: .seconds(1201 + DueIndex.closeGiveUpSeconds)) == 1 && !due.isWaiting("PAUSED"))
+        // The next listing forgets closes not listed again (moved out of the horizon) but keeps
+        // those already passed and not yet read.
+        var next = DueIndex()
+        next.beginCloseListing(now: .seconds(1000))
+        next.observe(Self.open("MOVED", closes: 1500))
+        next.observe(Self.open("PASSED", closes: 1001))
+        next.beginCloseListing(now: .seconds(1450))
+        #expect(!next.isWaiting("MOVED") && next.wait("PASSED") == .close(1001))
+        #expect(DueIndex(opens: [:]) == next, "scheduled closes are not saved: a restart lists the horizon again")
     }
 
     @Test func aMarketJustListedIsNotReadAgainByTickerAtOnce() {

@@ -14,9 +14,12 @@ import SyncCore
 /// * `status=closed&min_close_ts` and `status=settled&min_settled_ts`: markets that closed
 ///   or settled since;
 /// * the due-time index (`DueIndex`): markets known to be unopened whose `open_time` has
-///   passed, and closed markets awaiting determination, read again by ticker (`tickers=`,
-///   in batches), since no filter and no `updated_time` move reports an opening or a
-///   determination; and a periodic sweep that keeps the index complete.
+///   passed, open markets whose `close_time` has, and closed markets awaiting
+///   determination, read again by ticker (`tickers=`, in batches), since no filter and no
+///   `updated_time` move reports an opening or a determination, and the closed feed sees a
+///   close only at its next run; a periodic sweep keeps the index complete, and a listing of
+///   the markets closing within the next minutes (`min_close_ts`/`max_close_ts`, any
+///   status) tells it which closes to wait for.
 ///
 /// What none of these can see — a pause and its reopening, a dispute — reaches the
 /// secmaster through the lifecycle WebSocket where there is an API key, and otherwise
@@ -40,6 +43,8 @@ public struct ChangeFeed: Sendable {
         public var dueRead = 0, dueChanged = 0
         /// Markets the sweep listed: unopened, and closed within the determination window (0 when no sweep ran).
         public var swept = 0
+        /// Markets listed as closing within the close horizon (0 when not listed this run).
+        public var closing = 0
     }
 
     /// Markets changed since `since`: created, updated, closed, settled, or due to open by
@@ -70,14 +75,17 @@ public struct ChangeFeed: Sendable {
             // changed since the last look: it goes out like any other change.
             result.swept = try await sweep(listed: listed, into: &due, now: now) { m, series in merge.add(m, series: series) }
         }
+        if due.needsCloseListing(now: now) {
+            result.closing = try await listClosing(listed: listed, into: &due, now: now)
+        }
         try await readDue(listed: listed, due: &due, now: now, paced: paced, into: &result, merge: &merge)
         result.changes = merge.changes
         return result
     }
 
-    /// Only the due-time index's part: markets due by `now` (openings, determinations), read
-    /// again by ticker. The feed runs it on its own when an opening falls due between two
-    /// runs (`DueIndex.nextOpening`).
+    /// Only the due-time index's part: markets due by `now` (openings, scheduled closes,
+    /// determinations), read again by ticker. The feed runs it on its own when an opening or
+    /// a close falls due between two runs (`DueIndex.nextWake`).
     public func fetchDue(listed: Set<String>, due: inout DueIndex, now: Timestamp) async throws -> Result {
         var result = Result()
         var merge = FeedMerge()
@@ -95,10 +103,12 @@ public struct ChangeFeed: Sendable {
             result.returned += page.count
             for m in page {
                 dueRead += 1
+                let was = due.wait(m.ticker)
                 due.observe(m)
                 // Only a market that moved on is a change: one still waiting (not open yet,
-                // not determined yet) is read again next time, not handed out every run.
-                guard m.lifecycle != .initialized && m.lifecycle != .closed else { continue }
+                // not closed yet, not determined yet) is read again next time, not handed out
+                // every run.
+                guard DueIndex.movedOn(m, from: was) else { continue }
                 dueChanged += 1
                 if let series = SeriesAttribution.series(ofEvent: m.eventTicker, listed: listed) { merge.add(m, series: series) }
             }
@@ -135,6 +145,30 @@ public struct ChangeFeed: Sendable {
         }
         due.sweptAt = now
         return swept
+    }
+
+    /// Lists every market of `listed` series whose `close_time` falls within the next
+    /// `DueIndex.closeHorizonSeconds` (`min_close_ts`/`max_close_ts` with no status: the
+    /// documented combination), so the index waits for their closes; returns how many.
+    public func listClosing(listed: Set<String>, into due: inout DueIndex, now: Timestamp) async throws -> Int {
+        var closing = MarketQuery()
+        closing.minCloseTs = now.secondsSinceEpoch
+        closing.maxCloseTs = now.secondsSinceEpoch + DueIndex.closeHorizonSeconds
+        closing.mveFilter = "exclude"
+        closing.limit = pageLimit
+        // Into a copy first: a listing that fails half-way leaves the horizon as it was, and
+        // the next run lists it again.
+        var listedNow = due
+        listedNow.beginCloseListing(now: now)
+        var count = 0
+        try await client.forEachMarketsPage(closing) { page in
+            for m in page where SeriesAttribution.series(ofEvent: m.eventTicker, listed: listed) != nil {
+                count += 1
+                listedNow.observe(m, readAt: now)
+            }
+        }
+        due = listedNow
+        return count
     }
 
     /// Markets settled since `since` that closed before it — for series synced the first

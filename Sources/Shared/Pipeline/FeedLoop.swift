@@ -67,16 +67,18 @@ public final class FeedLoop: Sendable {
                 logger.warning("change feed failed; the next run asks again from the same point", metadata: ["error": "\(error)"])
             }
             let next = started + wait
-            // Openings fall due at their `open_time`, which no feed query reports: wake for
-            // each one before the next run instead of leaving it up to an interval late.
-            while let wake = nextOpeningWake(before: next) {
+            // Openings fall due at their `open_time`, which no feed query reports, and
+            // scheduled closes at their `close_time`, which the closed feed reports only at its
+            // next run: wake for each before the next run instead of leaving it up to an
+            // interval late.
+            while let wake = nextDueWake(before: next) {
                 guard await sleepUnlessShuttingDown(wake - ContinuousClock.now) else { return }
                 do {
                     try await runDue()
                 } catch is CancellationError {
                     return
                 } catch {
-                    logger.warning("reading due openings failed; the next run reads them", metadata: ["error": "\(error)"])
+                    logger.warning("reading due openings and closes failed; the next run reads them", metadata: ["error": "\(error)"])
                     break
                 }
             }
@@ -86,18 +88,19 @@ public final class FeedLoop: Sendable {
         }
     }
 
-    /// How long after an `open_time` the feed reads the market: the exchange opens it "when
-    /// `open_time` passes" (recorded markets show `updated_time` a few milliseconds later).
-    static let openingLag: Duration = .seconds(1)
+    /// How long after an `open_time` (or `close_time`) the feed reads the market: the
+    /// exchange opens it "when `open_time` passes" (recorded markets show `updated_time` a few
+    /// milliseconds later).
+    static let dueLag: Duration = .seconds(1)
     /// Due-only runs are at least this far apart (openings a second apart share one).
     static let dueRunSpacing: Duration = .seconds(1)
 
-    /// When to wake for the index's next opening, if that comes before `next` (the next
-    /// regular run).
-    func nextOpeningWake(before next: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+    /// When to wake for the index's next opening or close, if that comes before `next` (the
+    /// next regular run).
+    func nextDueWake(before next: ContinuousClock.Instant) -> ContinuousClock.Instant? {
         let exchangeNow = client.clock.now()
-        guard let opening = syncer.nextFeedOpening(after: exchangeNow) else { return nil }
-        let untilDue = Duration.microseconds(opening.microsecondsSinceEpoch - exchangeNow.microsecondsSinceEpoch) + Self.openingLag
+        guard let dueTime = syncer.nextFeedWake(from: exchangeNow) else { return nil }
+        let untilDue = Duration.microseconds(dueTime.microsecondsSinceEpoch - exchangeNow.microsecondsSinceEpoch) + Self.dueLag
         let wake = ContinuousClock.now + Swift.max(untilDue, Self.dueRunSpacing)
         return wake < next ? wake : nil
     }
@@ -119,7 +122,7 @@ public final class FeedLoop: Sendable {
         }
         FeedMetrics.ranDue(report)
         if report.workItems > 0 {
-            logger.info("due openings handed out", metadata: [
+            logger.info("due openings and closes handed out", metadata: [
                 "work_items": "\(report.workItems)", "due_read": "\(report.dueRead)", "due_changed": "\(report.dueChanged)",
                 "requests": "\(report.requests)"])
         }

@@ -136,9 +136,10 @@ public final class SeriesSyncer: Sendable {
                 feedReturned = result.returned
                 dueRead = result.dueRead
                 dueChanged = result.dueChanged
-                if result.dueRead > 0 || result.swept > 0 {
+                if result.dueRead > 0 || result.swept > 0 || result.closing > 0 {
                     log.info("due-time index", metadata: ["read_again": "\(result.dueRead)", "changed": "\(result.dueChanged)",
-                                                          "swept": "\(result.swept)", "indexed": "\(due.count)"])
+                                                          "swept": "\(result.swept)", "closing_soon": "\(result.closing)",
+                                                          "indexed": "\(due.count)"])
                 }
             } catch {
                 feed = .failed
@@ -369,9 +370,9 @@ public final class SeriesSyncer: Sendable {
         }
     }
 
-    /// When the shared feed's due-time index next has an opening due (see `DueIndex.nextOpening`).
-    func nextFeedOpening(after now: Timestamp) -> Timestamp? {
-        feedIndex.withLock { $0?.nextOpening(after: now) }
+    /// When the shared feed's due-time index next has an opening or a close due (see `DueIndex.nextWake`).
+    func nextFeedWake(from now: Timestamp) -> Timestamp? {
+        feedIndex.withLock { $0?.nextWake(from: now) }
     }
 
     /// The shared feed's next run starts at `since` at the latest.
